@@ -1,0 +1,80 @@
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// DefaultSocket is where tetherd serves status unless configured otherwise.
+const DefaultSocket = "/run/tether/tether.sock"
+
+// ErrUnreachable wraps every failure to talk to the agent at all (no
+// socket, connection refused, timeout), as opposed to an agent that
+// answered with an error. tetherstat -b exits 2 on it.
+var ErrUnreachable = errors.New("agent unreachable")
+
+// Client reads the status of one agent over its unix socket.
+type Client struct {
+	socket string
+	hc     *http.Client
+}
+
+// NewClient returns a client for the agent serving on socket.
+func NewClient(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		DisableKeepAlives: true,
+	}
+	return &Client{socket: socket, hc: &http.Client{Transport: tr, Timeout: 5 * time.Second}}
+}
+
+// Socket returns the socket path the client talks to.
+func (c *Client) Socket() string { return c.socket }
+
+// Status fetches the agent's status document.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	body, err := c.do(ctx, http.MethodGet, PathStatus)
+	if err != nil {
+		return nil, err
+	}
+	var st Status
+	if err := json.Unmarshal(body, &st); err != nil {
+		return nil, fmt.Errorf("agent at %s: bad status document: %w", c.socket, err)
+	}
+	return &st, nil
+}
+
+// ResetCounters asks the agent to zero its counters.
+func (c *Client) ResetCounters(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodPost, PathReset)
+	return err
+}
+
+func (c *Client) do(ctx context.Context, method, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://tether"+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, c.socket, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, c.socket, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("agent at %s: %s: %s", c.socket, resp.Status, body)
+	}
+	return body, nil
+}

@@ -1,0 +1,45 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/tether-ha/tether/agent/status"
+)
+
+// Brief writes a one-line summary of the links to peers (the local node's
+// own links are NICs, not links, and are not counted), then one line per
+// link that is not healthy:
+//
+//	tether: 6 links, 4 healthy, 2 not healthy
+//	node1 hb1 TROUBLE lossy
+//	node2 hb1 DOWN peer-silent (peer: carrier-lost)
+//
+// healthy reports whether every link is healthy (status.Link.Healthy).
+func Brief(w io.Writer, st *status.Status) (healthy bool, err error) {
+	var total, good int
+	var bad bytes.Buffer
+	for _, n := range st.Nodes {
+		if n.Local {
+			continue
+		}
+		name := n.Name
+		if name == "" {
+			name = strconv.Itoa(int(n.ID))
+		}
+		for _, l := range n.Links {
+			total++
+			if l.Healthy() {
+				good++
+				continue
+			}
+			fmt.Fprintf(&bad, "%s %s %s %s\n", name, l.Network, l.State, dash(Reason(l)))
+		}
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "tether: %d links, %d healthy, %d not healthy\n", total, good, total-good)
+	b.Write(bad.Bytes())
+	return good == total, flush(w, &b)
+}

@@ -1,0 +1,110 @@
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// Provider is what the server publishes. Both methods are called from the
+// server's goroutines and must be safe for concurrent use.
+type Provider interface {
+	Status(ctx context.Context) (*Status, error)
+	ResetCounters(ctx context.Context) error
+}
+
+// Paths served on the socket.
+const (
+	PathStatus = "/v1/status"
+	PathReset  = "/v1/counters/reset"
+)
+
+// Server serves the status document over HTTP on a unix socket.
+type Server struct {
+	ln   net.Listener
+	srv  *http.Server
+	path string
+}
+
+// Listen creates the unix socket at path (mode 0660, parent directory
+// created 0755) and returns a server ready to Serve. A stale socket left by
+// a dead agent is replaced; a live one is an error, so two agents never
+// share a socket.
+func Listen(path string, p Provider, log *slog.Logger) (*Server, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("status socket: %w", err)
+	}
+	if _, err := os.Lstat(path); err == nil {
+		c, derr := net.DialTimeout("unix", path, time.Second)
+		if derr == nil {
+			c.Close()
+			return nil, fmt.Errorf("status socket %s: another agent is listening on it", path)
+		}
+		if !errors.Is(derr, syscall.ECONNREFUSED) && !errors.Is(derr, syscall.ENOENT) {
+			return nil, fmt.Errorf("status socket %s: %w", path, derr)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("status socket %s: removing stale socket: %w", path, err)
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("status socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("status socket: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathStatus, func(w http.ResponseWriter, r *http.Request) {
+		st, err := p.Status(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(st)
+	})
+	mux.HandleFunc("POST "+PathReset, func(w http.ResponseWriter, r *http.Request) {
+		if err := p.ResetCounters(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return &Server{ln: ln, srv: srv, path: path}, nil
+}
+
+// Serve serves until ctx is done, then shuts down and removes the socket.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		os.Remove(s.path)
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = s.srv.Shutdown(sctx)
+		<-errc
+		os.Remove(s.path)
+		return nil
+	}
+}

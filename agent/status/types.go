@@ -1,0 +1,146 @@
+// Package status defines the agent's status document (the JSON contract of
+// DESIGN.md "tetherstat --json"), the server that publishes it on the unix
+// socket, and the client that tetherstat and the test bed use to read it.
+package status
+
+import "time"
+
+// Link states as shown to operators (lltstat's Status column).
+const (
+	LinkUp      = "UP"
+	LinkTrouble = "TROUBLE"
+	LinkDown    = "DOWN"
+)
+
+// Channel session states (per channel of a link).
+const (
+	ChannelUp      = "UP"
+	ChannelInit    = "INIT"
+	ChannelDown    = "DOWN"
+	ChannelTrouble = "TROUBLE"
+)
+
+// Node states (lltstat -n State column).
+const (
+	NodeOpen        = "OPEN"
+	NodeJeopardy    = "JEOPARDY"
+	NodeConnWait    = "CONNWAIT"
+	NodeDown        = "DOWN"
+	NodePartitioned = "PARTITIONED"
+)
+
+// Status is the whole document served at GET /v1/status and printed by
+// `tetherstat --json`. Field names are part of the product contract: add
+// fields freely, never rename or remove one.
+type Status struct {
+	Version     string    `json:"version"`
+	Cluster     uint16    `json:"cluster"`
+	ClusterName string    `json:"cluster_name"`
+	LocalNode   uint16    `json:"local_node"`
+	LocalName   string    `json:"local_name"`
+	Incarnation string    `json:"incarnation"` // hex, changes on every start
+	StartedAt   time.Time `json:"started_at"`
+	Now         time.Time `json:"now"`
+
+	Nodes    []Node    `json:"nodes"`
+	Networks []Network `json:"networks"`
+	Config   Config    `json:"config"`
+	Counters Counters  `json:"counters"`
+}
+
+// Node is one configured node, the local one included (Local is true and
+// its links describe the local NICs).
+type Node struct {
+	ID          uint16    `json:"id"`
+	Name        string    `json:"name"`
+	Local       bool      `json:"local"`
+	State       string    `json:"state"`
+	LinksUp     int       `json:"links_up"`
+	Incarnation string    `json:"incarnation,omitempty"` // hex; empty until heard
+	Since       time.Time `json:"since"`                 // when State was entered
+	Restarts    uint64    `json:"restarts"`              // peer-restart events seen
+	Links       []Link    `json:"links"`
+}
+
+// Link is one (peer, network) pair.
+type Link struct {
+	Network string `json:"network"`
+	State   string `json:"state"`  // UP, TROUBLE, DOWN
+	Reason  string `json:"reason"` // empty when healthy; else one reason id of DESIGN.md
+	// RemoteReason is what the peer reports for its side of this link (from
+	// the link vectors it sends over any working link), e.g. "carrier-lost"
+	// when the peer's cable is pulled. Empty when unknown or healthy.
+	RemoteReason string            `json:"remote_reason,omitempty"`
+	Detail       string            `json:"detail,omitempty"` // one human sentence
+	Channels     map[string]string `json:"channels"`         // "ether": "UP", ...
+	PeerAddress  string            `json:"peer_address"`     // MAC or IP; empty until learned
+	RTTMicros    int64             `json:"rtt_us"`           // smoothed; 0 when unknown
+	RTTMinMicros int64             `json:"rtt_min_us"`
+	RTTMaxMicros int64             `json:"rtt_max_us"`
+	Sent         uint64            `json:"sent"`
+	Received     uint64            `json:"received"`
+	Lost         uint64            `json:"lost"` // gaps in the peer's sequence numbers
+	Replays      uint64            `json:"replays"`
+	LastHeardMs  int64             `json:"last_heard_ms"` // -1 when never heard
+	Since        time.Time         `json:"since"`         // when State was entered
+	Downs        uint64            `json:"downs"`         // UP->DOWN transitions
+}
+
+// Network is one configured interconnect as seen by the local node (tetherstat -l).
+type Network struct {
+	Name      string   `json:"name"`
+	Interface string   `json:"interface"`
+	Channels  []string `json:"channels"`
+	Lowpri    bool     `json:"lowpri"`
+	MTU       int      `json:"mtu"`             // interface MTU as reported by the kernel
+	ConfigMTU int      `json:"config_mtu"`      // 0 when not configured
+	Carrier   bool     `json:"carrier"`         // NIC up and running
+	OperState string   `json:"oper_state"`      // kernel operstate: up, down, lowerlayerdown, ...
+	Driver    string   `json:"driver"`          // ethtool driver name, e.g. veth, ixgbe
+	MAC       string   `json:"mac"`             // this node's address on the network
+	EtherType string   `json:"ethertype"`       // "0x88b5"
+	Address   string   `json:"address"`         // this node's IP on the network (tcp), if any
+	Error     string   `json:"error,omitempty"` // why the network is not usable, if it is not
+}
+
+// Config echoes the effective configuration values (tetherstat -c).
+type Config struct {
+	ConfigFile      string   `json:"config_file"`
+	HeartbeatMs     float64  `json:"heartbeat_ms"`
+	PeerTroubleMs   float64  `json:"peertrouble_ms"`
+	PeerInactMs     float64  `json:"peerinact_ms"`
+	HeartbeatLoMs   float64  `json:"heartbeatlo_ms"`
+	PeerTroubleLoMs float64  `json:"peertroublelo_ms"`
+	PeerInactLoMs   float64  `json:"peerinactlo_ms"`
+	KeyIDs          []string `json:"key_ids"` // hex ids of the loaded keys, send key first
+	StatusSocket    string   `json:"status_socket"`
+	MetricsListen   string   `json:"metrics_listen"`
+	MaxNodeID       uint16   `json:"max_node_id"`
+}
+
+// Counters are the agent's statistics since start or the last reset
+// (tetherstat with no flag; -z resets them).
+type Counters struct {
+	ResetAt  time.Time         `json:"reset_at"`
+	Networks []NetworkCounters `json:"networks"`
+}
+
+// NetworkCounters are per network and channel.
+type NetworkCounters struct {
+	Network      string `json:"network"`
+	Channel      string `json:"channel"`
+	TxFrames     uint64 `json:"tx_frames"`
+	TxBytes      uint64 `json:"tx_bytes"`
+	TxErrors     uint64 `json:"tx_errors"` // send failures (ENOBUFS, ENETDOWN, ...), tolerated
+	RxFrames     uint64 `json:"rx_frames"` // frames that reached the decoder
+	RxBytes      uint64 `json:"rx_bytes"`
+	RxQueueDrops uint64 `json:"rx_queue_drops"` // dropped because the agent was busy
+	// Frames dropped before they could change any state, by cause:
+	// "truncated", "bad-magic", "bad-version", "malformed", "unknown-key",
+	// "bad-tag", "replay", "stale-incarnation", "foreign-cluster",
+	// "unknown-node", "not-for-us", "cross-connected", "duplicate-node-id", ...
+	Dropped map[string]uint64 `json:"dropped"`
+}
+
+// Healthy reports whether a link needs no attention.
+func (l Link) Healthy() bool { return l.State == LinkUp && l.Reason == "" }

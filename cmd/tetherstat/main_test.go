@@ -1,0 +1,430 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tether-ha/tether/agent/status"
+)
+
+// fakeAgent is the status.Provider behind a real status.Server.
+type fakeAgent struct {
+	mu     sync.Mutex
+	st     *status.Status
+	err    error // returned by Status when set
+	resets int
+}
+
+func (a *fakeAgent) Status(context.Context) (*status.Status, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.st, a.err
+}
+
+func (a *fakeAgent) ResetCounters(context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.resets++
+	return nil
+}
+
+// shortDir is a temp dir with a path short enough for a unix socket
+// (t.TempDir embeds the test name and can exceed 108 bytes).
+func shortDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tstat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// startAgent serves st on a fresh socket until the test ends.
+func startAgent(t *testing.T, st *status.Status) (socket string, agent *fakeAgent) {
+	t.Helper()
+	socket = filepath.Join(shortDir(t), "tether.sock")
+	agent = &fakeAgent{st: st}
+	srv, err := status.Listen(socket, agent, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("status server: %v", err)
+		}
+	})
+	return socket, agent
+}
+
+// missingSocket is a socket path where no agent listens.
+func missingSocket(t *testing.T) string {
+	return filepath.Join(shortDir(t), "none", "tether.sock")
+}
+
+func doc(hb1 status.Link) *status.Status {
+	t0 := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
+	up := func(network, addr string) status.Link {
+		return status.Link{Network: network, State: status.LinkUp, PeerAddress: addr, RTTMicros: 80,
+			Channels: map[string]string{"ether": status.ChannelUp}}
+	}
+	return &status.Status{
+		Version: "test", Cluster: 7, ClusterName: "prod", LocalName: "node0", Incarnation: "ab",
+		StartedAt: t0, Now: t0.Add(time.Hour),
+		Nodes: []status.Node{
+			{ID: 0, Name: "node0", Local: true, State: status.NodeOpen, LinksUp: 2,
+				Links: []status.Link{up("hb0", "02:00:00:00:00:01"), up("hb1", "02:00:00:00:01:01")}},
+			{ID: 1, Name: "node1", State: status.NodeOpen, LinksUp: 2,
+				Links: []status.Link{up("hb0", "02:00:00:00:00:02"), hb1}},
+			{ID: 3, Name: "node3", State: status.NodeConnWait,
+				Links: []status.Link{
+					{Network: "hb0", State: status.LinkDown, Reason: "peer-silent"},
+					{Network: "hb1", State: status.LinkDown, Reason: "peer-silent"},
+				}},
+		},
+		Networks: []status.Network{{Name: "hb0", Interface: "eth1", Channels: []string{"ether"}, MTU: 1500, Carrier: true}},
+		Counters: status.Counters{ResetAt: t0, Networks: []status.NetworkCounters{
+			{Network: "hb0", Channel: "ether", TxFrames: 10, Dropped: map[string]uint64{"bad-tag": 2}},
+		}},
+	}
+}
+
+func healthyDoc() *status.Status {
+	st := doc(status.Link{Network: "hb1", State: status.LinkUp, PeerAddress: "02:00:00:00:01:02"})
+	st.Nodes = st.Nodes[:2] // no node that was never heard
+	return st
+}
+
+func unhealthyDoc() *status.Status {
+	return doc(status.Link{Network: "hb1", State: status.LinkDown, Reason: "peer-silent"})
+}
+
+func noEnv(string) string { return "" }
+
+// tetherstat runs the command and returns its exit code and output.
+func tetherstat(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestBriefExitCodes(t *testing.T) {
+	socket, _ := startAgent(t, healthyDoc())
+	code, out, errOut := tetherstat("-b", "--socket", socket)
+	if code != 0 || out != "tether: 2 links, 2 healthy, 0 not healthy\n" || errOut != "" {
+		t.Errorf("-b on a healthy cluster: exit %d, stdout %q, stderr %q; want 0 and a summary", code, out, errOut)
+	}
+
+	socket, _ = startAgent(t, unhealthyDoc())
+	code, out, _ = tetherstat("-b", "--socket", socket)
+	want := "tether: 4 links, 1 healthy, 3 not healthy\n" +
+		"node1 hb1 DOWN peer-silent\nnode3 hb0 DOWN peer-silent\nnode3 hb1 DOWN peer-silent\n"
+	if code != 1 || out != want {
+		t.Errorf("-b with a link down: exit %d, stdout %q; want 1, %q", code, out, want)
+	}
+
+	// -b --json prints the document but keeps the health exit status.
+	code, out, _ = tetherstat("-b", "--json", "--socket", socket)
+	if code != 1 || !json.Valid([]byte(out)) {
+		t.Errorf("-b --json with a link down: exit %d, valid JSON %v; want 1, true", code, json.Valid([]byte(out)))
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	socket := missingSocket(t)
+	for _, args := range [][]string{
+		{"-b"}, {}, {"-n"}, {"-nvv"}, {"-nvv", "active"}, {"-l"}, {"-c"}, {"-z"}, {"--json"},
+	} {
+		code, out, errOut := tetherstat(append(args, "--socket", socket)...)
+		want := "tetherstat: cannot reach tetherd at " + socket + ": no such file or directory (is tetherd running?)\n"
+		if code != 2 || out != "" || errOut != want {
+			t.Errorf("%q without an agent: exit %d, stdout %q, stderr %q; want 2, nothing, %q", args, code, out, errOut, want)
+		}
+	}
+}
+
+func TestAgentError(t *testing.T) {
+	socket, agent := startAgent(t, nil)
+	agent.mu.Lock()
+	agent.err = errors.New("agent is starting")
+	agent.mu.Unlock()
+	code, _, errOut := tetherstat("-b", "--socket", socket)
+	if code != 2 || !strings.Contains(errOut, "agent is starting") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("-b with an agent that returns an error: exit %d, stderr %q; want 2 and one line with the agent's error", code, errOut)
+	}
+}
+
+func TestReset(t *testing.T) {
+	socket, agent := startAgent(t, healthyDoc())
+	code, out, errOut := tetherstat("-z", "--socket", socket)
+	if code != 0 || out != "tether counters reset\n" || errOut != "" {
+		t.Errorf("-z: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	agent.mu.Lock()
+	defer agent.mu.Unlock()
+	if agent.resets != 1 {
+		t.Errorf("-z reset the counters %d times, want 1", agent.resets)
+	}
+}
+
+func decode(t *testing.T, out string) *status.Status {
+	t.Helper()
+	var st status.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("output is not a status document: %v\n%s", err, out)
+	}
+	return &st
+}
+
+func TestJSON(t *testing.T) {
+	want := unhealthyDoc()
+	socket, _ := startAgent(t, want)
+	for _, args := range [][]string{{"--json"}, {"-n", "--json"}, {"-nvv", "configured", "--json"}} {
+		code, out, errOut := tetherstat(append(args, "--socket", socket)...)
+		if code != 0 || errOut != "" {
+			t.Fatalf("%q: exit %d, stderr %q", args, code, errOut)
+		}
+		if !strings.HasPrefix(out, "{\n  \"") {
+			t.Errorf("%q: output is not indented JSON: %.40q", args, out)
+		}
+		if diff := cmp.Diff(want, decode(t, out)); diff != "" {
+			t.Errorf("%q: document differs from the agent's (-agent +printed):\n%s", args, diff)
+		}
+	}
+}
+
+func TestNodesVerboseActive(t *testing.T) {
+	socket, _ := startAgent(t, unhealthyDoc())
+	code, out, _ := tetherstat("-nvv", "active", "--socket", socket)
+	if code != 0 || !strings.Contains(out, "* 0 node0") || !strings.Contains(out, "1 node1") || strings.Contains(out, "node3") {
+		t.Errorf("-nvv active: exit %d, want node0 and node1 but not the never-heard node3:\n%s", code, out)
+	}
+	code, out, _ = tetherstat("-nvv", "--socket", socket)
+	if code != 0 || !strings.Contains(out, "3 node3") {
+		t.Errorf("-nvv: exit %d, want every node, node3 included:\n%s", code, out)
+	}
+
+	// --json after the word: same filter, same document shape.
+	code, out, _ = tetherstat("-nvv", "active", "--json", "--socket", socket)
+	want := unhealthyDoc()
+	want.Nodes = want.Nodes[:2]
+	if code != 0 {
+		t.Fatalf("-nvv active --json: exit %d", code)
+	}
+	if diff := cmp.Diff(want, decode(t, out)); diff != "" {
+		t.Errorf("-nvv active --json (-want +got):\n%s", diff)
+	}
+}
+
+func TestViews(t *testing.T) {
+	socket, _ := startAgent(t, unhealthyDoc())
+	for _, tt := range []struct {
+		args  []string
+		first string
+	}{
+		{nil, "tether statistics (since 2025-06-01T08:00:00Z, 1h0m0s ago):"},
+		{[]string{"-n"}, "tether node information:"},
+		{[]string{"-l"}, "tether network information:"},
+		{[]string{"-c"}, "tether configuration information:"},
+	} {
+		code, out, errOut := tetherstat(append(tt.args, "--socket", socket)...)
+		if code != 0 || errOut != "" || !strings.HasPrefix(out, tt.first+"\n") {
+			t.Errorf("%q: exit %d, stderr %q, output:\n%s\nwant exit 0 and first line %q", tt.args, code, errOut, out, tt.first)
+		}
+	}
+}
+
+func TestSocketFromEnvironment(t *testing.T) {
+	socket, _ := startAgent(t, healthyDoc())
+	env := func(k string) string {
+		if k == "TETHER_SOCKET" {
+			return socket
+		}
+		return ""
+	}
+	var out, errOut bytes.Buffer
+	if code := runContext(context.Background(), []string{"-b"}, env, &out, &errOut); code != 0 {
+		t.Errorf("-b with TETHER_SOCKET set: exit %d, stderr %q", code, errOut.String())
+	}
+
+	// --socket wins over the environment.
+	missing := missingSocket(t)
+	errOut.Reset()
+	if code := runContext(context.Background(), []string{"-b", "--socket", missing}, env, &out, &errOut); code != 2 ||
+		!strings.Contains(errOut.String(), missing) {
+		t.Errorf("--socket over TETHER_SOCKET: exit %d, stderr %q; want 2 naming %s", code, errOut.String(), missing)
+	}
+}
+
+func TestDefaultSocket(t *testing.T) {
+	o, err := parseArgs(nil, noEnv)
+	if err != nil || o.socket != status.DefaultSocket {
+		t.Errorf("parseArgs(nil) = socket %q, %v; want %q", o.socket, err, status.DefaultSocket)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	socket := missingSocket(t) // a command line that parses would exit 2
+	for _, tt := range []struct {
+		args []string
+		want string // in the message
+	}{
+		{[]string{"-nvv", "all"}, `not "all"`},
+		{[]string{"-nvv", "active", "configured"}, `"active configured"`},
+		{[]string{"-n", "active"}, `unexpected argument "active"`},
+		{[]string{"-n", "-l"}, "-n and -l"},
+		{[]string{"-nv"}, "-nvv"},
+		{[]string{"-x"}, "-x"},
+		{[]string{"-z", "--json"}, "-z"},
+		{[]string{"-z", "--watch"}, "-z"},
+		{[]string{"--interval", "2s"}, "--watch"},
+		{[]string{"--watch", "--interval", "0s"}, "positive"},
+		{[]string{"--interval", "soon", "--watch"}, "soon"},
+		{[]string{"--socket", ""}, "--socket"},
+	} {
+		args := tt.args
+		if !strings.Contains(strings.Join(args, " "), "--socket") {
+			args = append(args, "--socket", socket)
+		}
+		code, out, errOut := tetherstat(args...)
+		if code != 3 || out != "" || !strings.HasPrefix(errOut, "tetherstat: ") || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 3 and a message with %q", tt.args, code, out, errOut, tt.want)
+		}
+	}
+}
+
+func TestArgumentForms(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want options
+	}{
+		{[]string{"-nvv", "active", "--json"}, options{view: viewNodesVerbose, filter: "active", json: true}},
+		{[]string{"--json", "-nvv", "configured"}, options{view: viewNodesVerbose, filter: "configured", json: true}},
+		{[]string{"-nvv", "--", "active"}, options{view: viewNodesVerbose, filter: "active"}},
+		{[]string{"--watch", "--interval", "250ms", "-b"}, options{view: viewBrief, watch: true, interval: 250 * time.Millisecond}},
+	} {
+		got, err := parseArgs(tt.args, noEnv)
+		if err != nil {
+			t.Errorf("%q: %v", tt.args, err)
+			continue
+		}
+		if tt.want.interval == 0 {
+			tt.want.interval = time.Second
+		}
+		tt.want.socket = status.DefaultSocket
+		tt.want.cmdline = strings.Join(tt.args, " ")
+		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(options{})); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", tt.args, diff)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "--help"} {
+		code, out, errOut := tetherstat(arg)
+		if code != 0 || errOut != "" || !strings.Contains(out, "Exit status:") {
+			t.Errorf("%s: exit %d, stderr %q; want 0 and the usage with the exit codes", arg, code, errOut)
+		}
+		var o options
+		var nv bool
+		newFlagSet(&o, map[view]*bool{}, &nv).VisitAll(func(f *flag.Flag) {
+			if f.Name != "nv" && !strings.Contains(out, "-"+f.Name+" ") {
+				t.Errorf("usage does not describe -%s", f.Name)
+			}
+		})
+		for code := range 4 {
+			if !strings.Contains(out, "\n  "+string(rune('0'+code))+"  ") {
+				t.Errorf("usage does not describe exit status %d", code)
+			}
+		}
+	}
+}
+
+// cancelAfter is a writer that cancels a context after n writes.
+type cancelAfter struct {
+	bytes.Buffer
+	n      int
+	cancel context.CancelFunc
+}
+
+func (w *cancelAfter) Write(p []byte) (int, error) {
+	n, err := w.Buffer.Write(p)
+	if w.n--; w.n == 0 {
+		w.cancel()
+	}
+	return n, err
+}
+
+func TestWatch(t *testing.T) {
+	socket, _ := startAgent(t, healthyDoc())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &cancelAfter{n: 3, cancel: cancel}
+	var errOut bytes.Buffer
+	code := runContext(ctx, []string{"-n", "--watch", "--interval", "5ms", "--socket", socket}, noEnv, out, &errOut)
+	if code != 0 || errOut.Len() != 0 {
+		t.Fatalf("-n --watch: exit %d, stderr %q; want 0 when stopped", code, errOut.String())
+	}
+	snapshots := strings.Split(out.String(), "\n\n")
+	if len(snapshots) != 3 {
+		t.Fatalf("-n --watch wrote %d snapshots separated by blank lines, want 3:\n%s", len(snapshots), out.String())
+	}
+	for _, s := range snapshots {
+		if !strings.HasPrefix(s, "tether node information:\n") || strings.Contains(s, "\x1b") {
+			t.Errorf("snapshot is not a plain node table:\n%q", s)
+		}
+	}
+}
+
+func TestWatchKeepsTryingWhenUnreachable(t *testing.T) {
+	socket := missingSocket(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errOut := &cancelAfter{n: 3, cancel: cancel}
+	var out bytes.Buffer
+	code := runContext(ctx, []string{"-b", "--watch", "--interval", "5ms", "--socket", socket}, noEnv, &out, errOut)
+	if code != 0 {
+		t.Errorf("-b --watch without an agent: exit %d, want 0 when stopped", code)
+	}
+	if n := strings.Count(errOut.String(), "cannot reach tetherd at "+socket); n != 3 {
+		t.Errorf("-b --watch without an agent reported %d failures before being stopped, want 3:\n%s", n, errOut.String())
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{
+			fmt.Errorf("%w: /s: %v", status.ErrUnreachable, `Get "http://tether/v1/status": dial unix /s: connect: connection refused`),
+			"tetherstat: cannot reach tetherd at /s: connection refused (is tetherd running?)",
+		},
+		{
+			fmt.Errorf("%w: /s: %v", status.ErrUnreachable, "dial unix /s: connect: permission denied"),
+			"tetherstat: cannot reach tetherd at /s: permission denied (run as root or as a member of the socket's group)",
+		},
+		{status.ErrUnreachable, "tetherstat: cannot reach tetherd at /s: agent unreachable"},
+		{errors.New("agent at /s: 503 Service Unavailable: starting"), "tetherstat: agent at /s: 503 Service Unavailable: starting"},
+	} {
+		if got := describe(tt.err, "/s"); got != tt.want {
+			t.Errorf("describe(%q) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package llt
+
+import "time"
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+// Event kinds.
+const (
+	EventLink        EventKind = iota + 1 // a link's state, reason or remote reason changed
+	EventSession                          // a channel session changed state
+	EventNode                             // a peer node's state changed
+	EventPeerRestart                      // a peer came back with a new incarnation
+)
+
+// Event is a state change the Machine reports. Which fields are set
+// depends on Kind.
+type Event struct {
+	Kind    EventKind
+	At      time.Time
+	Peer    NodeID
+	Network int     // network index; -1 for node events
+	Channel Channel // EventSession
+
+	// EventLink
+	PrevLink, Link   LinkState
+	PrevReason       Reason
+	Reason           Reason
+	RemoteReason     Reason
+	PrevRemoteReason Reason
+
+	// EventSession
+	PrevSession, Session SessionState
+	Diag                 Diag
+
+	// EventNode
+	PrevNode, Node NodeState
+
+	// EventPeerRestart
+	PrevIncarnation, Incarnation uint64
+}
+
+// Output collects what one Machine call produced. Reuse it between calls
+// (Reset) to avoid allocations; frames are valid until the next call.
+type Output struct {
+	Frames []Outgoing
+	Events []Event
+}
+
+// Reset empties o, keeping its capacity.
+func (o *Output) Reset() {
+	o.Frames = o.Frames[:0]
+	o.Events = o.Events[:0]
+}
+
+// Outgoing is a frame the agent must send.
+type Outgoing struct {
+	Network int
+	Channel Channel
+	Peer    NodeID
+	// To is the peer's learned address on this channel (for ether, the 6
+	// raw bytes of its MAC), or "" to broadcast.
+	To    string
+	Frame Frame
+}
+
+// Inbound is an authenticated frame the agent received.
+type Inbound struct {
+	Network int     // index of the network it arrived on
+	Channel Channel // channel it arrived on
+	From    string  // sender's address on the channel (ether: 6 raw MAC bytes)
+	Frame   *Frame
+}
+
+// Verdict says what Receive did with a frame. Everything but Accepted
+// means the frame changed no state; the agent counts it.
+type Verdict uint8
+
+// Verdicts.
+const (
+	Accepted             Verdict = iota
+	DropForeignCluster           // authentic, but another cluster id
+	DropSelf                     // our own frame, looped back
+	DropDuplicateNodeID          // another sender uses our node id
+	DropNotForUs                 // addressed to another node
+	DropUnknownNode              // sender is not in the node table
+	DropUnknownNetwork           // network name we do not have, or bad index
+	DropCrossConnected           // peer's frame for network X arrived on our network Y
+	DropNoChannel                // channel not configured on this network
+	DropStaleIncarnation         // an older incarnation of a live peer (replay)
+	DropReplay                   // sequence number already seen or too old
+	DropCarrierDown              // arrived while we believe the NIC has no carrier
+)
+
+var verdictNames = [...]string{
+	Accepted:             "accepted",
+	DropForeignCluster:   "foreign-cluster",
+	DropSelf:             "self",
+	DropDuplicateNodeID:  "duplicate-node-id",
+	DropNotForUs:         "not-for-us",
+	DropUnknownNode:      "unknown-node",
+	DropUnknownNetwork:   "unknown-network",
+	DropCrossConnected:   "cross-connected",
+	DropNoChannel:        "no-channel",
+	DropStaleIncarnation: "stale-incarnation",
+	DropReplay:           "replay",
+	DropCarrierDown:      "carrier-down",
+}
+
+// String returns the stable counter label of v.
+func (v Verdict) String() string {
+	if int(v) < len(verdictNames) {
+		return verdictNames[v]
+	}
+	return "unknown"
+}

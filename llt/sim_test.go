@@ -1,0 +1,285 @@
+package llt
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"time"
+)
+
+// sim is a fake-clock cluster of Machines joined by an in-memory wire. Every
+// frame goes through a real Codec (encode, sign, verify, decode).
+type sim struct {
+	t       *testing.T
+	now     time.Time
+	nodes   []*simNode
+	nets    []NetworkConfig
+	latency time.Duration
+	pending []delivery
+	// cut[src][dst][net]: frames from src to dst on net are dropped.
+	cut map[[3]int]bool
+	// route maps (src, net) to the network index the frame arrives on
+	// at the receivers (swapped cables); identity unless set.
+	route map[[2]int]int
+	seq   int
+	// tap, when set, sees every encoded frame before delivery.
+	tap func(src, dst, net int, b []byte)
+}
+
+type simNode struct {
+	id      NodeID
+	m       *Machine
+	codec   *Codec
+	out     Output
+	events  []Event
+	verdict map[Verdict]int
+	down    bool // stopped: sends and receives nothing
+}
+
+type delivery struct {
+	at            time.Time
+	order         int
+	src, dst, net int
+	from          string
+	b             []byte
+}
+
+var simEpoch = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+func testKeyring(t testing.TB) *Keyring {
+	kr, err := NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+func newSim(t *testing.T, n int, nets []NetworkConfig, timers Timers) *sim {
+	t.Helper()
+	s := &sim{t: t, now: simEpoch, nets: nets, latency: 50 * time.Microsecond,
+		cut: map[[3]int]bool{}, route: map[[2]int]int{}}
+	kr := testKeyring(t)
+	names := make([]string, len(nets))
+	for i, nc := range nets {
+		names[i] = nc.Name
+	}
+	for i := 0; i < n; i++ {
+		var peers []NodeID
+		for j := 0; j < n; j++ {
+			if j != i {
+				peers = append(peers, NodeID(j))
+			}
+		}
+		m, err := New(Config{
+			Cluster: 7, Self: NodeID(i), Incarnation: NewIncarnation(s.now, uint16(i+1)), Epoch: s.now,
+			Networks: nets, Peers: peers, Timers: timers, Rand: rand.New(rand.NewPCG(uint64(i), 42)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.nodes = append(s.nodes, &simNode{id: NodeID(i), m: m, codec: NewCodec(kr, names...), verdict: map[Verdict]int{}})
+	}
+	return s
+}
+
+func ether(names ...string) []NetworkConfig {
+	var out []NetworkConfig
+	for _, n := range names {
+		out = append(out, NetworkConfig{Name: n, Channels: []Channel{ChannelEther}})
+	}
+	return out
+}
+
+func addr(node, net int) string { return fmt.Sprintf("mac-%d-%d", node, net) }
+
+// collect moves a node's output onto the wire and its events into the log.
+func (s *sim) collect(n *simNode) {
+	src := int(n.id)
+	for _, o := range n.out.Frames {
+		b, err := n.codec.Append(nil, &o.Frame)
+		if err != nil {
+			s.t.Fatalf("node %d: encode: %v", src, err)
+		}
+		if n.down {
+			continue
+		}
+		for dst := range s.nodes {
+			if dst == src {
+				continue
+			}
+			// Broadcast frames reach everyone; unicast only the owner of the address.
+			if o.To != "" && o.To != addr(dst, o.Network) {
+				continue
+			}
+			if s.cut[[3]int{src, dst, o.Network}] {
+				continue
+			}
+			arrive := o.Network
+			if r, ok := s.route[[2]int{src, o.Network}]; ok {
+				arrive = r
+			}
+			if s.tap != nil {
+				s.tap(src, dst, o.Network, b)
+			}
+			s.seq++
+			s.pending = append(s.pending, delivery{at: s.now.Add(s.latency), order: s.seq, src: src, dst: dst,
+				net: arrive, from: addr(src, o.Network), b: b})
+		}
+	}
+	n.events = append(n.events, n.out.Events...)
+	n.out.Reset()
+}
+
+func (s *sim) deliver(d delivery) {
+	n := s.nodes[d.dst]
+	if n.down {
+		return
+	}
+	var f Frame
+	if err := n.codec.Decode(d.b, &f); err != nil {
+		s.t.Fatalf("node %d: decode: %v", d.dst, err)
+	}
+	v := n.m.Receive(s.now, Inbound{Network: d.net, Channel: ChannelEther, From: d.from, Frame: &f}, &n.out)
+	n.verdict[v]++
+	s.collect(n)
+}
+
+// run advances the fake clock by d, processing every deadline and delivery.
+func (s *sim) run(d time.Duration) {
+	s.runUntil(s.now.Add(d))
+}
+
+func (s *sim) runUntil(end time.Time) {
+	for iter := 0; ; iter++ {
+		if iter > 10_000_000 {
+			s.t.Fatal("simulation does not progress")
+		}
+		next := end
+		for _, n := range s.nodes {
+			if n.down {
+				continue
+			}
+			if dl := n.m.NextDeadline(s.now); !dl.IsZero() && dl.Before(next) {
+				next = dl
+			}
+		}
+		for _, p := range s.pending {
+			if p.at.Before(next) {
+				next = p.at
+			}
+		}
+		s.now = next
+		sort.Slice(s.pending, func(i, j int) bool {
+			if !s.pending[i].at.Equal(s.pending[j].at) {
+				return s.pending[i].at.Before(s.pending[j].at)
+			}
+			return s.pending[i].order < s.pending[j].order
+		})
+		for len(s.pending) > 0 && !s.pending[0].at.After(s.now) {
+			d := s.pending[0]
+			s.pending = s.pending[1:]
+			s.deliver(d)
+		}
+		for _, n := range s.nodes {
+			if n.down {
+				continue
+			}
+			if dl := n.m.NextDeadline(s.now); !dl.After(s.now) {
+				n.m.Advance(s.now, &n.out)
+				s.collect(n)
+			}
+		}
+		if !s.now.Before(end) {
+			return
+		}
+	}
+}
+
+// cutLink drops frames both ways between a and b on net.
+func (s *sim) cutLink(a, b, net int, cut bool) {
+	s.cut[[3]int{a, b, net}] = cut
+	s.cut[[3]int{b, a, net}] = cut
+}
+
+// isolate drops every frame to and from node a on net (a switch port blackhole).
+func (s *sim) isolate(a, net int, cut bool) {
+	for b := range s.nodes {
+		if b != a {
+			s.cutLink(a, b, net, cut)
+		}
+	}
+}
+
+func (s *sim) peer(node int, peer NodeID) PeerSnapshot {
+	snap := s.nodes[node].m.Snapshot(s.now)
+	for _, p := range snap.Peers {
+		if p.ID == peer {
+			return p
+		}
+	}
+	s.t.Fatalf("node %d has no peer %d", node, peer)
+	return PeerSnapshot{}
+}
+
+func (s *sim) link(node int, peer NodeID, net int) LinkSnapshot {
+	return s.peer(node, peer).Links[net]
+}
+
+// linkEvents returns node's link events for (peer, net) after t.
+func (s *sim) linkEvents(node int, peer NodeID, net int, after time.Time) []Event {
+	var out []Event
+	for _, e := range s.nodes[node].events {
+		if e.Kind == EventLink && e.Peer == peer && e.Network == net && !e.At.Before(after) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (s *sim) nodeEvents(node int, peer NodeID, after time.Time) []Event {
+	var out []Event
+	for _, e := range s.nodes[node].events {
+		if (e.Kind == EventNode || e.Kind == EventPeerRestart) && e.Peer == peer && !e.At.Before(after) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// firstLinkState returns the first link event into state after t.
+func (s *sim) firstLinkState(node int, peer NodeID, net int, after time.Time, st LinkState) (Event, bool) {
+	for _, e := range s.linkEvents(node, peer, net, after) {
+		if e.Link == st && e.PrevLink != st {
+			return e, true
+		}
+	}
+	return Event{}, false
+}
+
+// lastHeard returns when node last accepted a frame from peer on net.
+func (s *sim) lastHeard(node int, peer NodeID, net int) time.Time {
+	return s.link(node, peer, net).LastRx
+}
+
+func (s *sim) assertAllOpen() {
+	s.t.Helper()
+	for i, n := range s.nodes {
+		if n.down {
+			continue
+		}
+		for _, p := range n.m.Snapshot(s.now).Peers {
+			if s.nodes[p.ID].down {
+				continue
+			}
+			if p.State != NodeOpen {
+				s.t.Fatalf("t=%v node %d sees node %d %v, want OPEN", s.now.Sub(simEpoch), i, p.ID, p.State)
+			}
+			for _, l := range p.Links {
+				if l.State != LinkUp || l.Reason != ReasonNone {
+					s.t.Fatalf("t=%v node %d link to %d on %s: %v %v, want UP", s.now.Sub(simEpoch), i, p.ID, s.nets[l.Network].Name, l.State, l.Reason)
+				}
+			}
+		}
+	}
+}
