@@ -92,6 +92,9 @@ type link struct {
 	crossAt  time.Time // the peer's frames for another network arrived here
 	authFail time.Time // frames claiming to be the peer failed authentication here
 	stopped  bool      // the peer said it is shutting down
+	// stoppedUntil: after the peer restarts, a stopped link keeps its
+	// reason until it hears the new incarnation or this passes.
+	stoppedUntil time.Time
 }
 
 // New builds a Machine. Every link starts DOWN and every peer CONNWAIT.
@@ -239,7 +242,7 @@ func (m *Machine) Receive(now time.Time, in Inbound, out *Output) Verdict {
 		m.flush(now, out)
 		return Accepted
 	}
-	l.stopped = false
+	l.stopped, l.stoppedUntil = false, time.Time{}
 	s.lastRx, s.heardAt = now, now
 	s.remoteHB = f.Heartbeat
 	if f.Seq == s.maxSeq {
@@ -467,6 +470,8 @@ func (m *Machine) peerSilent(now time.Time, p *peer) bool {
 	return true
 }
 
+// restartPeer forgets the peer's previous incarnation. The caller
+// evaluates the links afterwards.
 func (m *Machine) restartPeer(now time.Time, p *peer, inc uint64, out *Output) {
 	prev := p.inc
 	p.inc = inc
@@ -477,7 +482,10 @@ func (m *Machine) restartPeer(now time.Time, p *peer, inc uint64, out *Output) {
 	out.Events = append(out.Events, Event{Kind: EventPeerRestart, At: now, Peer: p.id, Network: -1,
 		PrevIncarnation: prev, Incarnation: inc})
 	for _, l := range p.links {
-		l.stopped = false
+		if l.stopped {
+			l.stoppedUntil = now.Add(m.nets[l.net].cls.inact)
+		}
+		l.remoteAt = time.Time{} // the old incarnation's view of the links
 		for _, s := range l.sess {
 			if s == nil {
 				continue
@@ -485,14 +493,13 @@ func (m *Machine) restartPeer(now time.Time, p *peer, inc uint64, out *Output) {
 			s.resetPeer()
 			m.setSession(now, p, l, s, SessionDown, DiagPeerRestart, out)
 		}
-		m.evalLink(now, p, l, out)
 	}
-	m.evalPeer(now, p, out)
 }
 
 func (m *Machine) peerShutdown(now time.Time, p *peer, out *Output) {
 	for _, l := range p.links {
-		l.stopped = true
+		l.stopped, l.stoppedUntil = true, time.Time{}
+		l.remoteAt = time.Time{}
 		for _, s := range l.sess {
 			if s == nil {
 				continue
@@ -506,6 +513,8 @@ func (m *Machine) peerShutdown(now time.Time, p *peer, out *Output) {
 	m.evalPeer(now, p, out)
 }
 
+// setSession changes a session's state. Callers re-evaluate the link once
+// they are done, so one call reports one link transition, not its steps.
 func (m *Machine) setSession(now time.Time, p *peer, l *link, s *session, st SessionState, dg Diag, out *Output) {
 	s.diag = dg
 	if s.state == st {
@@ -515,7 +524,6 @@ func (m *Machine) setSession(now time.Time, p *peer, l *link, s *session, st Ses
 		Channel: s.ch, PrevSession: s.state, Session: st, Diag: dg})
 	s.state, s.since = st, now
 	s.sendNow = true // tell the peer at once: the handshake takes one round trip, not two heartbeats
-	m.evalLink(now, p, l, out)
 }
 
 // evalLink recomputes a link's state and reason and reports changes.
@@ -542,7 +550,7 @@ func (m *Machine) evalLink(now time.Time, p *peer, l *link, out *Output) {
 		reason = m.downReason(now, l)
 	}
 	remoteReason := ReasonNone
-	if !l.remoteAt.IsZero() && now.Sub(l.remoteAt) < m.vectorTTL && l.remote.State != LinkUp {
+	if state != LinkUp && !l.remoteAt.IsZero() && now.Sub(l.remoteAt) < m.vectorTTL && l.remote.State != LinkUp {
 		remoteReason = l.remote.Reason
 	}
 	if state == l.state && reason == l.reason && remoteReason == l.remoteReason {
@@ -567,7 +575,12 @@ func (m *Machine) downReason(now time.Time, l *link) Reason {
 	if !ns.carrier {
 		return ReasonCarrierLost
 	}
-	if l.stopped {
+	if l.reason == ReasonCarrierLost && now.Sub(ns.carrierSince) < ns.cls.inact {
+		// Carrier is back and the handshake gets peerinact to succeed
+		// before the link is called anything else.
+		return ReasonCarrierLost
+	}
+	if l.stopped && (l.stoppedUntil.IsZero() || now.Before(l.stoppedUntil)) {
 		return ReasonPeerStopped
 	}
 	remoteFresh := !l.remoteAt.IsZero() && now.Sub(l.remoteAt) < m.vectorTTL

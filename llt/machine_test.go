@@ -303,6 +303,37 @@ func TestCarrierLossIsImmediateAndRecoveryNeedsHandshake(t *testing.T) {
 	if up.At.Equal(restore) {
 		t.Error("link came up at the carrier event, without a handshake")
 	}
+	// Recovery is one transition, DOWN carrier-lost -> UP: no reason flaps
+	// in between.
+	for _, e := range s.linkEvents(0, 1, 1, restore) {
+		if e.Link == LinkDown {
+			t.Errorf("reason changed to %v during recovery", e.Reason)
+		}
+	}
+}
+
+// Carrier back, but the peer stays silent: after peerinact the reason
+// moves on from carrier-lost to peer-silent.
+func TestCarrierBackButPeerSilent(t *testing.T) {
+	tm := DefaultTimers()
+	s := newSim(t, 2, ether("hb0"), tm)
+	s.run(time.Second)
+	n0 := s.nodes[0]
+	n0.m.SetCarrier(s.now, 0, false, &n0.out)
+	s.collect(n0)
+	s.isolate(0, 0, true)
+	s.run(time.Second)
+	back := s.now
+	n0.m.SetCarrier(s.now, 0, true, &n0.out)
+	s.collect(n0)
+	s.runUntil(back.Add(tm.PeerInact - ms))
+	if l := s.link(0, 1, 0); l.Reason != ReasonCarrierLost {
+		t.Fatalf("reason %v during the handshake grace, want carrier-lost", l.Reason)
+	}
+	s.run(tm.Heartbeat + ms)
+	if l := s.link(0, 1, 0); l.State != LinkDown || l.Reason != ReasonPeerSilent {
+		t.Fatalf("%v %v after the grace, want DOWN peer-silent", l.State, l.Reason)
+	}
 }
 
 func TestCarrierDownIgnoresLateFrames(t *testing.T) {
@@ -610,6 +641,40 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		mod(&c)
 		if _, err := New(c); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// A clean stop followed at once by a restart: the peers report the stop,
+// the restart, and links straight back UP, with no reason noise made of
+// the old incarnation's state in between.
+func TestQuickRestartAfterShutdownIsClean(t *testing.T) {
+	tm := DefaultTimers()
+	s := newSim(t, 2, ether("hb0", "hb1"), tm)
+	s.run(time.Second)
+	n1 := s.nodes[1]
+	n1.m.Shutdown(s.now, &n1.out)
+	s.collect(n1)
+	n1.down = true
+	s.run(200 * ms)
+	restart := s.now
+	m, err := New(Config{Cluster: 7, Self: 1, Incarnation: NewIncarnation(s.now, 3), Epoch: s.now,
+		Networks: s.nets, Peers: []NodeID{0}, Timers: tm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1.m = m
+	n1.down = false
+	s.run(50 * ms)
+	s.assertAllOpen()
+	for net := 0; net < 2; net++ {
+		for _, e := range s.linkEvents(0, 1, net, restart) {
+			if e.Link == e.PrevLink && e.Reason == e.PrevReason {
+				continue // only the peer's own report changed
+			}
+			if e.Link != LinkUp || e.PrevLink != LinkDown || e.PrevReason != ReasonPeerStopped {
+				t.Errorf("net %d: event %v %v->%v %v, want only DOWN(peer-stopped) -> UP", net, e.Kind, e.PrevLink, e.Link, e.Reason)
+			}
 		}
 	}
 }

@@ -1,0 +1,350 @@
+// Package agent wires tetherd together: configuration, the protocol
+// machine (llt), the channels (links), the status API and the event log.
+//
+// One goroutine, the engine, owns the llt.Machine. Channels read, decode and
+// authenticate frames on their own goroutines and hand them to the engine;
+// the engine encodes frames and hands them back to the channels' send
+// queues. Nothing else touches protocol state.
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tether-ha/tether/agent/config"
+	"github.com/tether-ha/tether/links"
+	"github.com/tether-ha/tether/links/ether"
+	"github.com/tether-ha/tether/links/nicwatch"
+	"github.com/tether-ha/tether/llt"
+)
+
+// Version is the agent version, set at build time with -ldflags.
+var Version = "dev"
+
+// rxQueueLen bounds frames waiting for the engine; beyond it they are
+// dropped and counted (a flood must not grow memory).
+const rxQueueLen = 4096
+
+// Agent is one running tetherd.
+type Agent struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	startedAt time.Time
+	inc       uint64
+	m         *llt.Machine
+	keys      *llt.Keyring
+	codec     *llt.Codec // engine-owned: encodes outgoing frames
+	nets      []*network
+	netNames  []string
+	peerNames map[llt.NodeID]string
+
+	rx   chan links.Received
+	nic  chan nicwatch.State
+	reqs chan func(now time.Time)
+	out  llt.Output
+}
+
+// network is the runtime state of one configured network.
+type network struct {
+	idx    int
+	cfg    config.Network
+	ether  *ether.Channel  // nil when the network has no ether channel
+	ctr    *links.Counters // ether channel counters
+	nic    nicwatch.State  // engine-owned copy of the latest NIC state
+	driver string
+}
+
+// New validates what it can, opens every socket and builds the machine.
+// Errors name the network and interface (missing interface, missing
+// CAP_NET_RAW) so tetherd can exit with a clear message.
+func New(cfg *config.Config, keys [][]byte, log *slog.Logger) (*Agent, error) {
+	kr, err := llt.NewKeyring(keys...)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", cfg.Cluster.KeyFile, err)
+	}
+	now := time.Now()
+	var rnd [2]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		cfg: cfg, log: log, startedAt: now, keys: kr,
+		inc:       llt.NewIncarnation(now, binary.BigEndian.Uint16(rnd[:])),
+		peerNames: make(map[llt.NodeID]string),
+		rx:        make(chan links.Received, rxQueueLen),
+		nic:       make(chan nicwatch.State, 64),
+		reqs:      make(chan func(time.Time)),
+	}
+	var names []string
+	var lnets []llt.NetworkConfig
+	for _, n := range cfg.Networks {
+		names = append(names, n.Name)
+		var chans []llt.Channel
+		if n.HasChannel(config.ChannelEther) {
+			chans = append(chans, llt.ChannelEther)
+		}
+		if n.HasChannel(config.ChannelTCP) {
+			// The tcp channel comes with issue 3; until then a tcp-only
+			// network would have no way to carry frames.
+			if len(chans) == 0 {
+				return nil, fmt.Errorf("network %s: the tcp channel is not implemented yet; use channels: [ether]", n.Name)
+			}
+		}
+		lnets = append(lnets, llt.NetworkConfig{Name: n.Name, Lowpri: n.Lowpri, Channels: chans})
+	}
+	a.netNames = names
+	a.codec = llt.NewCodec(kr, names...)
+	var peers []llt.NodeID
+	for _, p := range cfg.Peers() {
+		peers = append(peers, llt.NodeID(p.ID))
+		a.peerNames[llt.NodeID(p.ID)] = p.Name
+	}
+	a.m, err = llt.New(llt.Config{
+		Cluster: cfg.Cluster.ID, Self: llt.NodeID(cfg.Node.ID), Incarnation: a.inc, Epoch: now,
+		Networks: lnets, Peers: peers, Timers: timers(cfg.Timers),
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, n := range cfg.Networks {
+		nw := &network{idx: i, cfg: n, nic: nicwatch.Lookup(n.Interface)}
+		if !nw.nic.Exists {
+			a.close()
+			return nil, fmt.Errorf("network %s: interface %s not found", n.Name, n.Interface)
+		}
+		nw.driver = driverName(n.Interface)
+		if n.HasChannel(config.ChannelEther) {
+			nw.ctr = links.NewCounters("ethernet", "send-queue-full")
+			nw.ether, err = ether.NewChannel(ether.Config{
+				Network: i, Name: n.Name, Interface: n.Interface, EtherType: n.EtherType,
+				Names: names, Keys: kr, Counters: nw.ctr, Log: log,
+			})
+			if err != nil {
+				a.close()
+				return nil, fmt.Errorf("network %s: %w", n.Name, err)
+			}
+		}
+		a.nets = append(a.nets, nw)
+	}
+	return a, nil
+}
+
+func timers(t config.Timers) llt.Timers {
+	return llt.Timers{Heartbeat: t.Heartbeat, PeerTrouble: t.PeerTrouble, PeerInact: t.PeerInact,
+		HeartbeatLo: t.HeartbeatLo, PeerTroubleLo: t.PeerTroubleLo, PeerInactLo: t.PeerInactLo}
+}
+
+// close releases sockets opened by a New that failed.
+func (a *Agent) close() {
+	for _, n := range a.nets {
+		if n.ether != nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			n.ether.Run(ctx, nil)
+		}
+	}
+}
+
+// Incarnation returns this start's incarnation.
+func (a *Agent) Incarnation() uint64 { return a.inc }
+
+// SetKeys installs a new keyring (SIGHUP key rotation) on every channel
+// and the encoder.
+func (a *Agent) SetKeys(ctx context.Context, keys [][]byte) error {
+	kr, err := llt.NewKeyring(keys...)
+	if err != nil {
+		return err
+	}
+	return a.do(ctx, func(time.Time) {
+		a.keys = kr
+		a.codec = llt.NewCodec(kr, a.netNames...)
+		for _, n := range a.nets {
+			if n.ether != nil {
+				n.ether.SetKeys(kr)
+			}
+		}
+	})
+}
+
+// do runs fn on the engine goroutine and waits for it.
+func (a *Agent) do(ctx context.Context, fn func(now time.Time)) error {
+	done := make(chan struct{})
+	select {
+	case a.reqs <- func(now time.Time) { fn(now); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run runs the agent until ctx is done, then tells the peers it is
+// stopping and returns.
+func (a *Agent) Run(ctx context.Context) error {
+	chCtx, stopChannels := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, n := range a.nets {
+		if n.ether != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n.ether.Run(chCtx, a.rx)
+			}()
+		}
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watchErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var ifnames []string
+		for _, n := range a.nets {
+			ifnames = append(ifnames, n.cfg.Interface)
+		}
+		watchErr <- nicwatch.Watch(watchCtx, ifnames, func(s nicwatch.State) {
+			select {
+			case a.nic <- s:
+			case <-watchCtx.Done():
+			}
+		})
+	}()
+	defer func() {
+		stopWatch()
+		// Give the send queues a moment to put the shutdown frames on
+		// the wire before the sockets close.
+		time.Sleep(20 * time.Millisecond)
+		stopChannels()
+		wg.Wait()
+	}()
+
+	a.log.Info("tetherd started", "event", "agent.start", "node", a.cfg.Node.Name, "node_id", a.cfg.Node.ID,
+		"cluster", a.cfg.Cluster.ID, "incarnation", fmt.Sprintf("%016x", a.inc), "version", Version)
+	for _, n := range a.nets {
+		a.applyNIC(time.Now(), n, n.nic, true)
+	}
+	a.flush()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			now := time.Now()
+			a.m.Shutdown(now, &a.out)
+			a.flush()
+			a.log.Info("tetherd stopping: peers told", "event", "agent.stop", "node", a.cfg.Node.Name)
+			return nil
+		case err := <-watchErr:
+			if err != nil {
+				return fmt.Errorf("netlink watch: %w", err)
+			}
+		case r := <-a.rx:
+			a.receive(time.Now(), r)
+			// Take whatever else is queued before recomputing the deadline.
+		drain:
+			for i := 0; i < 64; i++ {
+				select {
+				case r := <-a.rx:
+					a.receive(time.Now(), r)
+				default:
+					break drain
+				}
+			}
+		case s := <-a.nic:
+			now := time.Now()
+			for _, n := range a.nets {
+				if n.cfg.Interface == s.Name {
+					a.applyNIC(now, n, s, false)
+				}
+			}
+		case fn := <-a.reqs:
+			fn(time.Now())
+		case <-timer.C:
+		}
+		now := time.Now()
+		if dl := a.m.NextDeadline(now); !dl.After(now) {
+			a.m.Advance(now, &a.out)
+			a.flush()
+		}
+		d := time.Until(a.m.NextDeadline(now))
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(max(d, 0))
+	}
+}
+
+func (a *Agent) receive(now time.Time, r links.Received) {
+	n := a.nets[r.Network]
+	if r.AuthFailure {
+		a.m.NoteAuthFailure(now, r.Network, r.Frame.Src, &a.out)
+		a.flush()
+		return
+	}
+	v := a.m.Receive(now, llt.Inbound{Network: r.Network, Channel: r.Channel, From: r.From, Frame: &r.Frame}, &a.out)
+	if v != llt.Accepted && n.ctr != nil {
+		n.ctr.Drop(v.String())
+	}
+	a.flush()
+}
+
+// applyNIC feeds a NIC state change to the machine and logs carrier changes.
+func (a *Agent) applyNIC(now time.Time, n *network, s nicwatch.State, initial bool) {
+	prev := n.nic
+	n.nic = s
+	if initial || prev.Carrier != s.Carrier || prev.Exists != s.Exists {
+		level := slog.LevelInfo
+		if !s.Carrier {
+			level = slog.LevelWarn
+		}
+		if !initial || !s.Carrier {
+			a.log.Log(context.Background(), level, carrierMsg(s), "event", "nic.carrier", "network", n.cfg.Name,
+				"interface", s.Name, "carrier", s.Carrier, "exists", s.Exists, "oper_state", s.OperState)
+		}
+	}
+	a.m.SetCarrier(now, n.idx, s.Carrier, &a.out)
+	a.flush()
+}
+
+func carrierMsg(s nicwatch.State) string {
+	switch {
+	case !s.Exists:
+		return "interface gone"
+	case !s.Carrier:
+		return "carrier lost"
+	}
+	return "carrier up"
+}
+
+// flush sends the frames and logs the events the machine produced.
+func (a *Agent) flush() {
+	for i := range a.out.Frames {
+		o := &a.out.Frames[i]
+		n := a.nets[o.Network]
+		if o.Channel != llt.ChannelEther || n.ether == nil {
+			continue
+		}
+		b, err := a.codec.Append(nil, &o.Frame)
+		if err != nil {
+			// Only a bug can get here: the machine built a frame the codec rejects.
+			a.log.Error("cannot encode frame", "event", "frame.encode_error", "network", n.cfg.Name, "err", err)
+			continue
+		}
+		n.ether.Send(o.To, b)
+	}
+	for _, e := range a.out.Events {
+		a.logEvent(e)
+	}
+	a.out.Reset()
+}

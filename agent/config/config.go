@@ -1,0 +1,135 @@
+// Package config reads and validates tetherd's YAML configuration and the
+// cluster key file. Every error names the file, the line and the key.
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Channel kinds a network can carry.
+const (
+	ChannelEther = "ether"
+	ChannelTCP   = "tcp"
+)
+
+// Defaults (DESIGN.md).
+const (
+	DefaultClusterName   = "tether"
+	DefaultEtherType     = 0x88B5
+	DefaultTCPPort       = 7947
+	DefaultHeartbeat     = 100 * time.Millisecond
+	DefaultPeerTrouble   = 300 * time.Millisecond
+	DefaultPeerInact     = 600 * time.Millisecond
+	DefaultHeartbeatLo   = 500 * time.Millisecond
+	DefaultPeerTroubleLo = 2000 * time.Millisecond
+	DefaultPeerInactLo   = 3000 * time.Millisecond
+	DefaultStatusSocket  = "/run/tether/tether.sock"
+	DefaultMetricsListen = "127.0.0.1:9187"
+	MaxNodeID            = 1023
+	MaxNetworks          = 8
+	MaxNameLen           = 32 // node and network names
+)
+
+// Config is a validated configuration. Every field is filled: defaults are
+// applied by Parse.
+type Config struct {
+	File     string // path it was read from ("" when parsed from bytes)
+	Cluster  Cluster
+	Node     NodeRef // this node
+	Nodes    []Node  // every node of the cluster, this one included, sorted by ID
+	Networks []Network
+	Timers   Timers
+	Public   *Public // nil when not configured
+	Metrics  Metrics
+	Status   Status
+}
+
+// Cluster identifies the cluster and its key file.
+type Cluster struct {
+	ID      uint16
+	Name    string
+	KeyFile string
+}
+
+// NodeRef names this node: its id must be in Nodes with the same name.
+type NodeRef struct {
+	ID   uint16
+	Name string
+}
+
+// Node is one line of the node table (like /etc/llthosts).
+type Node struct {
+	ID        uint16
+	Name      string
+	Addresses map[string]netip.Addr // network name -> IP, for the tcp channel
+}
+
+// Network is one interconnect (like an llttab 'link' line).
+type Network struct {
+	Name      string
+	Interface string
+	Channels  []string // subset of {ether, tcp}, no duplicates, non-empty
+	MTU       int      // 0: use the interface's MTU
+	Lowpri    bool
+	EtherType uint16 // DefaultEtherType unless set
+	Port      uint16 // tcp channel port; DefaultTCPPort unless set
+}
+
+// HasChannel reports whether the network carries channel c.
+func (n Network) HasChannel(c string) bool {
+	for _, x := range n.Channels {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Timers are the heartbeat timers. Invariants (checked by Parse):
+// 0 < Heartbeat < PeerTrouble < PeerInact and the same for the lowpri set.
+type Timers struct {
+	Heartbeat     time.Duration
+	PeerTrouble   time.Duration
+	PeerInact     time.Duration
+	HeartbeatLo   time.Duration
+	PeerTroubleLo time.Duration
+	PeerInactLo   time.Duration
+}
+
+// Public is the optional memberlist public channel (a later issue).
+type Public struct {
+	Bind string
+	Join []string
+}
+
+// Metrics is the Prometheus endpoint.
+type Metrics struct {
+	Listen string // "" disables
+}
+
+// Status is the status socket.
+type Status struct {
+	Socket string
+}
+
+// Self returns this node's entry of Nodes.
+func (c *Config) Self() Node {
+	for _, n := range c.Nodes {
+		if n.ID == c.Node.ID {
+			return n
+		}
+	}
+	return Node{ID: c.Node.ID, Name: c.Node.Name}
+}
+
+// Peers returns every node but this one, sorted by ID.
+func (c *Config) Peers() []Node {
+	out := make([]Node, 0, len(c.Nodes))
+	for _, n := range c.Nodes {
+		if n.ID != c.Node.ID {
+			out = append(out, n)
+		}
+	}
+	return out
+}

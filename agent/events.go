@@ -1,0 +1,105 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/tether-ha/tether/llt"
+)
+
+// Stable event ids (the "event" attribute of every log record). Scripts and
+// alerts may match on them; never rename one.
+const (
+	EvAgentStart   = "agent.start"
+	EvAgentStop    = "agent.stop"
+	EvLinkUp       = "link.up"
+	EvLinkDown     = "link.down"
+	EvLinkTrouble  = "link.trouble"
+	EvLinkReason   = "link.reason" // still not healthy, but for another reason
+	EvChannelState = "channel.state"
+	EvNodeState    = "node.state"
+	EvPeerRestart  = "peer.restart"
+	EvNICCarrier   = "nic.carrier"
+	EvFrameReject  = "frame.rejected"
+)
+
+func (a *Agent) peerName(id llt.NodeID) string {
+	if n, ok := a.peerNames[id]; ok {
+		return n
+	}
+	return fmt.Sprintf("node%d", id)
+}
+
+// logEvent writes one machine event as one log record.
+func (a *Agent) logEvent(e llt.Event) {
+	ctx := context.Background()
+	peer := []any{"peer", a.peerName(e.Peer), "peer_id", uint16(e.Peer)}
+	switch e.Kind {
+	case llt.EventLink:
+		net := a.nets[e.Network].cfg.Name
+		attrs := append([]any{"network", net}, peer...)
+		attrs = append(attrs, "state", e.Link.String(), "prev_state", e.PrevLink.String(), "reason", e.Reason.String())
+		if e.RemoteReason != llt.ReasonNone {
+			attrs = append(attrs, "remote_reason", e.RemoteReason.String())
+		}
+		id, level, msg := EvLinkReason, slog.LevelInfo, "link reason changed"
+		switch {
+		case e.Link != e.PrevLink && e.Link == llt.LinkUp:
+			id, msg = EvLinkUp, "link up"
+		case e.Link != e.PrevLink && e.Link == llt.LinkDown:
+			id, level, msg = EvLinkDown, slog.LevelWarn, "link down"
+		case e.Link != e.PrevLink && e.Link == llt.LinkTrouble:
+			id, level, msg = EvLinkTrouble, slog.LevelWarn, "link in trouble"
+		case e.Reason == e.PrevReason:
+			// Only the peer's own report changed: worth a debug line.
+			level, msg = slog.LevelDebug, "peer's view of the link changed"
+			attrs = append(attrs, "prev_remote_reason", e.PrevRemoteReason.String())
+		default:
+			attrs = append(attrs, "prev_reason", e.PrevReason.String())
+		}
+		a.log.Log(ctx, level, msg, append([]any{"event", id}, attrs...)...)
+	case llt.EventSession:
+		a.log.Debug("channel state", "event", EvChannelState, "network", a.nets[e.Network].cfg.Name,
+			"channel", e.Channel.String(), "peer", a.peerName(e.Peer), "peer_id", uint16(e.Peer),
+			"state", e.Session.String(), "prev_state", e.PrevSession.String(), "diag", e.Diag.String())
+	case llt.EventNode:
+		level := slog.LevelInfo
+		if e.Node == llt.NodeDown || e.Node == llt.NodeJeopardy {
+			level = slog.LevelWarn
+		}
+		a.log.Log(ctx, level, "node "+e.Node.String(), append([]any{"event", EvNodeState}, append(peer,
+			"state", e.Node.String(), "prev_state", e.PrevNode.String(), "reason", a.nodeReason(e))...)...)
+	case llt.EventPeerRestart:
+		a.log.Info("peer restarted", append([]any{"event", EvPeerRestart}, append(peer,
+			"incarnation", fmt.Sprintf("%016x", e.Incarnation),
+			"prev_incarnation", fmt.Sprintf("%016x", e.PrevIncarnation))...)...)
+	}
+}
+
+// nodeReason summarises why a node left OPEN: the reasons of its links.
+func (a *Agent) nodeReason(e llt.Event) string {
+	if e.Node == llt.NodeOpen || e.Node == llt.NodeConnWait {
+		return ""
+	}
+	snap := a.m.Snapshot(e.At)
+	for _, p := range snap.Peers {
+		if p.ID != e.Peer {
+			continue
+		}
+		seen := map[llt.Reason]bool{}
+		out := ""
+		for _, l := range p.Links {
+			if l.Reason == llt.ReasonNone || seen[l.Reason] {
+				continue
+			}
+			seen[l.Reason] = true
+			if out != "" {
+				out += ","
+			}
+			out += l.Reason.String()
+		}
+		return out
+	}
+	return ""
+}

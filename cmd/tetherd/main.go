@@ -1,0 +1,89 @@
+// Command tetherd is the tether agent: it holds heartbeat links to every
+// peer over every interconnect network and serves their state.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tether-ha/tether/agent"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tetherd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "/etc/tether/tether.yaml", "configuration `file`")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	check := fs.Bool("check", false, "validate the configuration and key file, then exit")
+	version := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tetherd: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *version {
+		fmt.Fprintln(stdout, "tetherd", agent.Version)
+		return 0
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "tetherd: --log-level: %v\n", err)
+		return 2
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch *logFormat {
+	case "text":
+		h = slog.NewTextHandler(stderr, opts)
+	case "json":
+		h = slog.NewJSONHandler(stderr, opts)
+	default:
+		fmt.Fprintf(stderr, "tetherd: --log-format must be text or json, not %q\n", *logFormat)
+		return 2
+	}
+	if *check {
+		if _, _, err := agent.Check(*configPath); err != nil {
+			fmt.Fprintf(stderr, "tetherd: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s: configuration and key file OK\n", *configPath)
+		return 0
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				select {
+				case reload <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	d := &agent.Daemon{ConfigPath: *configPath, Log: slog.New(h), Reload: reload}
+	if err := d.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "tetherd: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,96 @@
+// Package ether is the raw Ethernet channel: heartbeat frames in Ethernet II
+// frames of a configurable EtherType on an AF_PACKET socket, no IP needed
+// (like LLT).
+package ether
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/packet"
+)
+
+// ErrNoInterface is wrapped by Open when the interface does not exist.
+var ErrNoInterface = errors.New("no such interface")
+
+// ErrPermission is wrapped by Open when the process may not open raw
+// sockets.
+var ErrPermission = errors.New("permission denied: raw sockets need CAP_NET_RAW (run as root or grant the capability)")
+
+// Conn is an AF_PACKET socket bound to one interface and one EtherType.
+type Conn struct {
+	ifname string
+	index  int
+	mac    net.HardwareAddr
+	etype  ethernet.EtherType
+	pc     *packet.Conn
+}
+
+// Open binds a raw socket to ifname for ethertype.
+func Open(ifname string, ethertype uint16) (*Conn, error) {
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: %w", ifname, ErrNoInterface)
+	}
+	if len(ifi.HardwareAddr) != 6 {
+		return nil, fmt.Errorf("interface %s has no Ethernet address (%q)", ifname, ifi.HardwareAddr)
+	}
+	pc, err := packet.Listen(ifi, packet.Raw, int(ethertype), nil)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+			return nil, fmt.Errorf("raw socket on %s: %w", ifname, ErrPermission)
+		}
+		return nil, fmt.Errorf("raw socket on %s: %w", ifname, err)
+	}
+	return &Conn{ifname: ifname, index: ifi.Index, mac: ifi.HardwareAddr, etype: ethernet.EtherType(ethertype), pc: pc}, nil
+}
+
+// Interface returns the interface name.
+func (c *Conn) Interface() string { return c.ifname }
+
+// Index returns the interface index the socket is bound to.
+func (c *Conn) Index() int { return c.index }
+
+// HardwareAddr returns the interface's MAC address.
+func (c *Conn) HardwareAddr() net.HardwareAddr { return c.mac }
+
+// Close closes the socket; a blocked ReadFrom returns.
+func (c *Conn) Close() error { return c.pc.Close() }
+
+// WriteTo sends payload to dst (nil: broadcast), giving up after timeout.
+// It returns the frame length on the wire.
+func (c *Conn) WriteTo(dst net.HardwareAddr, payload []byte, timeout time.Duration) (int, error) {
+	if dst == nil {
+		dst = ethernet.Broadcast
+	}
+	f := ethernet.Frame{Destination: dst, Source: c.mac, EtherType: c.etype, Payload: payload}
+	b, err := f.MarshalBinary()
+	if err != nil {
+		return 0, err
+	}
+	if err := c.pc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return 0, err
+	}
+	return c.pc.WriteTo(b, &packet.Addr{HardwareAddr: dst})
+}
+
+// ReadFrom reads one frame into buf and returns its payload (a fresh
+// slice, not aliasing buf), its source MAC and its length on the wire.
+func (c *Conn) ReadFrom(buf []byte) (payload []byte, src net.HardwareAddr, n int, err error) {
+	n, _, err = c.pc.ReadFrom(buf)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var f ethernet.Frame
+	if err := f.UnmarshalBinary(buf[:n]); err != nil {
+		return nil, nil, n, fmt.Errorf("%w: %v", errBadEthernet, err)
+	}
+	return f.Payload, f.Source, n, nil
+}
+
+var errBadEthernet = errors.New("unparseable Ethernet frame")

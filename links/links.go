@@ -1,0 +1,91 @@
+// Package links holds what every channel shares: the received-frame
+// envelope and per-channel counters. The channels themselves live in the
+// sub-packages (ether: raw Ethernet; nicwatch: NIC carrier via netlink).
+package links
+
+import (
+	"sort"
+	"sync/atomic"
+
+	"github.com/tether-ha/tether/llt"
+)
+
+// Received is a frame a channel read and decoded, on its way to the agent.
+type Received struct {
+	Network int
+	Channel llt.Channel
+	From    string // sender's channel address (ether: 6 raw MAC bytes)
+	Frame   llt.Frame
+	// AuthFailure: the frame was well formed but not authentic; Frame holds
+	// its unverified header, only for naming the reason of a DOWN link.
+	AuthFailure bool
+}
+
+// OtherCause counts drops whose cause is not in the fixed list.
+const OtherCause = "other"
+
+// Counters are one channel's statistics on one network. They are updated
+// from several goroutines without locks: the set of drop causes is fixed
+// at creation, so the map is read-only and only its values change.
+type Counters struct {
+	TxFrames, TxBytes, TxErrors atomic.Uint64
+	RxFrames, RxBytes           atomic.Uint64
+	RxQueueDrops                atomic.Uint64
+	drops                       map[string]*atomic.Uint64
+}
+
+// NewCounters returns zeroed counters that know every decode error kind,
+// every llt verdict and the causes named in extra.
+func NewCounters(extra ...string) *Counters {
+	c := &Counters{drops: map[string]*atomic.Uint64{OtherCause: new(atomic.Uint64)}}
+	for k := llt.ErrKindTruncated; k <= llt.ErrKindBadTag; k++ {
+		c.drops[k.String()] = new(atomic.Uint64)
+	}
+	for v := llt.DropForeignCluster; v <= llt.DropCarrierDown; v++ {
+		c.drops[v.String()] = new(atomic.Uint64)
+	}
+	for _, e := range extra {
+		c.drops[e] = new(atomic.Uint64)
+	}
+	return c
+}
+
+// Drop counts a frame dropped for cause.
+func (c *Counters) Drop(cause string) {
+	if n, ok := c.drops[cause]; ok {
+		n.Add(1)
+		return
+	}
+	c.drops[OtherCause].Add(1)
+}
+
+// Dropped returns the non-zero drop counts by cause.
+func (c *Counters) Dropped() map[string]uint64 {
+	out := make(map[string]uint64)
+	for k, v := range c.drops {
+		if n := v.Load(); n > 0 {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// Causes returns every cause the counters know, sorted.
+func (c *Counters) Causes() []string {
+	out := make([]string, 0, len(c.drops))
+	for k := range c.drops {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Reset zeroes every counter.
+func (c *Counters) Reset() {
+	for _, a := range []*atomic.Uint64{&c.TxFrames, &c.TxBytes, &c.TxErrors, &c.RxFrames, &c.RxBytes, &c.RxQueueDrops} {
+		a.Store(0)
+	}
+	for _, v := range c.drops {
+		v.Store(0)
+	}
+}
