@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,6 +55,14 @@ func Lookup(name string) State {
 	return stateOf(l)
 }
 
+func lookupIn(h *netlink.Handle, name string) State {
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return State{Name: name}
+	}
+	return stateOf(l)
+}
+
 // resubscribeAfter paces resubscription when the netlink socket fails
 // (receive buffer overrun under an event storm, say).
 const resubscribeAfter = 100 * time.Millisecond
@@ -62,6 +71,17 @@ const resubscribeAfter = 100 * time.Millisecond
 // with every change, until ctx is done. notify runs on Watch's goroutine.
 // Lost notifications (the socket overran) are made good by re-listing.
 func Watch(ctx context.Context, names []string, notify func(State)) error {
+	return WatchIn(ctx, netns.None(), names, notify)
+}
+
+// WatchIn is Watch for the interfaces of network namespace ns
+// (netns.None(): the caller's).
+func WatchIn(ctx context.Context, ns netns.NsHandle, names []string, notify func(State)) error {
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
 	want := make(map[string]bool, len(names))
 	for _, n := range names {
 		want[n] = true
@@ -86,6 +106,7 @@ func Watch(ctx context.Context, names []string, notify func(State)) error {
 		done := make(chan struct{})
 		failed := make(chan error, 1)
 		err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
+			Namespace: &ns,
 			ErrorCallback: func(err error) {
 				select {
 				case failed <- err:
@@ -105,7 +126,7 @@ func Watch(ctx context.Context, names []string, notify func(State)) error {
 		}
 		// Subscribed first, then listed: nothing can fall between the two.
 		for _, n := range names {
-			report(Lookup(n))
+			report(lookupIn(h, n))
 		}
 		err = follow(ctx, updates, failed, want, report)
 		close(done)
