@@ -151,6 +151,9 @@ func (a *Agent) peerDoc(now time.Time, node config.Node, p llt.PeerSnapshot) sta
 		if !l.LastRx.IsZero() {
 			ld.LastHeardMs = now.Sub(l.LastRx).Milliseconds()
 		}
+		if l.State == llt.LinkDown {
+			ld.RTTMicros = 0 // no current round trip; min/max keep the history
+		}
 		ld.PeerAddress = formatAddr(l.Channel, l.PeerAddr)
 		for _, s := range l.Sessions {
 			v := s.State.String()

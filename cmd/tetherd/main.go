@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/tether-ha/tether/agent"
 )
@@ -41,7 +42,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tetherd: --log-level: %v\n", err)
 		return 2
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		// slog's handlers keep milliseconds; detection latencies are
+		// measured from these timestamps, so keep them all.
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			a.Value = slog.StringValue(a.Value.Time().Format(time.RFC3339Nano))
+		}
+		return a
+	}}
 	var h slog.Handler
 	switch *logFormat {
 	case "text":

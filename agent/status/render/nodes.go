@@ -92,7 +92,8 @@ func NodesVerbose(w io.Writer, st *status.Status) error {
 // a healthy link.
 func Reason(l status.Link) string {
 	switch {
-	case l.RemoteReason == "":
+	case l.RemoteReason == "" || l.RemoteReason == l.Reason:
+		// Both ends saying the same adds nothing.
 		return l.Reason
 	case l.Reason == "":
 		return "(peer: " + l.RemoteReason + ")"

@@ -232,6 +232,7 @@ func TestReason(t *testing.T) {
 		{"peer-silent", "", "peer-silent"},
 		{"peer-silent", "carrier-lost", "peer-silent (peer: carrier-lost)"},
 		{"", "lossy", "(peer: lossy)"},
+		{"peer-silent", "peer-silent", "peer-silent"},
 	} {
 		if got := Reason(status.Link{Reason: tt.reason, RemoteReason: tt.remote}); got != tt.want {
 			t.Errorf("Reason(%q, %q) = %q, want %q", tt.reason, tt.remote, got, tt.want)

@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/packet"
+	"golang.org/x/sys/unix"
+
+	"github.com/tether-ha/tether/agent/config"
+	"github.com/tether-ha/tether/agent/status"
+	"github.com/tether-ha/tether/llt"
+	"github.com/tether-ha/tether/testbed"
+)
+
+// capture reads genuine frames from node `src` to node `dst` at src's
+// switch port on network net.
+func capture(t *testing.T, b *testbed.Bed, codec *llt.Codec, src, dst int, net string, n int) [][]byte {
+	t.Helper()
+	// ETH_P_ALL: on a bridge port the bridge takes frames before sockets
+	// bound to one EtherType would see them.
+	c, err := testbed.OpenPacket(b.SwitchNS(), b.Port(src, net), unix.ETH_P_ALL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out [][]byte
+	buf := make([]byte, 9000)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(out) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("captured only %d frames from node%d to node%d", len(out), src, dst)
+		}
+		c.SetReadDeadline(deadline)
+		k, _, err := c.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ef ethernet.Frame
+		if err := ef.UnmarshalBinary(buf[:k]); err != nil || ef.EtherType != testbed.EtherType {
+			continue
+		}
+		var f llt.Frame
+		if codec.Decode(ef.Payload, &f) != nil || f.Src != llt.NodeID(src) || f.Dst != llt.NodeID(dst) {
+			continue
+		}
+		out = append(out, bytes.Clone(ef.Payload))
+	}
+	return out
+}
+
+func dropped(t *testing.T, b *testbed.Bed, i int, net string) map[string]uint64 {
+	t.Helper()
+	st, err := b.Status(i)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range st.Counters.Networks {
+		if c.Network == net {
+			return c.Dropped
+		}
+	}
+	t.Fatalf("no counters for %s", net)
+	return nil
+}
+
+// Forged, truncated, replayed and garbage frames injected on the wire by a
+// rogue host are counted by cause and change nothing: no link or node
+// transition, no event, the learned peer address stays.
+func TestInjectedFramesAreCountedAndChangeNothing(t *testing.T) {
+	b := newBed(t, testbed.Options{})
+	keys, err := config.LoadKeys(b.KeyPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := llt.NewKeyring(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec := llt.NewCodec(kr, "hb0", "hb1")
+	genuine := capture(t, b, codec, 1, 0, "hb0", 20)
+
+	rogue := b.AddHost("rogue", "hb0")
+	inj, err := testbed.OpenPacket(rogue.NS, rogue.Iface("hb0"), testbed.EtherType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inj.Close()
+	victim := b.MAC(0, "hb0")
+	send := func(payload []byte) {
+		t.Helper()
+		f := ethernet.Frame{Destination: victim, Source: rogue.MAC("hb0"), EtherType: testbed.EtherType, Payload: payload}
+		raw, err := f.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := inj.WriteTo(raw, &packet.Addr{HardwareAddr: victim}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A frame signed with another key, claiming to be node1 with a newer
+	// incarnation: it must not pass for a restart.
+	otherKey, _ := llt.NewKeyring([]byte("not-the-cluster-key-0123456789ab"))
+	other := llt.NewCodec(otherKey)
+	fake := llt.Frame{Type: llt.FrameHeartbeat, State: llt.SessionUp, Cluster: testbed.DefaultClusterID, Src: 1, Dst: 0,
+		Network: "hb0", Incarnation: 1 << 62, Seq: 1, Heartbeat: 100 * time.Millisecond, PeerInact: 600 * time.Millisecond}
+	wrongKey, err := other.Append(nil, &fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before, err := b.Status(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d0 := dropped(t, b, 0, "hb0")
+	t0 := time.Now()
+	rng := rand.New(rand.NewPCG(1, 2))
+	const rounds = 10
+	for r := 0; r < rounds; r++ {
+		for _, g := range genuine {
+			send(g) // replay
+			forged := bytes.Clone(g)
+			forged[len(forged)-1] ^= 0x5a // tag no longer matches
+			send(forged)
+			send(g[:40]) // truncated
+		}
+		send(wrongKey)
+		garbage := make([]byte, 200)
+		for i := range garbage {
+			garbage[i] = byte(rng.Uint32())
+		}
+		copy(garbage, "TH\x01")
+		send(garbage)
+	}
+
+	want := map[string]uint64{
+		"replay":      uint64(rounds * len(genuine)),
+		"bad-tag":     uint64(rounds * len(genuine)),
+		"truncated":   uint64(rounds * len(genuine)),
+		"unknown-key": rounds,
+	}
+	total := uint64(rounds * (3*len(genuine) + 2))
+	sum := func(m map[string]uint64) (n uint64) {
+		for _, v := range m {
+			n += v
+		}
+		return n
+	}
+	var got map[string]uint64
+	b.WaitFor(0, "every injected frame counted by cause", 10*time.Second, func(*status.Status) bool {
+		got = dropped(t, b, 0, "hb0")
+		for cause, n := range want {
+			if got[cause]-d0[cause] < n {
+				return false
+			}
+		}
+		return sum(got)-sum(d0) >= total
+	})
+	t.Logf("node0 hb0 drops: %v", got)
+
+	// Let a heartbeat or two pass over the aftermath, then check nothing moved.
+	time.Sleep(2 * heartbeat)
+	after, err := b.Status(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !testbed.AllLinksUp(after, 2) {
+		t.Fatalf("links not all up after injection:\n%s", testbed.Summary(after))
+	}
+	for _, n := range after.Nodes {
+		if n.Local {
+			continue
+		}
+		prev := testbed.FindNode(before, n.ID)
+		if n.Restarts != prev.Restarts || n.Incarnation != prev.Incarnation {
+			t.Errorf("node%d: restarts %d->%d, incarnation %s->%s", n.ID, prev.Restarts, n.Restarts, prev.Incarnation, n.Incarnation)
+		}
+		for _, l := range n.Links {
+			if want := b.MAC(int(n.ID), l.Network).String(); l.PeerAddress != want {
+				t.Errorf("node%d %s: peer address moved to %s, want %s", n.ID, l.Network, l.PeerAddress, want)
+			}
+		}
+	}
+	if ev := eventsBetween(b, 0, t0, time.Now(), "link.up", "link.down", "link.trouble", "link.reason", "node.state", "peer.restart"); len(ev) != 0 {
+		t.Fatalf("injection caused events: %v", ev)
+	}
+	if ev := eventsBetween(b, 0, t0, time.Now(), "frame.rejected"); len(ev) == 0 || len(ev) > 20 {
+		t.Errorf("%d frame.rejected log lines for %d bad frames: want a few, rate-limited", len(ev), rounds*len(genuine)*2)
+	}
+}
