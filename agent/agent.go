@@ -119,7 +119,7 @@ func New(cfg *config.Config, keys [][]byte, log *slog.Logger) (*Agent, error) {
 		}
 		nw.driver = driverName(n.Interface)
 		if n.HasChannel(config.ChannelEther) {
-			nw.ctr = links.NewCounters("ethernet", "send-queue-full")
+			nw.ctr = links.NewCounters("ethernet", "send-queue-full", ether.KernelDropCause)
 			nw.ether, err = ether.NewChannel(ether.Config{
 				Network: i, Name: n.Name, Interface: n.Interface, EtherType: n.EtherType,
 				Names: names, Keys: kr, Counters: nw.ctr, Log: log,

@@ -28,6 +28,7 @@ func (a *Agent) ResetCounters(ctx context.Context) error {
 		a.m.ResetCounters(now)
 		for _, n := range a.nets {
 			if n.ctr != nil {
+				n.ether.PollKernelDrops() // the kernel's count resets on read
 				n.ctr.Reset()
 			}
 		}
@@ -49,6 +50,7 @@ func (a *Agent) buildStatus(now time.Time) *status.Status {
 	for _, n := range a.nets {
 		st.Networks = append(st.Networks, a.networkDoc(n, self))
 		if n.ctr != nil {
+			n.ether.PollKernelDrops()
 			st.Counters.Networks = append(st.Counters.Networks, countersDoc(n.cfg.Name, config.ChannelEther, n.ctr))
 		}
 	}

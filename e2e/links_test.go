@@ -165,3 +165,28 @@ func TestAllLinksLostThenBack(t *testing.T) {
 	f0.Undo()
 	b.WaitAllUp(upTimeout)
 }
+
+// DESIGN.md's cable pull: the node's own interface set down. The raw
+// socket survives it (no reopen), links go down at once as carrier-lost,
+// and come back when the interface is up again.
+func TestInterfaceDownOnNode(t *testing.T) {
+	b := newBed(t, testbed.Options{})
+	f := b.IfDown(0, "hb1")
+	for _, p := range peersOf(b, 0) {
+		e := b.WaitEvent(0, "carrier-lost", 5*time.Second, eventAfter(f.At, "link.down", p, "hb1"))
+		if e.Str("reason") != "carrier-lost" {
+			t.Errorf("reason %q, want carrier-lost", e.Str("reason"))
+		}
+	}
+	// Keep it down long enough for the peers to time out too.
+	for _, p := range peersOf(b, 0) {
+		b.WaitFor(p, "node0's hb1 down", peerInact+slack, linkIs(0, "hb1", status.LinkDown, "peer-silent"))
+	}
+	f.Undo()
+	b.WaitAllUp(upTimeout)
+	for _, e := range b.Events(0) {
+		if e.ID == "socket.reopen" {
+			t.Errorf("raw socket reopened on a plain interface down/up: %v", e)
+		}
+	}
+}

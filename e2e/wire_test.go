@@ -12,6 +12,7 @@ import (
 
 	"github.com/tether-ha/tether/agent/config"
 	"github.com/tether-ha/tether/agent/status"
+	"github.com/tether-ha/tether/links/ether"
 	"github.com/tether-ha/tether/llt"
 	"github.com/tether-ha/tether/testbed"
 )
@@ -122,6 +123,9 @@ func TestInjectedFramesAreCountedAndChangeNothing(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	const rounds = 10
 	for r := 0; r < rounds; r++ {
+		// Pace the rounds: this test is about what each bad frame does,
+		// not about floods (a loaded machine would overrun the socket).
+		time.Sleep(5 * time.Millisecond)
 		for _, g := range genuine {
 			send(g) // replay
 			forged := bytes.Clone(g)
@@ -152,15 +156,18 @@ func TestInjectedFramesAreCountedAndChangeNothing(t *testing.T) {
 		return n
 	}
 	var got map[string]uint64
-	b.WaitFor(0, "every injected frame counted by cause", 10*time.Second, func(*status.Status) bool {
+	st := b.WaitFor(0, "every injected frame counted", 10*time.Second, func(*status.Status) bool {
 		got = dropped(t, b, 0, "hb0")
-		for cause, n := range want {
-			if got[cause]-d0[cause] < n {
-				return false
-			}
-		}
 		return sum(got)-sum(d0) >= total
 	})
+	// Frames the kernel dropped (receive buffer overrun on a loaded
+	// machine) never reached the decoder; the rest are counted by cause.
+	overrun := got[ether.KernelDropCause] - d0[ether.KernelDropCause]
+	for cause, n := range want {
+		if got[cause]-d0[cause]+overrun < n {
+			t.Errorf("%s: %d counted, want %d (kernel overruns: %d)\n%s", cause, got[cause]-d0[cause], n, overrun, testbed.Summary(st))
+		}
+	}
 	t.Logf("node0 hb0 drops: %v", got)
 
 	// Let a heartbeat or two pass over the aftermath, then check nothing moved.

@@ -51,12 +51,15 @@ func NewCounters(extra ...string) *Counters {
 }
 
 // Drop counts a frame dropped for cause.
-func (c *Counters) Drop(cause string) {
-	if n, ok := c.drops[cause]; ok {
-		n.Add(1)
+func (c *Counters) Drop(cause string) { c.DropN(cause, 1) }
+
+// DropN counts n frames dropped for cause.
+func (c *Counters) DropN(cause string, n uint64) {
+	if v, ok := c.drops[cause]; ok {
+		v.Add(n)
 		return
 	}
-	c.drops[OtherCause].Add(1)
+	c.drops[OtherCause].Add(n)
 }
 
 // Dropped returns the non-zero drop counts by cause.

@@ -87,6 +87,18 @@ func (ch *Channel) HardwareAddr() net.HardwareAddr { return ch.conn.Load().Hardw
 // Counters returns the channel's counters.
 func (ch *Channel) Counters() *links.Counters { return ch.ctr }
 
+// KernelDropCause labels frames the kernel dropped because the socket's
+// receive buffer was full (the agent could not keep up: a flood, or a
+// starved CPU).
+const KernelDropCause = "kernel-rx-overflow"
+
+// PollKernelDrops moves the kernel's drop count into the counters.
+func (ch *Channel) PollKernelDrops() {
+	if n := ch.conn.Load().KernelDrops(); n > 0 {
+		ch.ctr.DropN(KernelDropCause, n)
+	}
+}
+
 // SetKeys replaces the keyring (key rotation); the receive loop picks it up
 // with the next frame.
 func (ch *Channel) SetKeys(kr *llt.Keyring) { ch.keys.Store(kr) }

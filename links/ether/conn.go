@@ -13,6 +13,7 @@ import (
 
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNoInterface is wrapped by Open when the interface does not exist.
@@ -47,7 +48,37 @@ func Open(ifname string, ethertype uint16) (*Conn, error) {
 		}
 		return nil, fmt.Errorf("raw socket on %s: %w", ifname, err)
 	}
+	setReceiveBuffer(pc)
 	return &Conn{ifname: ifname, index: ifi.Index, mac: ifi.HardwareAddr, etype: ethernet.EtherType(ethertype), pc: pc}, nil
+}
+
+// receiveBuffer is the socket receive buffer asked for: a burst of a few
+// thousand frames while the agent is descheduled must not be lost.
+const receiveBuffer = 4 << 20
+
+// setReceiveBuffer raises the socket's receive buffer, past the
+// rmem_max sysctl when allowed (CAP_NET_ADMIN), else up to it. Failure is
+// harmless: the default buffer works, just with less slack.
+func setReceiveBuffer(pc *packet.Conn) {
+	rc, err := pc.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, receiveBuffer)
+		}
+	})
+}
+
+// KernelDrops returns how many frames the kernel dropped for this socket
+// (receive buffer full) since the last call.
+func (c *Conn) KernelDrops() uint64 {
+	st, err := c.pc.Stats()
+	if err != nil {
+		return 0
+	}
+	return uint64(st.Drops)
 }
 
 // Interface returns the interface name.
