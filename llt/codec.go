@@ -432,3 +432,41 @@ func durMicros(d time.Duration) uint32 {
 	}
 	return uint32(us)
 }
+
+// SendKeyID returns the id of the signing key.
+func (k *Keyring) SendKeyID() uint32 { return k.ids[0] }
+
+// Has reports whether the keyring holds the key with id.
+func (k *Keyring) Has(id uint32) bool {
+	for i := 0; i < k.n; i++ {
+		if k.ids[i] == id {
+			return true
+		}
+	}
+	return false
+}
+
+// MAC returns HMAC-SHA256 under the key with id over label and parts, for
+// protocols beside the frames (the TCP handshake). The label separates
+// domains: it is prefixed with a length so no two (label, parts) inputs
+// collide, and frames (which start with "TH") can never match it.
+func (k *Keyring) MAC(id uint32, label string, parts ...[]byte) ([]byte, bool) {
+	for i := 0; i < k.n; i++ {
+		if k.ids[i] != id {
+			continue
+		}
+		m := hmac.New(sha256.New, k.keys[i])
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(label)))
+		m.Write([]byte{0xff})
+		m.Write(n[:])
+		m.Write([]byte(label))
+		for _, p := range parts {
+			binary.BigEndian.PutUint32(n[:], uint32(len(p)))
+			m.Write(n[:])
+			m.Write(p)
+		}
+		return m.Sum(nil), true
+	}
+	return nil, false
+}

@@ -302,3 +302,25 @@ func BenchmarkDecodeForged(b *testing.B) {
 		}
 	}
 }
+
+func TestKeyringMACSeparatesDomains(t *testing.T) {
+	kr, _ := NewKeyring(keyA, keyB)
+	a, ok := kr.MAC(KeyID(keyA), "x", []byte("ab"), []byte("c"))
+	if !ok || len(a) != 32 {
+		t.Fatal("MAC with a loaded key failed")
+	}
+	b, _ := kr.MAC(KeyID(keyA), "x", []byte("a"), []byte("bc"))
+	c, _ := kr.MAC(KeyID(keyA), "xa", []byte("b"), []byte("c"))
+	d, _ := kr.MAC(KeyID(keyB), "x", []byte("ab"), []byte("c"))
+	for _, o := range [][]byte{b, c, d} {
+		if bytes.Equal(a, o) {
+			t.Fatal("different inputs or keys gave the same MAC")
+		}
+	}
+	if _, ok := kr.MAC(12345, "x"); ok {
+		t.Fatal("MAC with an unknown key id")
+	}
+	if !kr.Has(KeyID(keyB)) || kr.Has(1) || kr.SendKeyID() != KeyID(keyA) {
+		t.Fatal("Has/SendKeyID")
+	}
+}

@@ -43,14 +43,25 @@ type Event struct {
 // Output collects what one Machine call produced. Reuse it between calls
 // (Reset) to avoid allocations; frames are valid until the next call.
 type Output struct {
-	Frames []Outgoing
-	Events []Event
+	Frames   []Outgoing
+	Events   []Event
+	Messages []Message // application messages received
 }
 
 // Reset empties o, keeping its capacity.
 func (o *Output) Reset() {
 	o.Frames = o.Frames[:0]
 	o.Events = o.Events[:0]
+	o.Messages = o.Messages[:0]
+}
+
+// Message is an application message received from a peer. Payload
+// aliases the received frame.
+type Message struct {
+	Peer    NodeID
+	Network int
+	Channel Channel
+	Payload []byte
 }
 
 // Outgoing is a frame the agent must send.

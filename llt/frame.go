@@ -9,7 +9,8 @@ type FrameType uint8
 const (
 	FrameHeartbeat FrameType = 1 // periodic heartbeat, carries session state and echo
 	FrameShutdown  FrameType = 2 // the sender's agent is stopping: take its links down now
-	maxFrameType             = FrameShutdown
+	FrameMessage   FrameType = 3 // an application message (Payload); also serves as a heartbeat
+	maxFrameType             = FrameMessage
 )
 
 func (t FrameType) String() string {
@@ -18,6 +19,8 @@ func (t FrameType) String() string {
 		return "heartbeat"
 	case FrameShutdown:
 		return "shutdown"
+	case FrameMessage:
+		return "message"
 	}
 	return "unknown"
 }

@@ -10,10 +10,18 @@ import (
 
 // NetworkConfig is one interconnect network.
 type NetworkConfig struct {
-	Name     string
-	Lowpri   bool
-	Channels []Channel
+	Name   string
+	Lowpri bool
+	Ether  bool // carried as raw Ethernet frames
+	TCP    bool // carried by a pair of TCP connections per peer
+	// MaxEtherPayload bounds a message sent as an Ethernet frame (from the
+	// network's MTU); 0 means DefaultMaxEtherPayload.
+	MaxEtherPayload int
 }
+
+// DefaultMaxEtherPayload fits a 1500-byte MTU with room for the header,
+// eight link vector entries with long names and the tag.
+const DefaultMaxEtherPayload = 1500 - 400
 
 // Config configures a Machine.
 type Config struct {
@@ -127,7 +135,7 @@ func New(cfg Config) (*Machine, error) {
 		if _, dup := m.netIndex[n.Name]; dup {
 			return nil, fmt.Errorf("llt: network %q configured twice", n.Name)
 		}
-		if len(n.Channels) == 0 {
+		if !n.Ether && !n.TCP {
 			return nil, fmt.Errorf("llt: network %q has no channel", n.Name)
 		}
 		m.netIndex[n.Name] = i
@@ -137,11 +145,11 @@ func New(cfg Config) (*Machine, error) {
 		} else {
 			private++
 		}
-		for _, c := range n.Channels {
-			if c >= NumChannels {
-				return nil, fmt.Errorf("llt: network %q: unknown channel %d", n.Name, c)
-			}
-			ns.hasCh[c] = true
+		ns.hasCh[ChannelEther] = n.Ether
+		ns.hasCh[ChannelTCPTo] = n.TCP
+		ns.hasCh[ChannelTCPFrom] = n.TCP
+		if ns.cfg.MaxEtherPayload == 0 {
+			ns.cfg.MaxEtherPayload = DefaultMaxEtherPayload
 		}
 		m.hasClass[ns.classIdx] = true
 		m.nextHB[ns.classIdx] = cfg.Epoch
@@ -271,6 +279,9 @@ func (m *Machine) Receive(now time.Time, in Inbound, out *Output) Verdict {
 	}
 	st, dg := step(s.state, remote, s.diag)
 	m.setSession(now, p, l, s, st, dg, out)
+	if f.Type == FrameMessage {
+		out.Messages = append(out.Messages, Message{Peer: p.id, Network: in.Network, Channel: in.Channel, Payload: f.Payload})
+	}
 
 	for i := range f.Vector {
 		v := &f.Vector[i]
@@ -433,7 +444,7 @@ func (m *Machine) Shutdown(now time.Time, out *Output) {
 			}
 			for _, s := range l.sess {
 				if s != nil {
-					m.send(now, p, l, s, FrameShutdown, out)
+					m.send(now, p, l, s, FrameShutdown, nil, out)
 				}
 			}
 		}
@@ -544,6 +555,9 @@ func (m *Machine) evalLink(now time.Time, p *peer, l *link, out *Output) {
 	switch {
 	case up && !troubled:
 		state = LinkUp
+		if m.tcpBlocked(now, l) {
+			reason = ReasonTCPBlocked
+		}
 	case up:
 		state, reason = LinkTrouble, ReasonPeerSilent
 	default:
@@ -567,6 +581,24 @@ func (m *Machine) evalLink(now time.Time, p *peer, l *link, out *Output) {
 	}
 	l.state, l.reason, l.remoteReason = state, reason, remoteReason
 	out.Events = append(out.Events, ev)
+}
+
+// tcpBlocked reports whether a TCP connection of an UP link is not up:
+// it died (its heartbeats timed out, or the peer stopped hearing them), or
+// it has not come up within peerinact (connecting, handshaking, or after a
+// restart). The grace keeps reconnects from flashing the reason.
+func (m *Machine) tcpBlocked(now time.Time, l *link) bool {
+	inact := m.nets[l.net].cls.inact
+	for _, c := range [...]Channel{ChannelTCPTo, ChannelTCPFrom} {
+		s := l.sess[c]
+		if s == nil || s.state == SessionUp {
+			continue
+		}
+		if s.diag == DiagTimeExpired || s.diag == DiagNeighborDown || now.Sub(s.since) >= inact {
+			return true
+		}
+	}
+	return false
 }
 
 // downReason names why a link that is not up is down.
@@ -668,14 +700,14 @@ func (m *Machine) flush(now time.Time, out *Output) {
 			}
 			for _, s := range l.sess {
 				if s != nil && s.sendNow {
-					m.send(now, p, l, s, FrameHeartbeat, out)
+					m.send(now, p, l, s, FrameHeartbeat, nil, out)
 				}
 			}
 		}
 	}
 }
 
-func (m *Machine) send(now time.Time, p *peer, l *link, s *session, typ FrameType, out *Output) {
+func (m *Machine) send(now time.Time, p *peer, l *link, s *session, typ FrameType, payload []byte, out *Output) {
 	s.sendNow = false
 	ns := &m.nets[l.net]
 	s.txSeq++
@@ -703,6 +735,7 @@ func (m *Machine) send(now time.Time, p *peer, l *link, s *session, typ FrameTyp
 		Seq:         s.txSeq,
 		Timestamp:   int64(max(now.Sub(m.cfg.Epoch), 0)),
 		Vector:      m.vector(now, p),
+		Payload:     payload,
 	}
 	if s.echoSeq != 0 {
 		o.Frame.Echo = Echo{Incarnation: p.inc, Seq: s.echoSeq, Timestamp: s.echoTS, Hold: now.Sub(s.echoAt)}

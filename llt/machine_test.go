@@ -555,8 +555,8 @@ func TestAuthFailuresNameTheReasonOnlyOnDownLinks(t *testing.T) {
 func TestLowpriNetworkUsesLowpriTimers(t *testing.T) {
 	tm := DefaultTimers()
 	nets := []NetworkConfig{
-		{Name: "hb0", Channels: []Channel{ChannelEther}},
-		{Name: "pub", Channels: []Channel{ChannelEther}, Lowpri: true},
+		{Name: "hb0", Ether: true},
+		{Name: "pub", Ether: true, Lowpri: true},
 	}
 	s := newSim(t, 2, nets, tm)
 	var pubSends int
@@ -629,7 +629,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"peer id range":    func(c *Config) { c.Peers = []NodeID{1024} },
 		"timers order":     func(c *Config) { c.Timers.PeerTrouble = c.Timers.PeerInact },
 		"only lowpri": func(c *Config) {
-			c.Networks = []NetworkConfig{{Name: "p", Lowpri: true, Channels: []Channel{ChannelEther}}}
+			c.Networks = []NetworkConfig{{Name: "p", Lowpri: true, Ether: true}}
 		},
 		"no channel": func(c *Config) { c.Networks = []NetworkConfig{{Name: "p"}} },
 	}

@@ -17,8 +17,13 @@ type sim struct {
 	nets    []NetworkConfig
 	latency time.Duration
 	pending []delivery
-	// cut[src][dst][net]: frames from src to dst on net are dropped.
+	// cut[src][dst][net]: ether frames from src to dst on net are dropped.
 	cut map[[3]int]bool
+	// tcpCut[src][dst][net]: tcp frames from src to dst on net are dropped.
+	tcpCut map[[3]int]bool
+	// noDial[dialer][acceptor][net]: that connection cannot be set up, so
+	// nothing flows on it either way.
+	noDial map[[3]int]bool
 	// route maps (src, net) to the network index the frame arrives on
 	// at the receivers (swapped cables); identity unless set.
 	route map[[2]int]int
@@ -35,12 +40,21 @@ type simNode struct {
 	events  []Event
 	verdict map[Verdict]int
 	down    bool // stopped: sends and receives nothing
+	// messages received, in order
+	messages []simMessage
+}
+
+type simMessage struct {
+	at      time.Time
+	msg     Message
+	payload string
 }
 
 type delivery struct {
 	at            time.Time
 	order         int
 	src, dst, net int
+	ch            Channel
 	from          string
 	b             []byte
 }
@@ -58,7 +72,7 @@ func testKeyring(t testing.TB) *Keyring {
 func newSim(t *testing.T, n int, nets []NetworkConfig, timers Timers) *sim {
 	t.Helper()
 	s := &sim{t: t, now: simEpoch, nets: nets, latency: 50 * time.Microsecond,
-		cut: map[[3]int]bool{}, route: map[[2]int]int{}}
+		cut: map[[3]int]bool{}, tcpCut: map[[3]int]bool{}, noDial: map[[3]int]bool{}, route: map[[2]int]int{}}
 	kr := testKeyring(t)
 	names := make([]string, len(nets))
 	for i, nc := range nets {
@@ -83,10 +97,18 @@ func newSim(t *testing.T, n int, nets []NetworkConfig, timers Timers) *sim {
 	return s
 }
 
+func etherTCP(names ...string) []NetworkConfig {
+	var out []NetworkConfig
+	for _, n := range names {
+		out = append(out, NetworkConfig{Name: n, Ether: true, TCP: true})
+	}
+	return out
+}
+
 func ether(names ...string) []NetworkConfig {
 	var out []NetworkConfig
 	for _, n := range names {
-		out = append(out, NetworkConfig{Name: n, Channels: []Channel{ChannelEther}})
+		out = append(out, NetworkConfig{Name: n, Ether: true})
 	}
 	return out
 }
@@ -112,7 +134,15 @@ func (s *sim) collect(n *simNode) {
 			if o.To != "" && o.To != addr(dst, o.Network) {
 				continue
 			}
-			if s.cut[[3]int{src, dst, o.Network}] {
+			if s.cut[[3]int{src, dst, o.Network}] && o.Channel == ChannelEther {
+				continue
+			}
+			if o.Channel.IsTCP() && s.tcpCut[[3]int{src, dst, o.Network}] {
+				continue
+			}
+			// The connection this frame rides: dialled by src (tcp-to) or by dst.
+			if (o.Channel == ChannelTCPTo && s.noDial[[3]int{src, dst, o.Network}]) ||
+				(o.Channel == ChannelTCPFrom && s.noDial[[3]int{dst, src, o.Network}]) {
 				continue
 			}
 			arrive := o.Network
@@ -123,8 +153,16 @@ func (s *sim) collect(n *simNode) {
 				s.tap(src, dst, o.Network, b)
 			}
 			s.seq++
+			// Our connection to them is their connection from us.
+			ch := o.Channel
+			switch ch {
+			case ChannelTCPTo:
+				ch = ChannelTCPFrom
+			case ChannelTCPFrom:
+				ch = ChannelTCPTo
+			}
 			s.pending = append(s.pending, delivery{at: s.now.Add(s.latency), order: s.seq, src: src, dst: dst,
-				net: arrive, from: addr(src, o.Network), b: b})
+				net: arrive, ch: ch, from: addr(src, o.Network), b: b})
 		}
 	}
 	n.events = append(n.events, n.out.Events...)
@@ -140,8 +178,11 @@ func (s *sim) deliver(d delivery) {
 	if err := n.codec.Decode(d.b, &f); err != nil {
 		s.t.Fatalf("node %d: decode: %v", d.dst, err)
 	}
-	v := n.m.Receive(s.now, Inbound{Network: d.net, Channel: ChannelEther, From: d.from, Frame: &f}, &n.out)
+	v := n.m.Receive(s.now, Inbound{Network: d.net, Channel: d.ch, From: d.from, Frame: &f}, &n.out)
 	n.verdict[v]++
+	for _, msg := range n.out.Messages {
+		n.messages = append(n.messages, simMessage{at: s.now, msg: msg, payload: string(msg.Payload)})
+	}
 	s.collect(n)
 }
 
@@ -196,10 +237,17 @@ func (s *sim) runUntil(end time.Time) {
 	}
 }
 
-// cutLink drops frames both ways between a and b on net.
+// cutLink drops frames of every channel both ways between a and b on net.
 func (s *sim) cutLink(a, b, net int, cut bool) {
 	s.cut[[3]int{a, b, net}] = cut
 	s.cut[[3]int{b, a, net}] = cut
+	s.cutTCP(a, b, net, cut)
+}
+
+// cutTCP drops the TCP channel's frames both ways between a and b on net.
+func (s *sim) cutTCP(a, b, net int, cut bool) {
+	s.tcpCut[[3]int{a, b, net}] = cut
+	s.tcpCut[[3]int{b, a, net}] = cut
 }
 
 // isolate drops every frame to and from node a on net (a switch port blackhole).

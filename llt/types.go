@@ -19,13 +19,17 @@ const Broadcast NodeID = 0xFFFF
 // MaxNodeID is the largest valid node id.
 const MaxNodeID NodeID = 1023
 
-// Channel is how a link is carried.
+// Channel is how a link is carried. The tcp channel of a network is two
+// sessions, one per connection: a pair of long-lived connections per peer,
+// one dialled by each side (like the Redis cluster bus), each carrying
+// heartbeats both ways, so that a dead direction shows.
 type Channel uint8
 
 // Channels.
 const (
-	ChannelEther Channel = iota // raw Ethernet frames
-	ChannelTCP                  // a pair of long-lived TCP connections
+	ChannelEther   Channel = iota // raw Ethernet frames
+	ChannelTCPTo                  // the TCP connection we dialled to the peer
+	ChannelTCPFrom                // the TCP connection the peer dialled to us
 	NumChannels
 )
 
@@ -33,11 +37,16 @@ func (c Channel) String() string {
 	switch c {
 	case ChannelEther:
 		return "ether"
-	case ChannelTCP:
-		return "tcp"
+	case ChannelTCPTo:
+		return "tcp-to"
+	case ChannelTCPFrom:
+		return "tcp-from"
 	}
 	return fmt.Sprintf("channel-%d", uint8(c))
 }
+
+// IsTCP reports whether c is one of the two TCP connections.
+func (c Channel) IsTCP() bool { return c == ChannelTCPTo || c == ChannelTCPFrom }
 
 // SessionState is the BFD-style state of one channel of a link (RFC 5880
 // §6.2): a session is Up only when each side has proven it hears the other.

@@ -1,0 +1,99 @@
+package llt
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Message API errors.
+var (
+	ErrNoRoute  = errors.New("llt: no usable link to the peer")
+	ErrTooLarge = errors.New("llt: message too large for any usable link")
+)
+
+// Route is the network and channel a message takes.
+type Route struct {
+	Network int
+	Channel Channel
+}
+
+// freshWithin is how recently a session must have been heard to be
+// preferred for messages: a link that has missed about one and a half
+// heartbeats is passed over for the next one, long before peerinact.
+func freshWithin(hb time.Duration) time.Duration { return hb + hb/2 }
+
+// SendMessage sends payload to peer over the best usable link: private
+// networks first, in configuration order, then lowpri ones; on a network
+// a TCP connection that is up (reliable, any size up to MaxPayload), else
+// the ether channel if the payload fits its MTU. Links heard within
+// one and a half heartbeats come first, so a sender fails over to the
+// next link about one heartbeat after the best one falls silent, without
+// waiting for peertrouble or peerinact.
+//
+// Delivery is at most once: no acknowledgement, no retransmission beyond
+// what TCP itself does. Messages on one route arrive in order; a change of
+// route can reorder or lose messages in flight.
+func (m *Machine) SendMessage(now time.Time, peer NodeID, payload []byte, out *Output) (Route, error) {
+	p := m.peerByID[peer]
+	if p == nil {
+		return Route{}, fmt.Errorf("llt: unknown peer %d", peer)
+	}
+	if len(payload) > MaxPayload {
+		return Route{}, ErrTooLarge
+	}
+	tooLarge := false
+	for _, freshOnly := range []bool{true, false} {
+		for _, lowpri := range []bool{false, true} {
+			for _, l := range p.links {
+				ns := &m.nets[l.net]
+				if ns.cfg.Lowpri != lowpri || !l.state.Usable() || !ns.carrier {
+					continue
+				}
+				for _, c := range [...]Channel{ChannelTCPTo, ChannelTCPFrom, ChannelEther} {
+					s := l.sess[c]
+					if s == nil || s.state != SessionUp {
+						continue
+					}
+					if freshOnly && now.Sub(s.lastRx) >= freshWithin(ns.cls.heartbeat) {
+						continue
+					}
+					if c == ChannelEther && len(payload) > ns.cfg.MaxEtherPayload {
+						tooLarge = true
+						continue
+					}
+					m.send(now, p, l, s, FrameMessage, payload, out)
+					return Route{Network: l.net, Channel: c}, nil
+				}
+			}
+		}
+	}
+	if tooLarge {
+		return Route{}, ErrTooLarge
+	}
+	return Route{}, ErrNoRoute
+}
+
+// SendMessageVia sends payload to peer on the given route, which must be
+// up (probes use it to test one link).
+func (m *Machine) SendMessageVia(now time.Time, peer NodeID, r Route, payload []byte, out *Output) error {
+	p := m.peerByID[peer]
+	if p == nil {
+		return fmt.Errorf("llt: unknown peer %d", peer)
+	}
+	if r.Network < 0 || r.Network >= len(m.nets) || r.Channel >= NumChannels {
+		return fmt.Errorf("llt: bad route %+v", r)
+	}
+	l := p.links[r.Network]
+	s := l.sess[r.Channel]
+	switch {
+	case s == nil:
+		return fmt.Errorf("llt: network %s has no %s channel", m.nets[r.Network].cfg.Name, r.Channel)
+	case s.state != SessionUp:
+		return ErrNoRoute
+	case len(payload) > MaxPayload || r.Channel == ChannelEther && len(payload) > m.nets[r.Network].cfg.MaxEtherPayload:
+		return ErrTooLarge
+	}
+	m.send(now, p, l, s, FrameMessage, payload, out)
+	return nil
+}
