@@ -84,18 +84,11 @@ func New(cfg *config.Config, keys [][]byte, log *slog.Logger) (*Agent, error) {
 	var lnets []llt.NetworkConfig
 	for _, n := range cfg.Networks {
 		names = append(names, n.Name)
-		var chans []llt.Channel
-		if n.HasChannel(config.ChannelEther) {
-			chans = append(chans, llt.ChannelEther)
+		if n.HasChannel(config.ChannelTCP) && !n.HasChannel(config.ChannelEther) {
+			// The tcp channel is wired in with issue 3.
+			return nil, fmt.Errorf("network %s: the tcp channel is not implemented yet; use channels: [ether]", n.Name)
 		}
-		if n.HasChannel(config.ChannelTCP) {
-			// The tcp channel comes with issue 3; until then a tcp-only
-			// network would have no way to carry frames.
-			if len(chans) == 0 {
-				return nil, fmt.Errorf("network %s: the tcp channel is not implemented yet; use channels: [ether]", n.Name)
-			}
-		}
-		lnets = append(lnets, llt.NetworkConfig{Name: n.Name, Lowpri: n.Lowpri, Channels: chans})
+		lnets = append(lnets, llt.NetworkConfig{Name: n.Name, Lowpri: n.Lowpri, Ether: n.HasChannel(config.ChannelEther)})
 	}
 	a.netNames = names
 	a.codec = llt.NewCodec(kr, names...)
