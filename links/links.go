@@ -32,23 +32,43 @@ type Counters struct {
 	RxFrames, RxBytes           atomic.Uint64
 	RxQueueDrops                atomic.Uint64
 	drops                       map[string]*atomic.Uint64
+	conn                        map[string]*atomic.Uint64
 }
 
 // NewCounters returns zeroed counters that know every decode error kind,
-// every llt verdict and the causes named in extra.
-func NewCounters(extra ...string) *Counters {
-	c := &Counters{drops: map[string]*atomic.Uint64{OtherCause: new(atomic.Uint64)}}
+// every llt verdict and the drop causes named in dropCauses, and the
+// connection events (accepts, refusals, resets) named in connCauses.
+func NewCounters(dropCauses, connCauses []string) *Counters {
+	c := &Counters{
+		drops: map[string]*atomic.Uint64{OtherCause: new(atomic.Uint64)},
+		conn:  map[string]*atomic.Uint64{OtherCause: new(atomic.Uint64)},
+	}
 	for k := llt.ErrKindTruncated; k <= llt.ErrKindBadTag; k++ {
 		c.drops[k.String()] = new(atomic.Uint64)
 	}
 	for v := llt.DropForeignCluster; v <= llt.DropCarrierDown; v++ {
 		c.drops[v.String()] = new(atomic.Uint64)
 	}
-	for _, e := range extra {
+	for _, e := range dropCauses {
 		c.drops[e] = new(atomic.Uint64)
+	}
+	for _, e := range connCauses {
+		c.conn[e] = new(atomic.Uint64)
 	}
 	return c
 }
+
+// ConnEvent counts a connection event (TCP accept, refusal, reset, ...).
+func (c *Counters) ConnEvent(cause string) {
+	if v, ok := c.conn[cause]; ok {
+		v.Add(1)
+		return
+	}
+	c.conn[OtherCause].Add(1)
+}
+
+// ConnEvents returns the non-zero connection event counts by cause.
+func (c *Counters) ConnEvents() map[string]uint64 { return nonZero(c.conn) }
 
 // Drop counts a frame dropped for cause.
 func (c *Counters) Drop(cause string) { c.DropN(cause, 1) }
@@ -63,9 +83,11 @@ func (c *Counters) DropN(cause string, n uint64) {
 }
 
 // Dropped returns the non-zero drop counts by cause.
-func (c *Counters) Dropped() map[string]uint64 {
+func (c *Counters) Dropped() map[string]uint64 { return nonZero(c.drops) }
+
+func nonZero(m map[string]*atomic.Uint64) map[string]uint64 {
 	out := make(map[string]uint64)
-	for k, v := range c.drops {
+	for k, v := range m {
 		if n := v.Load(); n > 0 {
 			out[k] = n
 		}
@@ -88,7 +110,9 @@ func (c *Counters) Reset() {
 	for _, a := range []*atomic.Uint64{&c.TxFrames, &c.TxBytes, &c.TxErrors, &c.RxFrames, &c.RxBytes, &c.RxQueueDrops} {
 		a.Store(0)
 	}
-	for _, v := range c.drops {
-		v.Store(0)
+	for _, m := range []map[string]*atomic.Uint64{c.drops, c.conn} {
+		for _, v := range m {
+			v.Store(0)
+		}
 	}
 }

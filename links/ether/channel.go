@@ -87,6 +87,9 @@ func (ch *Channel) HardwareAddr() net.HardwareAddr { return ch.conn.Load().Hardw
 // Counters returns the channel's counters.
 func (ch *Channel) Counters() *links.Counters { return ch.ctr }
 
+// DropCauses are the channel's frame drop causes besides llt's.
+var DropCauses = []string{"ethernet", "send-queue-full", KernelDropCause}
+
 // KernelDropCause labels frames the kernel dropped because the socket's
 // receive buffer was full (the agent could not keep up: a flood, or a
 // starved CPU).

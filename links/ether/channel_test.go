@@ -32,7 +32,7 @@ func open(t *testing.T, b *testbed.Bed, i int) *node {
 	err = testbed.InNS(b.NodeNS(i), func() error {
 		var err error
 		ch, err = NewChannel(Config{Network: 0, Name: "hb0", Interface: "eth1", EtherType: testbed.EtherType,
-			Names: []string{"hb0"}, Keys: kr, Counters: links.NewCounters("ethernet", "send-queue-full", KernelDropCause),
+			Names: []string{"hb0"}, Keys: kr, Counters: links.NewCounters(DropCauses, nil),
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		return err
 	})

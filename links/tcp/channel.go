@@ -1,0 +1,585 @@
+// Package tcp is the tcp channel: per peer and network a pair of
+// long-lived TCP connections, one dialled by each side (like the Redis
+// cluster bus), each authenticated by a mutual challenge-response on the
+// cluster key and carrying length-prefixed llt frames both ways.
+//
+// A connection is declared dead by its heartbeats (no frame for the idle
+// timeout, a little over peerinact), never by TCP keepalive, so a frozen
+// or blackholed peer is noticed while TCP itself sees nothing. Each
+// connection's send buffer is bounded: a peer that stops reading gets its
+// connection reset, memory never grows.
+package tcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/tether-ha/tether/links"
+	"github.com/tether-ha/tether/llt"
+)
+
+// Peer is a node this channel connects to.
+type Peer struct {
+	ID   llt.NodeID
+	Name string
+	Addr netip.AddrPort // the peer's listener on this network
+}
+
+// Config configures a Channel. Zero durations and limits take defaults.
+type Config struct {
+	Network  int    // network index
+	Name     string // network name
+	Cluster  uint16
+	Self     llt.NodeID
+	Listen   netip.AddrPort // our address and port on this network
+	Peers    []Peer
+	Names    []string // network names interned by the decoder
+	Keys     *llt.Keyring
+	Counters *links.Counters
+	Log      *slog.Logger
+
+	SendBufLimit     int           // bytes queued per connection before it is reset; default 1 MiB
+	IdleTimeout      time.Duration // no frame this long: connection dead; set it a little over peerinact
+	HandshakeTimeout time.Duration // default 2 s
+	DialTimeout      time.Duration // default 2 s
+	BackoffMin       time.Duration // default 50 ms
+	BackoffMax       time.Duration // default 2 s
+	MaxPending       int           // handshakes in progress at once; default 32
+	MaxPendingPerIP  int           // from one address; default 4
+}
+
+// Defaults.
+const (
+	DefaultSendBufLimit     = 1 << 20
+	DefaultHandshakeTimeout = 2 * time.Second
+	DefaultDialTimeout      = 2 * time.Second
+	DefaultBackoffMin       = 50 * time.Millisecond
+	DefaultBackoffMax       = 2 * time.Second
+	DefaultMaxPending       = 32
+	DefaultMaxPendingPerIP  = 4
+	// stableAfter: a connection that lived this long resets the backoff.
+	stableAfter = 10 * time.Second
+)
+
+func (c *Config) defaults() {
+	if c.SendBufLimit == 0 {
+		c.SendBufLimit = DefaultSendBufLimit
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = time.Second
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.BackoffMin == 0 {
+		c.BackoffMin = DefaultBackoffMin
+	}
+	if c.BackoffMax == 0 {
+		c.BackoffMax = DefaultBackoffMax
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = DefaultMaxPending
+	}
+	if c.MaxPendingPerIP == 0 {
+		c.MaxPendingPerIP = DefaultMaxPendingPerIP
+	}
+}
+
+// Counter labels of this channel (links.Counters): frame drops besides the
+// llt ones, and connection events (refusals, resets, dial failures).
+var (
+	DropCauses = []string{"not-connected", "wrong-sender", "send-queue-full"}
+	ConnCauses = []string{
+		"accepted", "dialled",
+		"refused-" + RefusedForeignCluster, "refused-" + RefusedWrongNode, "refused-" + RefusedUnknownNode,
+		"refused-" + RefusedWrongAddress, "refused-" + RefusedWrongNetwork, "refused-" + RefusedUnknownKey,
+		"refused-" + RefusedBadProof, "refused-" + RefusedBusy, "refused-" + RefusedMalformed, "refused-" + RefusedTimeout,
+		"refused-unknown-address", "dial-failed", "handshake-failed",
+		"reset-" + CloseSendBufLimit, "reset-" + CloseIdle, "reset-" + CloseWriteTimeout, "reset-" + ClosePeer,
+		"reset-" + CloseReplaced, "reset-" + CloseBadFrame,
+	}
+)
+
+// Channel is the tcp channel of one network.
+type Channel struct {
+	cfg   Config
+	id    identity
+	ln    net.Listener
+	keys  atomic.Pointer[llt.Keyring]
+	peers map[llt.NodeID]*peerState
+	byIP  map[netip.Addr]llt.NodeID
+
+	pending   chan struct{} // semaphore of handshakes in progress
+	pendingMu sync.Mutex
+	pendingIP map[netip.Addr]int
+
+	logLimit *rate.Limiter
+	wg       sync.WaitGroup
+}
+
+// peerState is one peer's pair of connections.
+type peerState struct {
+	Peer
+	mu        sync.Mutex
+	out, in   *conn
+	dialErr   string    // why the last outbound attempt failed
+	dialErrAt time.Time // when
+	inErr     string    // why the last inbound attempt from this peer was refused
+	inErrAt   time.Time
+	lastIn    time.Time // when the peer last connected to us
+}
+
+// New binds the listener. The error names the address when it cannot be
+// bound (not configured on this node, port in use).
+func New(cfg Config) (*Channel, error) {
+	cfg.defaults()
+	ch := &Channel{
+		cfg:       cfg,
+		id:        identity{cluster: cfg.Cluster, self: cfg.Self, network: cfg.Name},
+		peers:     make(map[llt.NodeID]*peerState, len(cfg.Peers)),
+		byIP:      make(map[netip.Addr]llt.NodeID, len(cfg.Peers)),
+		pending:   make(chan struct{}, cfg.MaxPending),
+		pendingIP: make(map[netip.Addr]int),
+		logLimit:  rate.NewLimiter(rate.Every(time.Second), 5),
+	}
+	ch.keys.Store(cfg.Keys)
+	for _, p := range cfg.Peers {
+		ch.peers[p.ID] = &peerState{Peer: p}
+		ch.byIP[p.Addr.Addr()] = p.ID
+	}
+	lc := net.ListenConfig{KeepAlive: -1} // liveness comes from heartbeats, not keepalive
+	ln, err := lc.Listen(context.Background(), "tcp", cfg.Listen.String())
+	if err != nil {
+		return nil, fmt.Errorf("tcp listener on %s: %w", cfg.Listen, err)
+	}
+	ch.ln = ln
+	return ch, nil
+}
+
+// Addr returns the listener's address.
+func (ch *Channel) Addr() net.Addr { return ch.ln.Addr() }
+
+// SetKeys replaces the keyring (key rotation).
+func (ch *Channel) SetKeys(kr *llt.Keyring) { ch.keys.Store(kr) }
+
+// Close releases the listener of a Channel that never ran.
+func (ch *Channel) Close() error { return ch.ln.Close() }
+
+// Run accepts and dials until ctx is done, delivering decoded frames to rx
+// without ever blocking on it. It closes every connection when it returns.
+func (ch *Channel) Run(ctx context.Context, rx chan<- links.Received) error {
+	stop := context.AfterFunc(ctx, func() { ch.ln.Close() })
+	defer stop()
+	for _, p := range ch.peers {
+		ch.wg.Add(1)
+		go func() {
+			defer ch.wg.Done()
+			ch.dialLoop(ctx, p, rx)
+		}()
+	}
+	ch.acceptLoop(ctx, rx)
+	for _, p := range ch.peers {
+		p.mu.Lock()
+		for _, c := range []*conn{p.out, p.in} {
+			if c != nil {
+				c.close(CloseShutdown)
+			}
+		}
+		p.mu.Unlock()
+	}
+	ch.wg.Wait()
+	return nil
+}
+
+// Send queues a frame on the connection to peer of direction dir
+// (llt.ChannelTCPTo: the one we dialled). It never blocks; without a
+// connection the frame is dropped and counted.
+func (ch *Channel) Send(peer llt.NodeID, dir llt.Channel, frame []byte) {
+	p := ch.peers[peer]
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	c := p.out
+	if dir == llt.ChannelTCPFrom {
+		c = p.in
+	}
+	p.mu.Unlock()
+	if c == nil {
+		ch.cfg.Counters.Drop("not-connected")
+		return
+	}
+	if err := c.enqueue(frame); err != nil {
+		ch.cfg.Counters.TxErrors.Add(1)
+		if errors.Is(err, errOverLimit) {
+			ch.logf(slog.LevelWarn, "connection reset: send buffer limit", "event", "tcp.reset", "peer", p.Name,
+				"peer_id", uint16(peer), "direction", dirName(dir), "reason", CloseSendBufLimit, "limit", ch.cfg.SendBufLimit)
+		}
+	}
+}
+
+func dirName(dir llt.Channel) string {
+	if dir == llt.ChannelTCPTo {
+		return "to"
+	}
+	return "from"
+}
+
+func (ch *Channel) logf(level slog.Level, msg string, args ...any) {
+	if level >= slog.LevelWarn && !ch.logLimit.Allow() {
+		return
+	}
+	ch.cfg.Log.Log(context.Background(), level, msg, append([]any{"network", ch.cfg.Name}, args...)...)
+}
+
+func (ch *Channel) acceptLoop(ctx context.Context, rx chan<- links.Received) {
+	for {
+		nc, err := ch.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and the like: wait a little rather than spin.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		remote := addrOf(nc.RemoteAddr())
+		if _, known := ch.byIP[remote]; !known {
+			ch.cfg.Counters.ConnEvent("refused-unknown-address")
+			ch.logf(slog.LevelWarn, "connection refused: not a configured peer address", "event", "tcp.refused",
+				"remote", nc.RemoteAddr().String(), "reason", "unknown-address")
+			nc.Close()
+			continue
+		}
+		if !ch.acquire(remote) {
+			ch.cfg.Counters.ConnEvent("refused-" + RefusedBusy)
+			nc.Close()
+			continue
+		}
+		ch.wg.Add(1)
+		go func() {
+			defer ch.wg.Done()
+			peer, ok := ch.handshake(nc, remote) // holds the slot only this long
+			ch.release(remote)
+			if ok {
+				ch.serve(ctx, nc, peer, llt.ChannelTCPFrom, rx)
+			}
+		}()
+	}
+}
+
+// acquire takes a handshake slot for remote, if one is free.
+func (ch *Channel) acquire(remote netip.Addr) bool {
+	ch.pendingMu.Lock()
+	defer ch.pendingMu.Unlock()
+	if ch.pendingIP[remote] >= ch.cfg.MaxPendingPerIP {
+		return false
+	}
+	select {
+	case ch.pending <- struct{}{}:
+	default:
+		return false
+	}
+	ch.pendingIP[remote]++
+	return true
+}
+
+func (ch *Channel) release(remote netip.Addr) {
+	ch.pendingMu.Lock()
+	defer ch.pendingMu.Unlock()
+	<-ch.pending
+	if ch.pendingIP[remote]--; ch.pendingIP[remote] <= 0 {
+		delete(ch.pendingIP, remote)
+	}
+}
+
+func addrOf(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		if ap := ta.AddrPort(); ap.IsValid() {
+			return ap.Addr().Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+// admit checks the claimed node id against the address it came from.
+func (ch *Channel) admit(from llt.NodeID, addr netip.Addr) string {
+	p := ch.peers[from]
+	if p == nil {
+		return RefusedUnknownNode
+	}
+	if p.Addr.Addr() != addr {
+		return RefusedWrongAddress
+	}
+	return ""
+}
+
+// handshake runs the server side of the handshake; on failure it closes
+// the connection, counts and logs the refusal.
+func (ch *Channel) handshake(nc net.Conn, remote netip.Addr) (llt.NodeID, bool) {
+	deadline := time.Now().Add(ch.cfg.HandshakeTimeout)
+	peer, err := serverHandshake(nc, ch.id, ch.keys.Load(), ch.admit, remote, deadline)
+	if err == nil {
+		ch.cfg.Counters.ConnEvent("accepted")
+		return peer, true
+	}
+	nc.Close()
+	reason := RefusedMalformed
+	var he *HandshakeError
+	if errors.As(err, &he) {
+		reason = he.Reason
+	}
+	ch.cfg.Counters.ConnEvent("refused-" + reason)
+	if p := ch.peers[ch.byIP[remote]]; p != nil {
+		p.mu.Lock()
+		p.inErr, p.inErrAt = err.Error(), time.Now()
+		p.mu.Unlock()
+	}
+	ch.logf(slog.LevelWarn, "connection refused", "event", "tcp.refused", "remote", nc.RemoteAddr().String(),
+		"reason", reason, "err", err)
+	return 0, false
+}
+
+// dialLoop keeps our outbound connection to p up, with capped exponential
+// backoff and jitter between failed attempts.
+func (ch *Channel) dialLoop(ctx context.Context, p *peerState, rx chan<- links.Received) {
+	backoff := ch.cfg.BackoffMin
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(p.ID)))
+	for ctx.Err() == nil {
+		start := time.Now()
+		err := ch.dial(ctx, p, rx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			p.mu.Lock()
+			p.dialErr, p.dialErrAt = err.Error(), time.Now()
+			p.mu.Unlock()
+		}
+		if err == nil && time.Since(start) > stableAfter {
+			backoff = ch.cfg.BackoffMin
+		}
+		// Sleep backoff ±25 %, then double it up to the cap.
+		wait := backoff - backoff/4 + time.Duration(rng.Int64N(int64(backoff/2)+1))
+		backoff = min(2*backoff, ch.cfg.BackoffMax)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// dial connects, handshakes and serves one outbound connection; it
+// returns when the connection ends, with the error that ended or prevented
+// it.
+func (ch *Channel) dial(ctx context.Context, p *peerState, rx chan<- links.Received) error {
+	d := net.Dialer{
+		Timeout:   ch.cfg.DialTimeout,
+		LocalAddr: &net.TCPAddr{IP: ch.cfg.Listen.Addr().AsSlice()}, // leave through this network
+		KeepAlive: -1,
+	}
+	nc, err := d.DialContext(ctx, "tcp", p.Addr.String())
+	if err != nil {
+		ch.cfg.Counters.ConnEvent("dial-failed")
+		return fmt.Errorf("connect to %s: %w", p.Addr, err)
+	}
+	if err := clientHandshake(nc, ch.id, ch.keys.Load(), p.ID, time.Now().Add(ch.cfg.HandshakeTimeout)); err != nil {
+		nc.Close()
+		ch.cfg.Counters.ConnEvent("handshake-failed")
+		var he *HandshakeError
+		if errors.As(err, &he) {
+			ch.logf(slog.LevelWarn, "handshake failed", "event", "tcp.handshake_failed", "peer", p.Name,
+				"peer_id", uint16(p.ID), "remote", p.Addr.String(), "reason", he.Reason, "by_peer", he.ByRemote, "err", err)
+		}
+		return fmt.Errorf("handshake with %s: %w", p.Addr, err)
+	}
+	ch.cfg.Counters.ConnEvent("dialled")
+	p.mu.Lock()
+	p.dialErr = ""
+	p.mu.Unlock()
+	ch.serve(ctx, nc, p.ID, llt.ChannelTCPTo, rx)
+	return nil
+}
+
+// serve registers an authenticated connection and reads from it until it
+// closes. A newer connection of the same direction replaces an older one.
+func (ch *Channel) serve(ctx context.Context, nc net.Conn, peer llt.NodeID, dir llt.Channel, rx chan<- links.Received) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+		// Keep the kernel's share of a stuck connection small too.
+		_ = tc.SetWriteBuffer(ch.cfg.SendBufLimit)
+	}
+	p := ch.peers[peer]
+	c := newConn(nc, peer, dir, ch.cfg.SendBufLimit)
+	p.mu.Lock()
+	old := &p.out
+	if dir == llt.ChannelTCPFrom {
+		old = &p.in
+		p.lastIn = c.created
+		p.inErr = ""
+	}
+	if *old != nil {
+		(*old).close(CloseReplaced)
+	}
+	*old = c
+	p.mu.Unlock()
+	ch.logf(slog.LevelInfo, "tcp connection up", "event", "tcp.up", "peer", p.Name, "peer_id", uint16(peer),
+		"direction", dirName(dir), "local", nc.LocalAddr().String(), "remote", nc.RemoteAddr().String())
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writeLoop(ch.cfg.IdleTimeout)
+	}()
+	stop := context.AfterFunc(ctx, func() { c.close(CloseShutdown) })
+	ch.readLoop(c, rx)
+	stop()
+	wg.Wait()
+
+	p.mu.Lock()
+	if *old == c {
+		*old = nil
+	}
+	p.mu.Unlock()
+	why := c.reason()
+	if why != CloseShutdown {
+		ch.cfg.Counters.ConnEvent("reset-" + why)
+	}
+	ch.logf(slog.LevelInfo, "tcp connection down", "event", "tcp.down", "peer", p.Name, "peer_id", uint16(peer),
+		"direction", dirName(dir), "reason", why, "lived", time.Since(c.created).Round(time.Millisecond).String())
+}
+
+func (ch *Channel) readLoop(c *conn, rx chan<- links.Received) {
+	kr := ch.keys.Load()
+	codec := llt.NewCodec(kr, ch.cfg.Names...)
+	from := c.nc.RemoteAddr().String()
+	ctr := ch.cfg.Counters
+	for {
+		b, err := c.readFrame(ch.cfg.IdleTimeout)
+		if err != nil {
+			var ne net.Error
+			switch {
+			case errors.As(err, &ne) && ne.Timeout():
+				c.close(CloseIdle)
+			case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+				c.close(ClosePeer)
+			default:
+				c.close(CloseBadFrame)
+			}
+			return
+		}
+		ctr.RxFrames.Add(1)
+		ctr.RxBytes.Add(uint64(len(b)) + 4)
+		if k := ch.keys.Load(); k != kr {
+			kr = k
+			codec = llt.NewCodec(kr, ch.cfg.Names...)
+		}
+		r := links.Received{Network: ch.cfg.Network, Channel: c.dir, From: from}
+		if err := codec.Decode(b, &r.Frame); err != nil {
+			var de *llt.DecodeError
+			cause := links.OtherCause
+			if errors.As(err, &de) {
+				cause = de.Kind.String()
+			}
+			ctr.Drop(cause)
+			continue
+		}
+		if r.Frame.Src != c.peer {
+			// Authentic, but the connection belongs to another node.
+			ctr.Drop("wrong-sender")
+			continue
+		}
+		select {
+		case rx <- r:
+		default:
+			ctr.RxQueueDrops.Add(1)
+		}
+	}
+}
+
+// ConnInfo describes one connection, or one missing connection, for
+// `tetherstat -L` (Redis CLUSTER LINKS).
+type ConnInfo struct {
+	Peer         llt.NodeID
+	PeerName     string
+	Direction    string // "to": we dialled; "from": the peer dialled
+	Up           bool
+	Local        string
+	Remote       string
+	Created      time.Time
+	Events       string // "r", or "rw" while output is queued
+	SendBufUsed  int
+	SendBufAlloc int
+	LastRx       time.Time
+	FramesIn     uint64
+	FramesOut    uint64
+	BytesIn      uint64
+	BytesOut     uint64
+	// For a missing connection: why the last attempt failed and when.
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// Connections lists both directions for every peer, sorted by peer.
+func (ch *Channel) Connections() []ConnInfo {
+	var out []ConnInfo
+	for _, p := range ch.peers {
+		p.mu.Lock()
+		for _, dir := range []llt.Channel{llt.ChannelTCPTo, llt.ChannelTCPFrom} {
+			c, errText, errAt := p.out, p.dialErr, p.dialErrAt
+			remote := p.Addr.String()
+			if dir == llt.ChannelTCPFrom {
+				c, errText, errAt = p.in, p.inErr, p.inErrAt
+				remote = p.Addr.Addr().String()
+				if errText == "" && c == nil {
+					errText = "the peer has not connected"
+					if !p.lastIn.IsZero() {
+						errText = "the peer has not connected again since " + p.lastIn.Format(time.RFC3339)
+					}
+				}
+			}
+			ci := ConnInfo{Peer: p.ID, PeerName: p.Name, Direction: dirName(dir), Remote: remote,
+				LastError: errText, LastErrorAt: errAt}
+			if c != nil {
+				used, alloc := c.sendBuf()
+				ci = ConnInfo{Peer: p.ID, PeerName: p.Name, Direction: dirName(dir), Up: true,
+					Local: c.nc.LocalAddr().String(), Remote: c.nc.RemoteAddr().String(), Created: c.created,
+					Events: "r", SendBufUsed: used, SendBufAlloc: alloc, LastRx: time.Unix(0, c.lastRx.Load()),
+					FramesIn: c.framesIn.Load(), FramesOut: c.framesOut.Load(), BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load()}
+				if used > 0 {
+					ci.Events = "rw"
+				}
+			}
+			out = append(out, ci)
+		}
+		p.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Peer != out[j].Peer {
+			return out[i].Peer < out[j].Peer
+		}
+		return out[i].Direction > out[j].Direction // "to" before "from"
+	})
+	return out
+}
