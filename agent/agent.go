@@ -18,7 +18,6 @@ import (
 
 	"github.com/tether-ha/tether/agent/config"
 	"github.com/tether-ha/tether/links"
-	"github.com/tether-ha/tether/links/ether"
 	"github.com/tether-ha/tether/links/nicwatch"
 	"github.com/tether-ha/tether/llt"
 )
@@ -47,16 +46,9 @@ type Agent struct {
 	nic  chan nicwatch.State
 	reqs chan func(now time.Time)
 	out  llt.Output
-}
 
-// network is the runtime state of one configured network.
-type network struct {
-	idx    int
-	cfg    config.Network
-	ether  *ether.Channel  // nil when the network has no ether channel
-	ctr    *links.Counters // ether channel counters
-	nic    nicwatch.State  // engine-owned copy of the latest NIC state
-	driver string
+	handlers    map[byte]MessageHandler   // set before Run
+	echoWaiters map[uint64]chan time.Time // engine-owned: pings awaiting replies
 }
 
 // New validates what it can, opens every socket and builds the machine.
@@ -74,24 +66,33 @@ func New(cfg *config.Config, keys [][]byte, log *slog.Logger) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg: cfg, log: log, startedAt: now, keys: kr,
-		inc:       llt.NewIncarnation(now, binary.BigEndian.Uint16(rnd[:])),
-		peerNames: make(map[llt.NodeID]string),
-		rx:        make(chan links.Received, rxQueueLen),
-		nic:       make(chan nicwatch.State, 64),
-		reqs:      make(chan func(time.Time)),
+		inc:         llt.NewIncarnation(now, binary.BigEndian.Uint16(rnd[:])),
+		peerNames:   make(map[llt.NodeID]string),
+		rx:          make(chan links.Received, rxQueueLen),
+		nic:         make(chan nicwatch.State, 64),
+		reqs:        make(chan func(time.Time)),
+		handlers:    make(map[byte]MessageHandler),
+		echoWaiters: make(map[uint64]chan time.Time),
 	}
 	var names []string
-	var lnets []llt.NetworkConfig
 	for _, n := range cfg.Networks {
 		names = append(names, n.Name)
-		if n.HasChannel(config.ChannelTCP) && !n.HasChannel(config.ChannelEther) {
-			// The tcp channel is wired in with issue 3.
-			return nil, fmt.Errorf("network %s: the tcp channel is not implemented yet; use channels: [ether]", n.Name)
-		}
-		lnets = append(lnets, llt.NetworkConfig{Name: n.Name, Lowpri: n.Lowpri, Ether: n.HasChannel(config.ChannelEther)})
 	}
 	a.netNames = names
 	a.codec = llt.NewCodec(kr, names...)
+	for i := range cfg.Networks {
+		nw, err := openNetwork(cfg, i, names, kr, log)
+		if err != nil {
+			a.close()
+			return nil, err
+		}
+		a.nets = append(a.nets, nw)
+	}
+	var lnets []llt.NetworkConfig
+	for _, nw := range a.nets {
+		lnets = append(lnets, llt.NetworkConfig{Name: nw.cfg.Name, Lowpri: nw.cfg.Lowpri,
+			Ether: nw.ether != nil, TCP: nw.tcp != nil, MaxEtherPayload: nw.maxEtherPayload()})
+	}
 	var peers []llt.NodeID
 	for _, p := range cfg.Peers() {
 		peers = append(peers, llt.NodeID(p.ID))
@@ -102,27 +103,8 @@ func New(cfg *config.Config, keys [][]byte, log *slog.Logger) (*Agent, error) {
 		Networks: lnets, Peers: peers, Timers: timers(cfg.Timers),
 	})
 	if err != nil {
+		a.close()
 		return nil, err
-	}
-	for i, n := range cfg.Networks {
-		nw := &network{idx: i, cfg: n, nic: nicwatch.Lookup(n.Interface)}
-		if !nw.nic.Exists {
-			a.close()
-			return nil, fmt.Errorf("network %s: interface %s not found", n.Name, n.Interface)
-		}
-		nw.driver = driverName(n.Interface)
-		if n.HasChannel(config.ChannelEther) {
-			nw.ctr = links.NewCounters("ethernet", "send-queue-full", ether.KernelDropCause)
-			nw.ether, err = ether.NewChannel(ether.Config{
-				Network: i, Name: n.Name, Interface: n.Interface, EtherType: n.EtherType,
-				Names: names, Keys: kr, Counters: nw.ctr, Log: log,
-			})
-			if err != nil {
-				a.close()
-				return nil, fmt.Errorf("network %s: %w", n.Name, err)
-			}
-		}
-		a.nets = append(a.nets, nw)
 	}
 	return a, nil
 }
@@ -135,11 +117,7 @@ func timers(t config.Timers) llt.Timers {
 // close releases sockets opened by a New that failed.
 func (a *Agent) close() {
 	for _, n := range a.nets {
-		if n.ether != nil {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			n.ether.Run(ctx, nil)
-		}
+		n.close()
 	}
 }
 
@@ -157,9 +135,7 @@ func (a *Agent) SetKeys(ctx context.Context, keys [][]byte) error {
 		a.keys = kr
 		a.codec = llt.NewCodec(kr, a.netNames...)
 		for _, n := range a.nets {
-			if n.ether != nil {
-				n.ether.SetKeys(kr)
-			}
+			n.setKeys(kr)
 		}
 	})
 }
@@ -186,13 +162,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	chCtx, stopChannels := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, n := range a.nets {
-		if n.ether != nil {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				n.ether.Run(chCtx, a.rx)
-			}()
-		}
+		n.run(chCtx, &wg, a.rx)
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watchErr := make(chan error, 1)
@@ -286,8 +256,10 @@ func (a *Agent) receive(now time.Time, r links.Received) {
 		return
 	}
 	v := a.m.Receive(now, llt.Inbound{Network: r.Network, Channel: r.Channel, From: r.From, Frame: &r.Frame}, &a.out)
-	if v != llt.Accepted && n.ctr != nil {
-		n.ctr.Drop(v.String())
+	if v != llt.Accepted {
+		if ctr := n.counters(r.Channel); ctr != nil {
+			ctr.Drop(v.String())
+		}
 	}
 	a.flush()
 }
@@ -320,21 +292,24 @@ func carrierMsg(s nicwatch.State) string {
 	return "carrier up"
 }
 
-// flush sends the frames and logs the events the machine produced.
+// flush sends the frames, logs the events and delivers the messages the
+// machine produced.
 func (a *Agent) flush() {
+	if len(a.out.Messages) > 0 {
+		msgs := append([]llt.Message(nil), a.out.Messages...)
+		a.out.Messages = a.out.Messages[:0]
+		a.dispatch(time.Now(), msgs)
+	}
 	for i := range a.out.Frames {
 		o := &a.out.Frames[i]
 		n := a.nets[o.Network]
-		if o.Channel != llt.ChannelEther || n.ether == nil {
-			continue
-		}
 		b, err := a.codec.Append(nil, &o.Frame)
 		if err != nil {
 			// Only a bug can get here: the machine built a frame the codec rejects.
 			a.log.Error("cannot encode frame", "event", "frame.encode_error", "network", n.cfg.Name, "err", err)
 			continue
 		}
-		n.ether.Send(o.To, b)
+		n.send(o, b)
 	}
 	for _, e := range a.out.Events {
 		a.logEvent(e)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/tether-ha/tether/agent/config"
 	"github.com/tether-ha/tether/agent/status"
 	"github.com/tether-ha/tether/links"
+	"github.com/tether-ha/tether/links/tcp"
 	"github.com/tether-ha/tether/llt"
 )
 
@@ -27,9 +29,12 @@ func (a *Agent) ResetCounters(ctx context.Context) error {
 	return a.do(ctx, func(now time.Time) {
 		a.m.ResetCounters(now)
 		for _, n := range a.nets {
-			if n.ctr != nil {
+			if n.ether != nil {
 				n.ether.PollKernelDrops() // the kernel's count resets on read
-				n.ctr.Reset()
+				n.etherCtr.Reset()
+			}
+			if n.tcp != nil {
+				n.tcpCtr.Reset()
 			}
 		}
 		a.log.Info("counters reset", "event", "counters.reset")
@@ -49,23 +54,93 @@ func (a *Agent) buildStatus(now time.Time) *status.Status {
 	self := a.cfg.Self()
 	for _, n := range a.nets {
 		st.Networks = append(st.Networks, a.networkDoc(n, self))
-		if n.ctr != nil {
+		if n.ether != nil {
 			n.ether.PollKernelDrops()
-			st.Counters.Networks = append(st.Counters.Networks, countersDoc(n.cfg.Name, config.ChannelEther, n.ctr))
+			st.Counters.Networks = append(st.Counters.Networks, countersDoc(n.cfg.Name, config.ChannelEther, n.etherCtr))
+		}
+		if n.tcp != nil {
+			st.Counters.Networks = append(st.Counters.Networks, countersDoc(n.cfg.Name, config.ChannelTCP, n.tcpCtr))
 		}
 	}
 	peers := map[llt.NodeID]llt.PeerSnapshot{}
 	for _, p := range snap.Peers {
 		peers[p.ID] = p
 	}
+	conns := a.connections()
 	for _, node := range cfg.Nodes {
 		if node.ID == cfg.Node.ID {
 			st.Nodes = append(st.Nodes, a.localNodeDoc(node))
 			continue
 		}
-		st.Nodes = append(st.Nodes, a.peerDoc(now, node, peers[llt.NodeID(node.ID)]))
+		st.Nodes = append(st.Nodes, a.peerDoc(now, node, peers[llt.NodeID(node.ID)], conns))
 	}
+	st.Connections = connectionDocs(now, a, peers, conns)
 	return st
+}
+
+// netConn is a tcp connection listing entry with its network.
+type netConn struct {
+	net int
+	tcp.ConnInfo
+}
+
+func (a *Agent) connections() []netConn {
+	var out []netConn
+	for _, n := range a.nets {
+		if n.tcp == nil {
+			continue
+		}
+		for _, c := range n.tcp.Connections() {
+			out = append(out, netConn{n.idx, c})
+		}
+	}
+	return out
+}
+
+func connectionDocs(now time.Time, a *Agent, peers map[llt.NodeID]llt.PeerSnapshot, conns []netConn) []status.Connection {
+	out := []status.Connection{}
+	for _, c := range conns {
+		d := status.Connection{
+			Direction: c.Direction, Peer: uint16(c.Peer), PeerName: c.PeerName, Network: a.nets[c.net].cfg.Name,
+			State: status.LinkDown, LocalAddress: c.Local, RemoteAddress: c.Remote, CreateTime: c.Created,
+			Events: c.Events, SendBufferUsed: c.SendBufUsed, SendBufferAllocated: c.SendBufAlloc, LastFrameMs: -1,
+			FramesIn: c.FramesIn, FramesOut: c.FramesOut, BytesIn: c.BytesIn, BytesOut: c.BytesOut,
+		}
+		if c.Up {
+			d.State = status.LinkUp
+			d.LastFrameMs = now.Sub(c.LastRx).Milliseconds()
+		} else if c.LastError != "" {
+			d.LastError = c.LastError
+			if !c.LastErrorAt.IsZero() {
+				at := c.LastErrorAt
+				d.LastErrorAt = &at
+			}
+		}
+		ch := llt.ChannelTCPTo
+		if c.Direction == "from" {
+			ch = llt.ChannelTCPFrom
+		}
+		d.Session = status.ChannelDown
+		if p, ok := peers[c.Peer]; ok {
+			for _, s := range p.Links[c.net].Sessions {
+				if s.Channel == ch {
+					d.Session = sessionState(s)
+					if s.State == llt.SessionUp {
+						d.RTTMicros = s.RTT.Microseconds()
+					}
+				}
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func sessionState(s llt.SessionSnapshot) string {
+	if s.Trouble {
+		return status.ChannelTrouble
+	}
+	return s.State.String()
 }
 
 func (a *Agent) configDoc() status.Config {
@@ -107,7 +182,7 @@ func countersDoc(net, channel string, c *links.Counters) status.NetworkCounters 
 		Network: net, Channel: channel,
 		TxFrames: c.TxFrames.Load(), TxBytes: c.TxBytes.Load(), TxErrors: c.TxErrors.Load(),
 		RxFrames: c.RxFrames.Load(), RxBytes: c.RxBytes.Load(), RxQueueDrops: c.RxQueueDrops.Load(),
-		Dropped: c.Dropped(),
+		Dropped: c.Dropped(), Connections: c.ConnEvents(),
 	}
 }
 
@@ -135,7 +210,7 @@ func (a *Agent) localNodeDoc(node config.Node) status.Node {
 	return d
 }
 
-func (a *Agent) peerDoc(now time.Time, node config.Node, p llt.PeerSnapshot) status.Node {
+func (a *Agent) peerDoc(now time.Time, node config.Node, p llt.PeerSnapshot, conns []netConn) status.Node {
 	d := status.Node{ID: node.ID, Name: node.Name, State: p.State.String(), LinksUp: p.LinksUp,
 		Since: p.Since, Restarts: p.Restarts}
 	if p.Incarnation != 0 {
@@ -157,21 +232,62 @@ func (a *Agent) peerDoc(now time.Time, node config.Node, p llt.PeerSnapshot) sta
 			ld.RTTMicros = 0 // no current round trip; min/max keep the history
 		}
 		ld.PeerAddress = formatAddr(l.Channel, l.PeerAddr)
-		for _, s := range l.Sessions {
-			v := s.State.String()
-			if s.Trouble {
-				v = status.ChannelTrouble
+		var to, from *llt.SessionSnapshot
+		for i, s := range l.Sessions {
+			switch s.Channel {
+			case llt.ChannelTCPTo:
+				to = &l.Sessions[i]
+			case llt.ChannelTCPFrom:
+				from = &l.Sessions[i]
+			default:
+				ld.Channels[s.Channel.String()] = sessionState(s)
 			}
-			ld.Channels[s.Channel.String()] = v
 		}
-		if l.State != llt.LinkUp {
-			ld.Detail = detail(node.Name, n.cfg, l, ld.LastHeardMs)
+		if to != nil && from != nil {
+			ld.Channels[config.ChannelTCP] = tcpState(*to, *from)
+		}
+		if l.State != llt.LinkUp || l.Reason != llt.ReasonNone {
+			toErr, fromErr := tcpErrors(conns, n.idx, llt.NodeID(node.ID))
+			ld.Detail = detail(node.Name, n.cfg, l, ld.LastHeardMs, toErr, fromErr)
 		}
 		d.Links = append(d.Links, ld)
 	}
 	return d
 }
 
+// tcpState folds the two connections' sessions into the tcp channel state.
+func tcpState(to, from llt.SessionSnapshot) string {
+	switch up := func(s llt.SessionSnapshot) bool { return s.State == llt.SessionUp }; {
+	case up(to) && up(from):
+		if to.Trouble && from.Trouble {
+			return status.ChannelTrouble
+		}
+		return status.ChannelUp
+	case up(to):
+		return status.ChannelToOnly
+	case up(from):
+		return status.ChannelFromOnly
+	}
+	return status.ChannelDown
+}
+
+// tcpErrors returns why the connections to peer on a network are down:
+// the last outbound and inbound errors ("" when up).
+func tcpErrors(conns []netConn, net int, peer llt.NodeID) (to, from string) {
+	for _, c := range conns {
+		if c.net != net || c.Peer != peer || c.Up {
+			continue
+		}
+		if c.Direction == "to" {
+			to = c.LastError
+		} else {
+			from = c.LastError
+		}
+	}
+	return to, from
+}
+
+// formatAddr shows a channel address: a MAC for ether, the IP for tcp.
 func formatAddr(c llt.Channel, a string) string {
 	if a == "" {
 		return ""
@@ -179,11 +295,14 @@ func formatAddr(c llt.Channel, a string) string {
 	if c == llt.ChannelEther && len(a) == 6 {
 		return net.HardwareAddr(a).String()
 	}
+	if ap, err := netip.ParseAddrPort(a); err == nil {
+		return ap.Addr().String()
+	}
 	return a
 }
 
 // detail is the one sentence an operator reads at 3 a.m.
-func detail(peer string, n config.Network, l llt.LinkSnapshot, lastHeardMs int64) string {
+func detail(peer string, n config.Network, l llt.LinkSnapshot, lastHeardMs int64, tcpTo, tcpFrom string) string {
 	heard := "never heard"
 	if lastHeardMs >= 0 {
 		heard = "last heard " + (time.Duration(lastHeardMs) * time.Millisecond).String() + " ago"
@@ -204,6 +323,8 @@ func detail(peer string, n config.Network, l llt.LinkSnapshot, lastHeardMs int64
 		s = fmt.Sprintf("frames claiming to be %s on %s fail authentication: wrong cluster key or forgery", peer, n.Name)
 	case llt.ReasonPeerStopped:
 		s = fmt.Sprintf("%s's agent stopped cleanly", peer)
+	case llt.ReasonTCPBlocked:
+		s = tcpDetail(peer, n, l, tcpTo, tcpFrom)
 	default:
 		s = l.Reason.String()
 	}
@@ -211,6 +332,39 @@ func detail(peer string, n config.Network, l llt.LinkSnapshot, lastHeardMs int64
 		s += fmt.Sprintf("; %s reports %s on its side", peer, l.RemoteReason)
 	}
 	return s
+}
+
+// tcpDetail says which TCP direction fails on a link that is up, and the
+// last error of each.
+func tcpDetail(peer string, n config.Network, l llt.LinkSnapshot, toErr, fromErr string) string {
+	var toUp, fromUp bool
+	for _, s := range l.Sessions {
+		switch s.Channel {
+		case llt.ChannelTCPTo:
+			toUp = s.State == llt.SessionUp
+		case llt.ChannelTCPFrom:
+			fromUp = s.State == llt.SessionUp
+		}
+	}
+	why := func(e string) string {
+		if e == "" {
+			return ""
+		}
+		return " (" + e + ")"
+	}
+	other := "ether"
+	if !n.HasChannel(config.ChannelEther) {
+		other = "the other connection"
+	}
+	switch {
+	case !toUp && !fromUp:
+		return fmt.Sprintf("%s works on %s but TCP does not, either way: we cannot connect to %s%s and it cannot connect to us%s: an L3/L4 problem (firewall, routing, port %d)",
+			other, n.Name, peer, why(toErr), why(fromErr), n.Port)
+	case !toUp:
+		return fmt.Sprintf("TCP on %s works one way only: %s connects to us, but we cannot connect to it%s", n.Name, peer, why(toErr))
+	default:
+		return fmt.Sprintf("TCP on %s works one way only: we connect to %s, but it cannot connect to us%s: inbound port %d blocked?", n.Name, peer, why(fromErr), n.Port)
+	}
 }
 
 // driverName returns the kernel driver of an interface (veth, ixgbe, ...)

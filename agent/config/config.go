@@ -15,20 +15,24 @@ const (
 
 // Defaults (DESIGN.md).
 const (
-	DefaultClusterName   = "tether"
-	DefaultEtherType     = 0x88B5
-	DefaultTCPPort       = 7947
-	DefaultHeartbeat     = 100 * time.Millisecond
-	DefaultPeerTrouble   = 300 * time.Millisecond
-	DefaultPeerInact     = 600 * time.Millisecond
-	DefaultHeartbeatLo   = 500 * time.Millisecond
-	DefaultPeerTroubleLo = 2000 * time.Millisecond
-	DefaultPeerInactLo   = 3000 * time.Millisecond
-	DefaultStatusSocket  = "/run/tether/tether.sock"
-	DefaultMetricsListen = "127.0.0.1:9187"
-	MaxNodeID            = 1023
-	MaxNetworks          = 8
-	MaxNameLen           = 32 // node and network names
+	DefaultClusterName      = "tether"
+	DefaultEtherType        = 0x88B5
+	DefaultTCPPort          = 7947
+	DefaultHeartbeat        = 100 * time.Millisecond
+	DefaultPeerTrouble      = 300 * time.Millisecond
+	DefaultPeerInact        = 600 * time.Millisecond
+	DefaultHeartbeatLo      = 500 * time.Millisecond
+	DefaultPeerTroubleLo    = 2000 * time.Millisecond
+	DefaultPeerInactLo      = 3000 * time.Millisecond
+	DefaultSendBufLimit     = 1 << 20
+	DefaultHandshakeTimeout = 2 * time.Second
+	DefaultConnectTimeout   = 2 * time.Second
+	DefaultBackoffMax       = 2 * time.Second
+	DefaultStatusSocket     = "/run/tether/tether.sock"
+	DefaultMetricsListen    = "127.0.0.1:9187"
+	MaxNodeID               = 1023
+	MaxNetworks             = 8
+	MaxNameLen              = 32 // node and network names
 )
 
 // Config is a validated configuration. Every field is filled: defaults are
@@ -41,8 +45,17 @@ type Config struct {
 	Networks []Network
 	Timers   Timers
 	Public   *Public // nil when not configured
+	TCP      TCP
 	Metrics  Metrics
 	Status   Status
+}
+
+// TCP tunes the tcp channel's connections.
+type TCP struct {
+	SendBufLimit     int           // bytes queued per connection before it is reset (a peer that does not read)
+	HandshakeTimeout time.Duration // an inbound connection must authenticate within this
+	ConnectTimeout   time.Duration // an outbound connect attempt gives up after this
+	BackoffMax       time.Duration // redial backoff cap (it starts at 50 ms and doubles)
 }
 
 // Cluster identifies the cluster and its key file.

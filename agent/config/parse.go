@@ -78,6 +78,8 @@ func defaults() *Config {
 			PeerTroubleLo: DefaultPeerTroubleLo,
 			PeerInactLo:   DefaultPeerInactLo,
 		},
+		TCP: TCP{SendBufLimit: DefaultSendBufLimit, HandshakeTimeout: DefaultHandshakeTimeout,
+			ConnectTimeout: DefaultConnectTimeout, BackoffMax: DefaultBackoffMax},
 		Metrics: Metrics{Listen: DefaultMetricsListen},
 		Status:  Status{Socket: DefaultStatusSocket},
 	}
@@ -147,6 +149,7 @@ func (c *Config) fields(w *walker) []field {
 			c.Public = &Public{}
 			w.mapping(v, p, c.Public.fields(w))
 		}},
+		{"tcp", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.TCP.fields(w)) }},
 		{"metrics", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Metrics.fields(w)) }},
 		{"status", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Status.fields(w)) }},
 	}
@@ -210,6 +213,15 @@ func (p *Public) fields(w *walker) []field {
 	return []field{
 		{"bind", required, w.str(&p.Bind, checkBind)},
 		{"join", optional, w.strList(&p.Join, checkJoin)},
+	}
+}
+
+func (t *TCP) fields(w *walker) []field {
+	return []field{
+		{"sendbuf_limit", optional, number(w, &t.SendBufLimit, 4096, 1<<30, nil)},
+		{"handshake_timeout", optional, w.duration(&t.HandshakeTimeout)},
+		{"connect_timeout", optional, w.duration(&t.ConnectTimeout)},
+		{"backoff_max", optional, w.duration(&t.BackoffMax)},
 	}
 }
 

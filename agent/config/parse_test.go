@@ -43,7 +43,9 @@ func TestLoadExample(t *testing.T) {
 			Heartbeat: 100 * time.Millisecond, PeerTrouble: 300 * time.Millisecond, PeerInact: 600 * time.Millisecond,
 			HeartbeatLo: 500 * time.Millisecond, PeerTroubleLo: 2 * time.Second, PeerInactLo: 3 * time.Second,
 		},
-		Public:  &Public{Bind: "10.0.0.2:7946", Join: []string{"10.0.0.1:7946"}},
+		Public: &Public{Bind: "10.0.0.2:7946", Join: []string{"10.0.0.1:7946"}},
+		TCP: TCP{SendBufLimit: DefaultSendBufLimit, HandshakeTimeout: DefaultHandshakeTimeout,
+			ConnectTimeout: DefaultConnectTimeout, BackoffMax: DefaultBackoffMax},
 		Metrics: Metrics{Listen: "127.0.0.1:9187"},
 		Status:  Status{Socket: "/run/tether/tether.sock"},
 	}
@@ -111,6 +113,8 @@ func TestParseDefaults(t *testing.T) {
 			Heartbeat: DefaultHeartbeat, PeerTrouble: DefaultPeerTrouble, PeerInact: DefaultPeerInact,
 			HeartbeatLo: DefaultHeartbeatLo, PeerTroubleLo: DefaultPeerTroubleLo, PeerInactLo: DefaultPeerInactLo,
 		},
+		TCP: TCP{SendBufLimit: DefaultSendBufLimit, HandshakeTimeout: DefaultHandshakeTimeout,
+			ConnectTimeout: DefaultConnectTimeout, BackoffMax: DefaultBackoffMax},
 		Metrics: Metrics{Listen: DefaultMetricsListen},
 		Status:  Status{Socket: DefaultStatusSocket},
 	}
@@ -252,7 +256,10 @@ func TestParseErrors(t *testing.T) {
 
 		// Keys.
 		{"unknown top-level key, near", base("metric: {listen: ''}"), []string{`t.yaml:8: unknown key "metric" (did you mean "metrics"?)`}},
-		{"unknown top-level key, far", base("colour: blue"), []string{`t.yaml:8: unknown key "colour" (known keys: cluster, node, nodes, networks, timers, public, metrics, status)`}},
+		{"tcp tuning out of range", base("tcp: {sendbuf_limit: 100, handshake_timeout: fast}"), []string{
+			`t.yaml:8: tcp.sendbuf_limit: 100 is out of range: must be from 4096 to 1073741824`,
+			`t.yaml:8: tcp.handshake_timeout: invalid duration "fast"`}},
+		{"unknown top-level key, far", base("colour: blue"), []string{`t.yaml:8: unknown key "colour" (known keys: cluster, node, nodes, networks, timers, public, tcp, metrics, status)`}},
 		{"unknown network key", base("  - name: hb1", "    interface: eth2", "    mtus: 9000"),
 			[]string{`t.yaml:10: networks[1]: unknown key "mtus" (did you mean "mtu"?)`}},
 		{"duplicate key", base("timers:", "  heartbeat: 10ms", "  heartbeat: 20ms"),

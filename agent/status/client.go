@@ -1,6 +1,7 @@
 package status
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,7 +35,7 @@ func NewClient(socket string) *Client {
 		},
 		DisableKeepAlives: true,
 	}
-	return &Client{socket: socket, hc: &http.Client{Transport: tr, Timeout: 5 * time.Second}}
+	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
 }
 
 // Socket returns the socket path the client talks to.
@@ -59,8 +60,39 @@ func (c *Client) ResetCounters(ctx context.Context) error {
 	return err
 }
 
+// Ping asks the agent to ping a peer through the message API.
+func (c *Client) Ping(ctx context.Context, req PingRequest) (*PingResult, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := c.doBody(ctx, http.MethodPost, PathPing, b)
+	if err != nil {
+		return nil, err
+	}
+	var res PingResult
+	if err := json.Unmarshal(body, &res); err != nil {
+		return nil, fmt.Errorf("agent at %s: bad ping result: %w", c.socket, err)
+	}
+	return &res, nil
+}
+
+// requestTimeout bounds a status read or a counter reset: an agent that
+// does not answer in this time is as good as unreachable.
+const requestTimeout = 5 * time.Second
+
 func (c *Client) do(ctx context.Context, method, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, "http://tether"+path, nil)
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	return c.doBody(ctx, method, path, nil)
+}
+
+func (c *Client) doBody(ctx context.Context, method, path string, payload []byte) ([]byte, error) {
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://tether"+path, rd)
 	if err != nil {
 		return nil, err
 	}

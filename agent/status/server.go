@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,10 +22,17 @@ type Provider interface {
 	ResetCounters(ctx context.Context) error
 }
 
+// Pinger is implemented by providers that can ping a peer through the
+// message API.
+type Pinger interface {
+	Ping(ctx context.Context, req PingRequest) (*PingResult, error)
+}
+
 // Paths served on the socket.
 const (
 	PathStatus = "/v1/status"
 	PathReset  = "/v1/counters/reset"
+	PathPing   = "/v1/ping"
 )
 
 // Server serves the status document over HTTP on a unix socket.
@@ -82,10 +90,26 @@ func Listen(path string, p Provider, log *slog.Logger) (*Server, error) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	if pinger, ok := p.(Pinger); ok {
+		mux.HandleFunc("POST "+PathPing, func(w http.ResponseWriter, r *http.Request) {
+			var req PingRequest
+			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
+				http.Error(w, "bad ping request: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			res, err := pinger.Ping(r.Context(), req)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(res)
+		})
+	}
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout:      10 * time.Second,
+		WriteTimeout:      10 * time.Minute, // a long ping
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return &Server{ln: ln, srv: srv, path: path}, nil

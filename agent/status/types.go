@@ -12,12 +12,16 @@ const (
 	LinkDown    = "DOWN"
 )
 
-// Channel session states (per channel of a link).
+// Channel states (per channel of a link). The tcp channel is two
+// connections: TO-ONLY / FROM-ONLY say which one alone works ("to": the
+// one we dial, "from": the one the peer dials).
 const (
-	ChannelUp      = "UP"
-	ChannelInit    = "INIT"
-	ChannelDown    = "DOWN"
-	ChannelTrouble = "TROUBLE"
+	ChannelUp       = "UP"
+	ChannelInit     = "INIT"
+	ChannelDown     = "DOWN"
+	ChannelTrouble  = "TROUBLE"
+	ChannelToOnly   = "TO-ONLY"
+	ChannelFromOnly = "FROM-ONLY"
 )
 
 // Node states (lltstat -n State column).
@@ -42,10 +46,11 @@ type Status struct {
 	StartedAt   time.Time `json:"started_at"`
 	Now         time.Time `json:"now"`
 
-	Nodes    []Node    `json:"nodes"`
-	Networks []Network `json:"networks"`
-	Config   Config    `json:"config"`
-	Counters Counters  `json:"counters"`
+	Nodes       []Node       `json:"nodes"`
+	Networks    []Network    `json:"networks"`
+	Connections []Connection `json:"connections"` // tcp channel, both directions per peer and network
+	Config      Config       `json:"config"`
+	Counters    Counters     `json:"counters"`
 }
 
 // Node is one configured node, the local one included (Local is true and
@@ -140,7 +145,64 @@ type NetworkCounters struct {
 	// "bad-tag", "replay", "stale-incarnation", "foreign-cluster",
 	// "unknown-node", "not-for-us", "cross-connected", "duplicate-node-id", ...
 	Dropped map[string]uint64 `json:"dropped"`
+	// Connection events of the tcp channel, by cause: "accepted",
+	// "dialled", "refused-<reason>", "reset-<reason>", "dial-failed", ...
+	Connections map[string]uint64 `json:"connections,omitempty"`
+}
+
+// Connection is one TCP connection of the tcp channel, or a missing one
+// (State DOWN, with the last error), like Redis CLUSTER LINKS
+// (tetherstat -L).
+type Connection struct {
+	Direction           string     `json:"direction"` // "to": we dialled; "from": the peer dialled
+	Peer                uint16     `json:"peer"`
+	PeerName            string     `json:"peer_name"`
+	Network             string     `json:"network"`
+	State               string     `json:"state"`   // UP (connected and authenticated) or DOWN
+	Session             string     `json:"session"` // the heartbeat session on it: UP, INIT, DOWN, TROUBLE
+	LocalAddress        string     `json:"local_address"`
+	RemoteAddress       string     `json:"remote_address"`
+	CreateTime          time.Time  `json:"create_time"`
+	Events              string     `json:"events"` // "r", or "rw" while output is queued
+	SendBufferUsed      int        `json:"send_buffer_used"`
+	SendBufferAllocated int        `json:"send_buffer_allocated"`
+	LastFrameMs         int64      `json:"last_frame_ms"` // age of the last frame received; -1 none
+	RTTMicros           int64      `json:"rtt_us"`
+	FramesIn            uint64     `json:"frames_in"`
+	FramesOut           uint64     `json:"frames_out"`
+	BytesIn             uint64     `json:"bytes_in"`
+	BytesOut            uint64     `json:"bytes_out"`
+	LastError           string     `json:"last_error,omitempty"` // why it is down
+	LastErrorAt         *time.Time `json:"last_error_at,omitempty"`
 }
 
 // Healthy reports whether a link needs no attention.
 func (l Link) Healthy() bool { return l.State == LinkUp && l.Reason == "" }
+
+// PingRequest asks the agent to send echo messages to a peer through the
+// message API (POST /v1/ping): the round trip of an application message,
+// and its throughput when Window > 1.
+type PingRequest struct {
+	Peer       uint16 `json:"peer"`
+	Count      int    `json:"count"`       // messages to send; default 10
+	Size       int    `json:"size"`        // payload bytes; default 64
+	Window     int    `json:"window"`      // messages in flight at once; default 1
+	IntervalMs int    `json:"interval_ms"` // pause between sends (window 1); default 0
+	TimeoutMs  int    `json:"timeout_ms"`  // wait for a reply; default 1000
+}
+
+// PingResult is the outcome of a PingRequest.
+type PingResult struct {
+	Peer         uint16         `json:"peer"`
+	Sent         int            `json:"sent"`
+	Received     int            `json:"received"`
+	SendErrors   map[string]int `json:"send_errors,omitempty"` // "no-route", "too-large", ...
+	Size         int            `json:"size"`
+	RTTMinMicros int64          `json:"rtt_min_us"`
+	RTTP50Micros int64          `json:"rtt_p50_us"`
+	RTTP99Micros int64          `json:"rtt_p99_us"`
+	RTTMaxMicros int64          `json:"rtt_max_us"`
+	DurationMs   float64        `json:"duration_ms"`
+	PerSecond    float64        `json:"per_second"` // replies received per second
+	Routes       map[string]int `json:"routes"`     // "hb0/tcp-to": messages sent that way
+}

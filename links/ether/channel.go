@@ -262,3 +262,6 @@ func (ch *Channel) reopen(ctx context.Context, old *Conn, cause error) {
 		}
 	}
 }
+
+// Close releases the socket of a Channel that never ran.
+func (ch *Channel) Close() error { return ch.conn.Load().Close() }

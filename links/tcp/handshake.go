@@ -192,6 +192,13 @@ type identity struct {
 	network string
 }
 
+// ClientHandshake authenticates a connection nc that node self of cluster
+// dialled to peer on network, as tetherd does; tools and tests use it to
+// talk to an agent as a cluster node.
+func ClientHandshake(nc net.Conn, cluster uint16, self llt.NodeID, network string, kr *llt.Keyring, peer llt.NodeID, deadline time.Time) error {
+	return clientHandshake(nc, identity{cluster: cluster, self: self, network: network}, kr, peer, deadline)
+}
+
 // clientHandshake runs the dialling side against peer.
 func clientHandshake(nc net.Conn, id identity, kr *llt.Keyring, peer llt.NodeID, deadline time.Time) error {
 	if err := nc.SetDeadline(deadline); err != nil {

@@ -1,0 +1,219 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tether-ha/tether/agent/status"
+	"github.com/tether-ha/tether/llt"
+)
+
+// The message API: an application message to a peer over the best
+// available link (llt.Machine.SendMessage: the highest-priority link that
+// is up and was heard within about a heartbeat and a half; TCP first, else
+// ether if it fits the MTU).
+//
+// Every message starts with a topic byte that routes it to its handler.
+// Size: up to llt.MaxPayload-1 bytes over TCP, MTU minus llt.MaxOverhead
+// over ether. Delivery is at most once; messages on one route arrive in
+// order, a change of route (failover) can reorder or lose messages in
+// flight. There is no acknowledgement: users that need one build it (as
+// the echo service does).
+
+// Reserved topics.
+const (
+	TopicEcho      byte = 0  // echo request: the receiver sends the body back
+	TopicEchoReply byte = 1  // echo reply
+	FirstAppTopic  byte = 16 // topics below are the agent's
+)
+
+// MessageHandler receives a message's body (without the topic byte). It
+// runs on the engine goroutine: it must not block, and must copy the body
+// to keep it.
+type MessageHandler func(from uint16, body []byte)
+
+// Errors of Send.
+var (
+	ErrNoRoute  = llt.ErrNoRoute
+	ErrTooLarge = llt.ErrTooLarge
+)
+
+// Handle registers h for topic (>= FirstAppTopic). Call it before Run.
+func (a *Agent) Handle(topic byte, h MessageHandler) error {
+	if topic < FirstAppTopic {
+		return fmt.Errorf("topic %d is reserved", topic)
+	}
+	a.handlers[topic] = h
+	return nil
+}
+
+// Send sends body on topic to peer over the best link and returns the
+// route it took.
+func (a *Agent) Send(ctx context.Context, peer uint16, topic byte, body []byte) (llt.Route, error) {
+	var r llt.Route
+	var err error
+	derr := a.do(ctx, func(now time.Time) { r, err = a.sendNow(now, llt.NodeID(peer), topic, body) })
+	if derr != nil {
+		return r, derr
+	}
+	return r, err
+}
+
+// sendNow sends on the engine goroutine.
+func (a *Agent) sendNow(now time.Time, peer llt.NodeID, topic byte, body []byte) (llt.Route, error) {
+	payload := make([]byte, 1+len(body))
+	payload[0] = topic
+	copy(payload[1:], body)
+	r, err := a.m.SendMessage(now, peer, payload, &a.out)
+	a.flush()
+	return r, err
+}
+
+// dispatch delivers received messages (engine goroutine).
+func (a *Agent) dispatch(now time.Time, msgs []llt.Message) {
+	for _, msg := range msgs {
+		if len(msg.Payload) == 0 {
+			continue
+		}
+		topic, body := msg.Payload[0], msg.Payload[1:]
+		switch topic {
+		case TopicEcho:
+			// Echo the body back; a failure to send is the pinger's loss.
+			_, _ = a.sendNow(now, msg.Peer, TopicEchoReply, body)
+		case TopicEchoReply:
+			if len(body) < 8 {
+				continue
+			}
+			id := binary.BigEndian.Uint64(body)
+			if w, ok := a.echoWaiters[id]; ok {
+				delete(a.echoWaiters, id)
+				select {
+				case w <- now:
+				default:
+				}
+			}
+		default:
+			if h := a.handlers[topic]; h != nil {
+				h(uint16(msg.Peer), body)
+			}
+		}
+	}
+}
+
+// Ping sends echo messages to a peer and measures their round trips
+// (the status API's /v1/ping; tetherctl ping later).
+func (a *Agent) Ping(ctx context.Context, req status.PingRequest) (*status.PingResult, error) {
+	if req.Count <= 0 {
+		req.Count = 10
+	}
+	if req.Size < 8 {
+		req.Size = max(req.Size, 64)
+	}
+	if req.Window <= 0 {
+		req.Window = 1
+	}
+	if req.TimeoutMs <= 0 {
+		req.TimeoutMs = 1000
+	}
+	if req.Count > 1_000_000 || req.Window > 10_000 || req.Size > llt.MaxPayload-1 {
+		return nil, errors.New("ping: count, window or size too large")
+	}
+	timeout := time.Duration(req.TimeoutMs) * time.Millisecond
+	res := &status.PingResult{Peer: req.Peer, Size: req.Size, Routes: map[string]int{}, SendErrors: map[string]int{}}
+	var base [8]byte
+	if _, err := rand.Read(base[:]); err != nil {
+		return nil, err
+	}
+	firstID := binary.BigEndian.Uint64(base[:]) &^ (1<<32 - 1)
+
+	type flight struct {
+		sent  time.Time
+		reply chan time.Time
+	}
+	var inFlight []flight
+	var rtts []time.Duration
+	wait := func(f flight) {
+		select {
+		case at := <-f.reply:
+			rtts = append(rtts, at.Sub(f.sent))
+		case <-time.After(time.Until(f.sent.Add(timeout))):
+		case <-ctx.Done():
+		}
+	}
+	start := time.Now()
+	body := make([]byte, req.Size)
+	for i := 0; i < req.Count && ctx.Err() == nil; i++ {
+		if len(inFlight) >= req.Window {
+			wait(inFlight[0])
+			inFlight = inFlight[1:]
+		}
+		id := firstID + uint64(i)
+		binary.BigEndian.PutUint64(body, id)
+		f := flight{reply: make(chan time.Time, 1)}
+		var r llt.Route
+		var err error
+		derr := a.do(ctx, func(now time.Time) {
+			a.echoWaiters[id] = f.reply
+			f.sent = time.Now()
+			r, err = a.sendNow(now, llt.NodeID(req.Peer), TopicEcho, body)
+			if err != nil {
+				delete(a.echoWaiters, id)
+			}
+		})
+		if derr != nil {
+			return nil, derr
+		}
+		res.Sent++
+		if err != nil {
+			res.SendErrors[sendErrorName(err)]++
+			continue
+		}
+		res.Routes[a.nets[r.Network].cfg.Name+"/"+r.Channel.String()]++
+		inFlight = append(inFlight, f)
+		if req.IntervalMs > 0 && req.Window == 1 {
+			wait(f)
+			inFlight = inFlight[:0]
+			select {
+			case <-time.After(time.Duration(req.IntervalMs) * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
+	}
+	for _, f := range inFlight {
+		wait(f)
+	}
+	elapsed := time.Since(start)
+	// Forget replies that will never come.
+	_ = a.do(context.Background(), func(time.Time) {
+		for i := 0; i < req.Count; i++ {
+			delete(a.echoWaiters, firstID+uint64(i))
+		}
+	})
+	res.Received = len(rtts)
+	res.DurationMs = float64(elapsed) / float64(time.Millisecond)
+	if elapsed > 0 {
+		res.PerSecond = float64(res.Received) / elapsed.Seconds()
+	}
+	if len(rtts) > 0 {
+		slices.Sort(rtts)
+		q := func(p float64) int64 { return rtts[min(len(rtts)-1, int(p*float64(len(rtts))))].Microseconds() }
+		res.RTTMinMicros, res.RTTMaxMicros = rtts[0].Microseconds(), rtts[len(rtts)-1].Microseconds()
+		res.RTTP50Micros, res.RTTP99Micros = q(0.50), q(0.99)
+	}
+	return res, ctx.Err()
+}
+
+func sendErrorName(err error) string {
+	switch {
+	case errors.Is(err, llt.ErrNoRoute):
+		return "no-route"
+	case errors.Is(err, llt.ErrTooLarge):
+		return "too-large"
+	}
+	return "other"
+}
