@@ -150,6 +150,8 @@ func (a *Agent) configDoc() status.Config {
 		ConfigFile: a.cfg.File, HeartbeatMs: ms(t.Heartbeat), PeerTroubleMs: ms(t.PeerTrouble), PeerInactMs: ms(t.PeerInact),
 		HeartbeatLoMs: ms(t.HeartbeatLo), PeerTroubleLoMs: ms(t.PeerTroubleLo), PeerInactLoMs: ms(t.PeerInactLo),
 		StatusSocket: a.cfg.Status.Socket, MetricsListen: a.cfg.Metrics.Listen, MaxNodeID: uint16(llt.MaxNodeID),
+		TCPSendBufLimit: a.cfg.TCP.SendBufLimit, TCPHandshakeTimeoutMs: ms(a.cfg.TCP.HandshakeTimeout),
+		TCPConnectTimeoutMs: ms(a.cfg.TCP.ConnectTimeout), TCPBackoffMaxMs: ms(a.cfg.TCP.BackoffMax),
 	}
 	for _, id := range a.keys.IDs() {
 		c.KeyIDs = append(c.KeyIDs, fmt.Sprintf("%08x", id))
@@ -165,6 +167,9 @@ func (a *Agent) networkDoc(n *network, self config.Node) status.Network {
 	}
 	if ip, ok := self.Addresses[n.cfg.Name]; ok {
 		d.Address = ip.String()
+	}
+	if n.tcp != nil {
+		d.TCPPort = int(n.cfg.Port)
 	}
 	switch {
 	case !n.nic.Exists:

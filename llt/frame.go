@@ -37,6 +37,9 @@ const (
 	trailerLen     = KeyIDLen + TagLen
 	// MinFrameLen is the shortest possible encoded frame.
 	MinFrameLen = headerLen + 1 + trailerLen
+	// MaxOverhead is the longest a frame can be without its payload and
+	// pad: a message fits an Ethernet MTU when MTU - MaxOverhead >= its size.
+	MaxOverhead = headerLen + MaxNameLen + MaxVector*(vectorFixedLen+MaxNameLen) + trailerLen
 	// MaxPayload bounds the application payload of one frame.
 	MaxPayload = 60000
 	// MaxPad bounds padding (MTU probes).

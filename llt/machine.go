@@ -21,7 +21,7 @@ type NetworkConfig struct {
 
 // DefaultMaxEtherPayload fits a 1500-byte MTU with room for the header,
 // eight link vector entries with long names and the tag.
-const DefaultMaxEtherPayload = 1500 - 400
+const DefaultMaxEtherPayload = 1500 - MaxOverhead
 
 // Config configures a Machine.
 type Config struct {

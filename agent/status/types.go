@@ -97,30 +97,35 @@ type Network struct {
 	Interface string   `json:"interface"`
 	Channels  []string `json:"channels"`
 	Lowpri    bool     `json:"lowpri"`
-	MTU       int      `json:"mtu"`             // interface MTU as reported by the kernel
-	ConfigMTU int      `json:"config_mtu"`      // 0 when not configured
-	Carrier   bool     `json:"carrier"`         // NIC up and running
-	OperState string   `json:"oper_state"`      // kernel operstate: up, down, lowerlayerdown, ...
-	Driver    string   `json:"driver"`          // ethtool driver name, e.g. veth, ixgbe
-	MAC       string   `json:"mac"`             // this node's address on the network
-	EtherType string   `json:"ethertype"`       // "0x88b5"
-	Address   string   `json:"address"`         // this node's IP on the network (tcp), if any
-	Error     string   `json:"error,omitempty"` // why the network is not usable, if it is not
+	MTU       int      `json:"mtu"`                // interface MTU as reported by the kernel
+	ConfigMTU int      `json:"config_mtu"`         // 0 when not configured
+	Carrier   bool     `json:"carrier"`            // NIC up and running
+	OperState string   `json:"oper_state"`         // kernel operstate: up, down, lowerlayerdown, ...
+	Driver    string   `json:"driver"`             // ethtool driver name, e.g. veth, ixgbe
+	MAC       string   `json:"mac"`                // this node's address on the network
+	EtherType string   `json:"ethertype"`          // "0x88b5"
+	Address   string   `json:"address"`            // this node's IP on the network (tcp), if any
+	TCPPort   int      `json:"tcp_port,omitempty"` // the tcp channel's port, if the network has it
+	Error     string   `json:"error,omitempty"`    // why the network is not usable, if it is not
 }
 
 // Config echoes the effective configuration values (tetherstat -c).
 type Config struct {
-	ConfigFile      string   `json:"config_file"`
-	HeartbeatMs     float64  `json:"heartbeat_ms"`
-	PeerTroubleMs   float64  `json:"peertrouble_ms"`
-	PeerInactMs     float64  `json:"peerinact_ms"`
-	HeartbeatLoMs   float64  `json:"heartbeatlo_ms"`
-	PeerTroubleLoMs float64  `json:"peertroublelo_ms"`
-	PeerInactLoMs   float64  `json:"peerinactlo_ms"`
-	KeyIDs          []string `json:"key_ids"` // hex ids of the loaded keys, send key first
-	StatusSocket    string   `json:"status_socket"`
-	MetricsListen   string   `json:"metrics_listen"`
-	MaxNodeID       uint16   `json:"max_node_id"`
+	ConfigFile            string   `json:"config_file"`
+	HeartbeatMs           float64  `json:"heartbeat_ms"`
+	PeerTroubleMs         float64  `json:"peertrouble_ms"`
+	PeerInactMs           float64  `json:"peerinact_ms"`
+	HeartbeatLoMs         float64  `json:"heartbeatlo_ms"`
+	PeerTroubleLoMs       float64  `json:"peertroublelo_ms"`
+	PeerInactLoMs         float64  `json:"peerinactlo_ms"`
+	KeyIDs                []string `json:"key_ids"` // hex ids of the loaded keys, send key first
+	TCPSendBufLimit       int      `json:"tcp_sendbuf_limit"`
+	TCPHandshakeTimeoutMs float64  `json:"tcp_handshake_timeout_ms"`
+	TCPConnectTimeoutMs   float64  `json:"tcp_connect_timeout_ms"`
+	TCPBackoffMaxMs       float64  `json:"tcp_backoff_max_ms"`
+	StatusSocket          string   `json:"status_socket"`
+	MetricsListen         string   `json:"metrics_listen"`
+	MaxNodeID             uint16   `json:"max_node_id"`
 }
 
 // Counters are the agent's statistics since start or the last reset
