@@ -11,11 +11,13 @@ import (
 
 // Brief writes a one-line summary of the links to peers (the local node's
 // own links are NICs, not links, and are not counted), then one line per
-// link that is not healthy:
+// link that is not healthy, ending with the link's detail sentence after
+// a colon when it has one that says more than the reason id:
 //
-//	tether: 6 links, 4 healthy, 2 not healthy
+//	tether: 6 links, 3 healthy, 3 not healthy
+//	node1 hb0 UP tcp-blocked: TCP on hb0 works one way only: ...
 //	node1 hb1 TROUBLE lossy
-//	node2 hb1 DOWN peer-silent (peer: carrier-lost)
+//	node2 hb1 DOWN peer-silent (peer: carrier-lost): nothing from node2 on hb1 ...
 //
 // healthy reports whether every link is healthy (status.Link.Healthy).
 func Brief(w io.Writer, st *status.Status) (healthy bool, err error) {
@@ -35,11 +37,20 @@ func Brief(w io.Writer, st *status.Status) (healthy bool, err error) {
 				good++
 				continue
 			}
-			fmt.Fprintf(&bad, "%s %s %s %s\n", name, l.Network, l.State, dash(Reason(l)))
+			fmt.Fprintf(&bad, "%s %s %s %s%s\n", name, l.Network, l.State, dash(Reason(l)), detailSuffix(l))
 		}
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "tether: %d links, %d healthy, %d not healthy\n", total, good, total-good)
 	b.Write(bad.Bytes())
 	return good == total, flush(w, &b)
+}
+
+// detailSuffix is ": <detail>" for a link whose Detail adds something to
+// its reason id, else "".
+func detailSuffix(l status.Link) string {
+	if l.Detail == "" || l.Detail == l.Reason {
+		return ""
+	}
+	return ": " + l.Detail
 }

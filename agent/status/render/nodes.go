@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/tether-ha/tether/agent/status"
 )
@@ -68,6 +71,11 @@ func Nodes(w io.Writer, st *status.Status) error {
 // node (tetherstat -nvv). Columns, in this order: Node, State, Link,
 // Status, Address, RTT, Reason. RTT is blank when unknown, Reason when
 // the link is healthy. The local node's links describe the local NICs.
+//
+// When a network of the document carries the tcp channel, a Channels
+// column comes before Reason with the state of each channel of the link,
+// e.g. "ether:UP,tcp:TO-ONLY"; an ether-only cluster keeps the layout
+// without it.
 func NodesVerbose(w io.Writer, st *status.Status) error {
 	var b bytes.Buffer
 	b.WriteString("tether node information:\n")
@@ -75,16 +83,46 @@ func NodesVerbose(w io.Writer, st *status.Status) error {
 		min:   []int{minNodeWidth, minStateWidth, 4, len(status.LinkTrouble), 17, 6},
 		right: []bool{false, false, false, false, false, true},
 	}
-	t.add(indent, "Node", "State", "Link", "Status", "Address", "RTT", "Reason")
+	channels := carriesTCP(st)
+	header := []string{"Node", "State", "Link", "Status", "Address", "RTT", "Reason"}
+	if channels {
+		header = []string{"Node", "State", "Link", "Status", "Address", "RTT", "Channels", "Reason"}
+	}
+	t.add(indent, header...)
 	idw := idWidth(st.Nodes)
 	for _, n := range st.Nodes {
 		t.add(marker(n), nodeCell(n, idw), n.State)
 		for _, l := range n.Links {
-			t.add(indent, "", "", l.Network, l.State, l.PeerAddress, rttCell(l.RTTMicros), Reason(l))
+			cells := []string{"", "", l.Network, l.State, l.PeerAddress, rttCell(l.RTTMicros)}
+			if channels {
+				cells = append(cells, channelsCell(l.Channels))
+			}
+			t.add(indent, append(cells, Reason(l))...)
 		}
 	}
 	t.write(&b)
 	return flush(w, &b)
+}
+
+// carriesTCP reports whether any network of the document has the tcp
+// channel.
+func carriesTCP(st *status.Status) bool {
+	for _, n := range st.Networks {
+		if slices.Contains(n.Channels, channelTCP) {
+			return true
+		}
+	}
+	return false
+}
+
+// channelsCell is a link's channel states, sorted by channel, as one word:
+// "ether:UP,tcp:TO-ONLY". Blank when the link has none.
+func channelsCell(channels map[string]string) string {
+	parts := make([]string, 0, len(channels))
+	for _, name := range slices.Sorted(maps.Keys(channels)) {
+		parts = append(parts, name+":"+channels[name])
+	}
+	return strings.Join(parts, ",")
 }
 
 // Reason is the reason shown for a link: its reason id, followed by
@@ -135,7 +173,12 @@ func marker(n status.Node) string {
 
 // nodeCell is "<id> <name>" with the ids right-aligned to width idw.
 func nodeCell(n status.Node, idw int) string {
-	return fmt.Sprintf("%*d %s", idw, n.ID, n.Name)
+	return idName(n.ID, n.Name, idw)
+}
+
+// idName is "<id> <name>" with the id right-aligned to width idw.
+func idName(id uint16, name string, idw int) string {
+	return fmt.Sprintf("%*d %s", idw, id, name)
 }
 
 func idWidth(nodes []status.Node) int {

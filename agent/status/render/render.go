@@ -21,6 +21,10 @@ import (
 // indent starts every table row and "name: value" line, as in lltstat.
 const indent = "    "
 
+// channelTCP is the name of the tcp channel in Network.Channels and
+// Link.Channels.
+const channelTCP = "tcp"
+
 // JSON writes the document indented, followed by a newline.
 func JSON(w io.Writer, st *status.Status) error {
 	b, err := json.MarshalIndent(st, "", "  ")
