@@ -538,3 +538,41 @@ func TestMessagesFailOver(t *testing.T) {
 		t.Errorf("%d of %d messages lost in the failover", lost, res.Sent)
 	}
 }
+
+// A lowpri public network carried by the tcp channel alone, beside a
+// private ether network: it comes up over TCP, and when the private
+// network is lost the peer stays reachable (JEOPARDY, not DOWN) over it.
+func TestTCPOnlyLowpriNetwork(t *testing.T) {
+	b := newBed(t, testbed.Options{Networks: []testbed.NetworkSpec{
+		{Name: "hb0", Channels: []string{"ether"}},
+		{Name: "pub", Channels: []string{"tcp"}, Lowpri: true},
+	}})
+	st := b.WaitFor(0, "pub up over tcp", upTimeout, channelIs(1, "pub", "", "UP", ""))
+	if l := testbed.FindLink(st, 1, "pub"); l.State != status.LinkUp || len(l.Channels) != 1 || l.PeerAddress != b.IP(1, "pub").String() {
+		t.Fatalf("pub link %+v", l)
+	}
+	f := b.Blackhole(1, "hb0")
+	b.WaitFor(0, "node1 in JEOPARDY over pub", peerInact+slack, nodeIs(1, status.NodeJeopardy))
+	f.Undo()
+	b.WaitAllUp(upTimeout)
+	// The lowpri network goes down after peerinactlo (3 s), not peerinact.
+	fpub := b.Blackhole(1, "pub")
+	time.Sleep(2 * peerInact) // nothing may happen within the private timers
+	if l := testbed.FindLink(mustStatus(t, b, 0), 1, "pub"); l.State == status.LinkDown {
+		t.Fatal("lowpri link down within the private peerinact")
+	}
+	e := b.WaitEvent(0, "pub down", 3*time.Second+slack, eventAfter(fpub.At, "link.down", 1, "pub"))
+	if d := e.Time.Sub(fpub.At); d < 2500*time.Millisecond {
+		t.Errorf("lowpri link down after %v, want about peerinactlo (3s)", d)
+	}
+	fpub.Undo()
+}
+
+func mustStatus(t *testing.T, b *testbed.Bed, i int) *status.Status {
+	t.Helper()
+	st, err := b.Status(i)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
