@@ -333,9 +333,6 @@ func detail(peer string, n config.Network, l llt.LinkSnapshot, lastHeardMs int64
 	default:
 		s = l.Reason.String()
 	}
-	if l.RemoteReason != llt.ReasonNone && l.RemoteReason != l.Reason {
-		s += fmt.Sprintf("; %s reports %s on its side", peer, l.RemoteReason)
-	}
 	return s
 }
 

@@ -23,6 +23,7 @@ const (
 	viewConfig
 	viewReset
 	viewBrief
+	viewConnections
 )
 
 // viewFlag is one of the mutually exclusive view flags. A new view (e.g.
@@ -40,6 +41,7 @@ func viewFlags() []viewFlag {
 		{"c", viewConfig},
 		{"z", viewReset},
 		{"b", viewBrief},
+		{"L", viewConnections},
 	}
 }
 
@@ -64,14 +66,21 @@ Views (at most one; without one, the counters since start or the last -z):
   -n              node table: state and number of links up per node
                   (* marks the local node)
   -nvv [active|configured]
-                  per node, one line per link: status, peer address, RTT
-                  and reason; "active" lists only the local node and nodes
-                  with a link up, "configured" (the default) every node
-  -l              networks: interface, channels, MTU, carrier, driver, MAC
+                  per node, one line per link: status, peer address, RTT,
+                  channel states (when a network has tcp) and reason;
+                  "active" lists only the local node and nodes with a link
+                  up, "configured" (the default) every node
+  -l              networks: interface, channels, MTU, carrier, driver, MAC,
+                  address and tcp port
+  -L              tcp connections (like Redis CLUSTER LINKS): per peer and
+                  network the one we dial ("to") and the one the peer dials
+                  ("from"): state, addresses, age, send buffer used/allocated
+                  bytes, last frame, RTT, and why a missing one is missing
   -c              configuration values
   -z              reset the counters
   -b              brief: link health summary and the links that are not
-                  healthy; the exit status tells whether all are healthy
+                  healthy, with what is wrong; the exit status tells whether
+                  all are healthy
 
 Options:
   --json          print the status document as JSON instead (with -nvv

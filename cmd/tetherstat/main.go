@@ -1,6 +1,7 @@
 // Command tetherstat shows the status of the local tetherd, with lltstat's
-// flags and layouts: -n, -nvv [active|configured], -l, -c, -z, plus -b
-// (brief, with an exit status for scripts), --json and --watch. Run
+// flags and layouts: -n, -nvv [active|configured], -l, -c, -z, plus -L
+// (the tcp connections, like Redis CLUSTER LINKS), -b (brief, with an exit
+// status for scripts), --json and --watch. Run
 // `tetherstat -h` for the flags and exit codes.
 package main
 
@@ -105,6 +106,8 @@ func show(w io.Writer, st *status.Status, o options) (healthy bool, err error) {
 		return true, render.ConfigInfo(w, st)
 	case viewBrief:
 		return render.Brief(w, st)
+	case viewConnections:
+		return true, render.Connections(w, st)
 	default:
 		return true, render.Counters(w, st)
 	}

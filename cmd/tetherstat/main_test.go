@@ -149,7 +149,7 @@ func TestBriefExitCodes(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	socket := missingSocket(t)
 	for _, args := range [][]string{
-		{"-b"}, {}, {"-n"}, {"-nvv"}, {"-nvv", "active"}, {"-l"}, {"-c"}, {"-z"}, {"--json"},
+		{"-b"}, {}, {"-n"}, {"-nvv"}, {"-nvv", "active"}, {"-l"}, {"-L"}, {"-c"}, {"-z"}, {"--json"},
 	} {
 		code, out, errOut := tetherstat(append(args, "--socket", socket)...)
 		want := "tetherstat: cannot reach tetherd at " + socket + ": no such file or directory (is tetherd running?)\n"
@@ -232,6 +232,92 @@ func TestNodesVerboseActive(t *testing.T) {
 	}
 }
 
+// tcpDoc is a cluster whose hb0 carries tcp: node1's connection to us is
+// missing (tcp-blocked), node3's outbound one was refused. Its
+// connections are not in display order.
+func tcpDoc() *status.Status {
+	st := unhealthyDoc()
+	st.Networks[0].Channels = []string{"ether", "tcp"}
+	st.Networks[0].Address = "10.77.0.1"
+	st.Networks[0].TCPPort = 7947
+	hb0 := &st.Nodes[1].Links[0]
+	hb0.Channels["tcp"] = status.ChannelToOnly
+	hb0.Reason = "tcp-blocked"
+	hb0.Detail = "TCP on hb0 works one way only: we connect to node1, but it cannot connect to us (the peer has not connected): inbound port 7947 blocked?"
+	refusedAt := st.Now.Add(-3 * time.Second)
+	st.Connections = []status.Connection{
+		{Direction: "from", Peer: 3, PeerName: "node3", Network: "hb0", State: status.LinkDown, Session: status.ChannelDown,
+			RemoteAddress: "10.77.0.3", LastFrameMs: -1, LastError: "the peer has not connected"},
+		{Direction: "to", Peer: 3, PeerName: "node3", Network: "hb0", State: status.LinkDown, Session: status.ChannelDown,
+			RemoteAddress: "10.77.0.3:7947", LastFrameMs: -1, LastErrorAt: &refusedAt,
+			LastError: "handshake with 10.77.0.3:7947: handshake refused by the peer: bad-proof"},
+		{Direction: "from", Peer: 1, PeerName: "node1", Network: "hb0", State: status.LinkDown, Session: status.ChannelDown,
+			RemoteAddress: "10.77.0.2", LastFrameMs: -1, LastError: "the peer has not connected"},
+		{Direction: "to", Peer: 1, PeerName: "node1", Network: "hb0", State: status.LinkUp, Session: status.ChannelUp,
+			LocalAddress: "10.77.0.1:41234", RemoteAddress: "10.77.0.2:7947", CreateTime: st.Now.Add(-5*time.Minute - 3*time.Second),
+			Events: "r", SendBufferAllocated: 4096, LastFrameMs: 12, RTTMicros: 85, FramesIn: 3030, FramesOut: 3031},
+	}
+	return st
+}
+
+func TestConnections(t *testing.T) {
+	want := tcpDoc()
+	socket, _ := startAgent(t, want)
+	code, out, errOut := tetherstat("-L", "--socket", socket)
+	if code != 0 || errOut != "" {
+		t.Fatalf("-L: exit %d, stderr %q", code, errOut)
+	}
+	// Rows sorted by peer, "to" before "from"; the missing ones say why.
+	var rows []string
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n")[2:] {
+		f := strings.Fields(line)
+		if f[0] == "last" {
+			rows = append(rows, "  "+line[strings.Index(line, "last"):])
+			continue
+		}
+		rows = append(rows, strings.Join(f[:8], " ")+" "+f[len(f)-1])
+	}
+	wantRows := []string{
+		"to 1 node1 hb0 UP UP 10.77.0.1:41234 10.77.0.2:7947 85us",
+		"from 1 node1 hb0 DOWN DOWN - 10.77.0.2 -",
+		"  last error: the peer has not connected",
+		"to 3 node3 hb0 DOWN DOWN - 10.77.0.3:7947 -",
+		"  last error 3s ago: handshake with 10.77.0.3:7947: handshake refused by the peer: bad-proof",
+		"from 3 node3 hb0 DOWN DOWN - 10.77.0.3 -",
+		"  last error: the peer has not connected",
+	}
+	if !strings.HasPrefix(out, "tether tcp connections:\n") {
+		t.Errorf("-L does not start with its title:\n%s", out)
+	}
+	if diff := cmp.Diff(wantRows, rows); diff != "" {
+		t.Errorf("-L rows (-want +got):\n%s\n%s", diff, out)
+	}
+	// The connection that is up: age, events, send buffer, last frame.
+	upRow := strings.Fields(strings.Split(out, "\n")[2])
+	if got, want := strings.Join(upRow[8:12], " "), "5m3s r 0/4096 12ms"; got != want {
+		t.Errorf("-L Age Events SendBuf LastFrame of the connection that is up = %q, want %q:\n%s", got, want, out)
+	}
+
+	// -L --json is the document, like the other views.
+	code, out, errOut = tetherstat("-L", "--json", "--socket", socket)
+	if code != 0 || errOut != "" {
+		t.Fatalf("-L --json: exit %d, stderr %q", code, errOut)
+	}
+	if diff := cmp.Diff(want, decode(t, out)); diff != "" {
+		t.Errorf("-L --json: document differs from the agent's (-agent +printed):\n%s", diff)
+	}
+}
+
+func TestBriefDetail(t *testing.T) {
+	socket, _ := startAgent(t, tcpDoc())
+	code, out, _ := tetherstat("-b", "--socket", socket)
+	want := "node1 hb0 UP tcp-blocked: TCP on hb0 works one way only: we connect to node1, but it cannot connect to us " +
+		"(the peer has not connected): inbound port 7947 blocked?\n"
+	if code != 1 || !strings.Contains(out, "\n"+want) {
+		t.Errorf("-b with a tcp-blocked link: exit %d, output:\n%s\nwant exit 1 and the line %q", code, out, want)
+	}
+}
+
 func TestViews(t *testing.T) {
 	socket, _ := startAgent(t, unhealthyDoc())
 	for _, tt := range []struct {
@@ -242,6 +328,7 @@ func TestViews(t *testing.T) {
 		{[]string{"-n"}, "tether node information:"},
 		{[]string{"-l"}, "tether network information:"},
 		{[]string{"-c"}, "tether configuration information:"},
+		{[]string{"-L"}, "tether tcp connections:"},
 	} {
 		code, out, errOut := tetherstat(append(tt.args, "--socket", socket)...)
 		if code != 0 || errOut != "" || !strings.HasPrefix(out, tt.first+"\n") {
@@ -289,6 +376,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-nvv", "active", "configured"}, `"active configured"`},
 		{[]string{"-n", "active"}, `unexpected argument "active"`},
 		{[]string{"-n", "-l"}, "-n and -l"},
+		{[]string{"-l", "-L"}, "-l and -L"},
+		{[]string{"-L", "active"}, `unexpected argument "active"`},
 		{[]string{"-nv"}, "-nvv"},
 		{[]string{"-x"}, "-x"},
 		{[]string{"-z", "--json"}, "-z"},
@@ -318,6 +407,8 @@ func TestArgumentForms(t *testing.T) {
 		{[]string{"--json", "-nvv", "configured"}, options{view: viewNodesVerbose, filter: "configured", json: true}},
 		{[]string{"-nvv", "--", "active"}, options{view: viewNodesVerbose, filter: "active"}},
 		{[]string{"--watch", "--interval", "250ms", "-b"}, options{view: viewBrief, watch: true, interval: 250 * time.Millisecond}},
+		{[]string{"-L", "--json"}, options{view: viewConnections, json: true}},
+		{[]string{"-l"}, options{view: viewNetworks}},
 	} {
 		got, err := parseArgs(tt.args, noEnv)
 		if err != nil {

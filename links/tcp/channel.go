@@ -401,7 +401,7 @@ func (ch *Channel) dial(ctx context.Context, p *peerState, rx chan<- links.Recei
 	nc, err := d.DialContext(ctx, "tcp", p.Addr.String())
 	if err != nil {
 		ch.cfg.Counters.ConnEvent("dial-failed")
-		return fmt.Errorf("connect to %s: %w", p.Addr, err)
+		return err // "dial tcp A->B: connect: connection refused" names both ends
 	}
 	if err := clientHandshake(nc, ch.id, ch.keys.Load(), p.ID, time.Now().Add(ch.cfg.HandshakeTimeout)); err != nil {
 		nc.Close()
@@ -411,7 +411,7 @@ func (ch *Channel) dial(ctx context.Context, p *peerState, rx chan<- links.Recei
 			ch.logf(slog.LevelWarn, "handshake failed", "event", "tcp.handshake_failed", "peer", p.Name,
 				"peer_id", uint16(p.ID), "remote", p.Addr.String(), "reason", he.Reason, "by_peer", he.ByRemote, "err", err)
 		}
-		return fmt.Errorf("handshake with %s: %w", p.Addr, err)
+		return err
 	}
 	ch.cfg.Counters.ConnEvent("dialled")
 	p.mu.Lock()

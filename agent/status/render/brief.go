@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/tether-ha/tether/agent/status"
 )
@@ -47,10 +48,12 @@ func Brief(w io.Writer, st *status.Status) (healthy bool, err error) {
 }
 
 // detailSuffix is ": <detail>" for a link whose Detail adds something to
-// its reason id, else "".
+// its reason id, else "". The detail is kept on one line: scripts read -b
+// line by line.
 func detailSuffix(l status.Link) string {
-	if l.Detail == "" || l.Detail == l.Reason {
+	d := strings.TrimSpace(l.Detail)
+	if d == "" || d == l.Reason {
 		return ""
 	}
-	return ": " + l.Detail
+	return ": " + strings.Join(strings.Fields(d), " ")
 }

@@ -13,8 +13,9 @@ import (
 
 // ConfigInfo writes the effective configuration (tetherstat -c): a header
 // line, then one "name: value" line per value, like lltstat -c. Timers are
-// Go durations ("100ms", "2s"), the form the config file accepts; empty
-// values are "-".
+// Go durations ("100ms", "2s"), the form the config file accepts; sizes
+// are bytes, with KiB alongside; empty values are "-". The networks line
+// names each network's tcp port when it has one.
 func ConfigInfo(w io.Writer, st *status.Status) error {
 	var b bytes.Buffer
 	c := st.Config
@@ -38,6 +39,10 @@ func ConfigInfo(w io.Writer, st *status.Status) error {
 	kv("peertroublelo", millis(c.PeerTroubleLoMs))
 	kv("peerinactlo", millis(c.PeerInactLoMs))
 	kv("key ids", keyIDs(c.KeyIDs))
+	kv("tcp sendbuf limit", sizeBytes(c.TCPSendBufLimit))
+	kv("tcp handshake timeout", millisSet(c.TCPHandshakeTimeoutMs))
+	kv("tcp connect timeout", millisSet(c.TCPConnectTimeoutMs))
+	kv("tcp backoff max", millisSet(c.TCPBackoffMaxMs))
 	kv("status socket", c.StatusSocket)
 	kv("metrics listen", c.MetricsListen)
 	kv("networks", networksSummary(st.Networks))
@@ -49,6 +54,28 @@ func millis(ms float64) string {
 	return time.Duration(ms * float64(time.Millisecond)).String()
 }
 
+// millisSet is millis for a value that is unset (shown "-") when zero.
+func millisSet(ms float64) string {
+	if ms == 0 {
+		return ""
+	}
+	return millis(ms)
+}
+
+// sizeBytes is e.g. "1048576 bytes (1024 KiB)"; "" when zero (unset).
+func sizeBytes(n int) string {
+	switch {
+	case n == 0:
+		return ""
+	case n < 1024:
+		return strconv.Itoa(n) + " bytes"
+	case n%1024 == 0:
+		return fmt.Sprintf("%d bytes (%d KiB)", n, n/1024)
+	default:
+		return fmt.Sprintf("%d bytes (%.1f KiB)", n, float64(n)/1024)
+	}
+}
+
 // keyIDs lists the key ids, the first one (used to send) marked.
 func keyIDs(ids []string) string {
 	if len(ids) == 0 {
@@ -58,11 +85,15 @@ func keyIDs(ids []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// networksSummary is e.g. "hb0 (eth1 ether,tcp), pub (eth0 tcp lowpri)".
+// networksSummary is e.g.
+// "hb0 (eth1 ether,tcp port 7947), pub (eth0 tcp port 7947 lowpri)".
 func networksSummary(nets []status.Network) string {
 	parts := make([]string, 0, len(nets))
 	for _, n := range nets {
 		s := n.Name + " (" + dash(n.Interface) + " " + dash(strings.Join(n.Channels, ","))
+		if n.TCPPort > 0 {
+			s += " port " + strconv.Itoa(n.TCPPort)
+		}
 		if n.Lowpri {
 			s += " lowpri"
 		}

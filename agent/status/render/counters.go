@@ -12,13 +12,17 @@ import (
 
 // Counters writes the statistics (tetherstat with no view flag), netstat -i
 // style: one row per network and channel, then the non-zero causes of
-// dropped frames, sorted by cause within each network and channel.
+// dropped frames and the tcp channel's connection events (accepted,
+// dialled, refused-<reason>, reset-<reason>, ...), each sorted by cause
+// within each network and channel.
 //
 //	tether statistics (since 2025-06-01T10:00:00Z, 30m5s ago):
 //	    Network  Channel  TxFrames  TxBytes  TxErrors  RxFrames  RxBytes  RxQueueDrops  Dropped
 //	    hb0      ether       18050  2166000         0     18047  2165640             0        4
 //	tether dropped frames:
 //	    hb0      ether    bad-tag   3
+//	tether connection events:
+//	    hb0      tcp      accepted  2
 func Counters(w io.Writer, st *status.Status) error {
 	var b bytes.Buffer
 	since := st.Counters.ResetAt
@@ -41,26 +45,38 @@ func Counters(w io.Writer, st *status.Status) error {
 	}
 	t.write(&b)
 
+	// Network and Channel of the sections line up with the table above.
+	cols := t.widths()[:2]
 	b.WriteString("tether dropped frames:\n")
-	// Network and Channel line up with the table above.
-	d := table{min: t.widths()[:2], right: []bool{false, false, false, true}}
-	for _, c := range st.Counters.Networks {
-		causes := make([]string, 0, len(c.Dropped))
-		for cause, n := range c.Dropped {
+	byCause(cols, st.Counters.Networks, func(c status.NetworkCounters) map[string]uint64 { return c.Dropped }).write(&b)
+	b.WriteString("tether connection events:\n")
+	byCause(cols, st.Counters.Networks, func(c status.NetworkCounters) map[string]uint64 { return c.Connections }).write(&b)
+	return flush(w, &b)
+}
+
+// byCause is a section of the counters view: one row per network, channel
+// and non-zero count of the map that counts picks, sorted by cause within
+// each network and channel; "none" when every count is zero. cols are the
+// minimum widths of the Network and Channel columns.
+func byCause(cols []int, nets []status.NetworkCounters, counts func(status.NetworkCounters) map[string]uint64) *table {
+	t := &table{min: cols, right: []bool{false, false, false, true}}
+	for _, c := range nets {
+		m := counts(c)
+		causes := make([]string, 0, len(m))
+		for cause, n := range m {
 			if n > 0 {
 				causes = append(causes, cause)
 			}
 		}
 		sort.Strings(causes)
 		for _, cause := range causes {
-			d.add(indent, c.Network, c.Channel, cause, u(c.Dropped[cause], 10))
+			t.add(indent, c.Network, c.Channel, cause, strconv.FormatUint(m[cause], 10))
 		}
 	}
-	if len(d.rows) == 0 {
-		d.add(indent, "none")
+	if len(t.rows) == 0 {
+		t.add(indent, "none")
 	}
-	d.write(&b)
-	return flush(w, &b)
+	return t
 }
 
 func droppedTotal(c status.NetworkCounters) uint64 {

@@ -9,6 +9,8 @@ import (
 // fixture is a three-network cluster seen from node0: node1 healthy but
 // lossy on hb1, node2 in jeopardy (hb1 silent because the peer lost
 // carrier), node3 never heard, node4 down; the local pub NIC is missing.
+// hb0 carries ether and tcp, pub tcp only: on hb0 node1's inbound TCP
+// connection is missing (TO-ONLY, tcp-blocked), node2's are both up.
 func fixture() *status.Status {
 	t0 := time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
 	now := t0.Add(2*time.Hour + 30*time.Minute + 5*time.Second)
@@ -18,19 +20,35 @@ func fixture() *status.Status {
 			Channels: map[string]string{"ether": status.ChannelUp}, LastHeardMs: 40,
 		}
 	}
-	down := func(network, addr, reason string) status.Link {
+	down := func(network, addr, reason, detail string) status.Link {
 		return status.Link{
-			Network: network, State: status.LinkDown, Reason: reason, PeerAddress: addr,
+			Network: network, State: status.LinkDown, Reason: reason, Detail: detail, PeerAddress: addr,
 			Channels: map[string]string{"ether": status.ChannelDown}, LastHeardMs: -1,
 		}
 	}
-	node2hb1 := down("hb1", "02:00:00:00:01:03", "peer-silent")
-	node2hb1.RemoteReason = "carrier-lost"
-	node1hb1 := up("hb1", "02:00:00:00:01:02", 1234)
+	const pubDown = "our eth9 (pub) has no carrier: cable, switch port or NIC"
+	// pub carries tcp only.
+	pub := func(addr string) status.Link {
+		return channels(down("pub", addr, "carrier-lost", pubDown), "tcp", status.ChannelDown)
+	}
+	node1hb0 := channels(up("hb0", "02:00:00:00:00:02", 71), "ether", status.ChannelUp, "tcp", status.ChannelToOnly)
+	node1hb0.Reason = "tcp-blocked"
+	node1hb0.Detail = "TCP on hb0 works one way only: we connect to node1, but it cannot connect to us " +
+		"(the peer has not connected): inbound port 7947 blocked?"
+	node1hb1 := channels(up("hb1", "02:00:00:00:01:02", 1234), "ether", status.ChannelTrouble)
 	node1hb1.State = status.LinkTrouble
 	node1hb1.Reason = "lossy"
-	node4hb1 := down("hb1", "02:00:00:00:01:05", "one-way-out")
+	node1hb1.Detail = "lossy" // what the agent says for lossy: nothing more than the reason
+	node2hb0 := channels(up("hb0", "02:00:00:00:00:03", 85), "ether", status.ChannelUp, "tcp", status.ChannelUp)
+	node2hb1 := down("hb1", "02:00:00:00:01:03", "peer-silent",
+		"nothing from node2 on hb1 (last heard 2m10s ago); node2 reports carrier-lost on its side")
+	node2hb1.RemoteReason = "carrier-lost"
+	node4hb1 := down("hb1", "02:00:00:00:01:05", "one-way-out",
+		"we hear node4 on hb1 but it does not hear us: our frames are lost on the way to it; node4 reports one-way-in on its side")
 	node4hb1.RemoteReason = "one-way-in"
+	tcpDown := func(l status.Link) status.Link {
+		return channels(l, "ether", status.ChannelDown, "tcp", status.ChannelDown)
+	}
 
 	return &status.Status{
 		Version:     "0.1.0",
@@ -43,62 +61,151 @@ func fixture() *status.Status {
 		Now:         now,
 		Nodes: []status.Node{
 			{ID: 0, Name: "node0", Local: true, State: status.NodeOpen, LinksUp: 2, Links: []status.Link{
-				up("hb0", "02:00:00:00:00:01", 0),
+				channels(up("hb0", "02:00:00:00:00:01", 0), "ether", status.ChannelUp, "tcp", status.ChannelUp),
 				up("hb1", "02:00:00:00:01:01", 0),
-				down("pub", "", "carrier-lost"),
+				channels(down("pub", "", "carrier-lost", "eth9 has no carrier"), "tcp", status.ChannelDown),
 			}},
 			{ID: 1, Name: "node1", State: status.NodeOpen, LinksUp: 2, Links: []status.Link{
-				up("hb0", "02:00:00:00:00:02", 71),
+				node1hb0,
 				node1hb1,
-				down("pub", "10.0.0.2", "carrier-lost"),
+				pub("10.0.0.2"),
 			}},
 			{ID: 2, Name: "node2", State: status.NodeJeopardy, LinksUp: 1, Links: []status.Link{
-				up("hb0", "02:00:00:00:00:03", 85),
+				node2hb0,
 				node2hb1,
-				down("pub", "10.0.0.3", "carrier-lost"),
+				pub("10.0.0.3"),
 			}},
 			{ID: 3, Name: "node3", State: status.NodeConnWait, LinksUp: 0, Links: []status.Link{
-				down("hb0", "", "peer-silent"),
-				down("hb1", "", "peer-silent"),
-				down("pub", "", "carrier-lost"),
+				tcpDown(down("hb0", "", "peer-silent", "nothing from node3 on hb0 (never heard)")),
+				down("hb1", "", "peer-silent", "nothing from node3 on hb1 (never heard)"),
+				pub(""),
 			}},
 			{ID: 4, Name: "node4", State: status.NodeDown, LinksUp: 0, Links: []status.Link{
-				down("hb0", "02:00:00:00:00:05", "peer-silent"),
+				tcpDown(down("hb0", "02:00:00:00:00:05", "peer-silent", "nothing from node4 on hb0 (last heard 25m0s ago)")),
 				node4hb1,
-				down("pub", "10.0.0.5", "carrier-lost"),
+				pub("10.0.0.5"),
 			}},
 		},
 		Networks: []status.Network{
 			{Name: "hb0", Interface: "eth1", Channels: []string{"ether", "tcp"}, MTU: 1500, Carrier: true,
-				OperState: "up", Driver: "veth", MAC: "02:00:00:00:00:01", EtherType: "0x88b5", Address: "192.168.10.1"},
+				OperState: "up", Driver: "veth", MAC: "02:00:00:00:00:01", EtherType: "0x88b5", Address: "192.168.10.1",
+				TCPPort: 7947},
 			{Name: "hb1", Interface: "eth2", Channels: []string{"ether"}, MTU: 1500, ConfigMTU: 9000, Carrier: true,
 				OperState: "up", Driver: "ixgbe", MAC: "02:00:00:00:01:01", EtherType: "0x88b5"},
 			{Name: "pub", Interface: "eth9", Channels: []string{"tcp"}, Lowpri: true, OperState: "down",
-				Address: "10.0.0.1", Error: "interface eth9 not found"},
+				Address: "10.0.0.1", TCPPort: 7948, Error: "interface eth9 not found"},
 		},
+		Connections: connections(t0, now),
 		Config: status.Config{
-			ConfigFile:      "/etc/tether/tether.yaml",
-			HeartbeatMs:     100,
-			PeerTroubleMs:   300,
-			PeerInactMs:     600,
-			HeartbeatLoMs:   500,
-			PeerTroubleLoMs: 2000,
-			PeerInactLoMs:   4000,
-			KeyIDs:          []string{"9c1e", "04ab"},
-			StatusSocket:    "/run/tether/tether.sock",
-			MetricsListen:   "127.0.0.1:9187",
-			MaxNodeID:       1023,
+			ConfigFile:            "/etc/tether/tether.yaml",
+			HeartbeatMs:           100,
+			PeerTroubleMs:         300,
+			PeerInactMs:           600,
+			HeartbeatLoMs:         500,
+			PeerTroubleLoMs:       2000,
+			PeerInactLoMs:         4000,
+			KeyIDs:                []string{"9c1e", "04ab"},
+			TCPSendBufLimit:       1 << 20,
+			TCPHandshakeTimeoutMs: 2000,
+			TCPConnectTimeoutMs:   1500,
+			TCPBackoffMaxMs:       5000,
+			StatusSocket:          "/run/tether/tether.sock",
+			MetricsListen:         "127.0.0.1:9187",
+			MaxNodeID:             1023,
 		},
 		Counters: status.Counters{
 			ResetAt: now.Add(-30*time.Minute - 5*time.Second),
 			Networks: []status.NetworkCounters{
 				{Network: "hb0", Channel: "ether", TxFrames: 72200, TxBytes: 8664000, RxFrames: 72188, RxBytes: 8662560,
 					Dropped: map[string]uint64{"replay": 1, "bad-tag": 3, "unknown-key": 0}},
-				{Network: "hb0", Channel: "tcp", TxFrames: 18050, TxBytes: 2166000, RxFrames: 18047, RxBytes: 2165640},
+				{Network: "hb0", Channel: "tcp", TxFrames: 18050, TxBytes: 2166000, RxFrames: 18047, RxBytes: 2165640,
+					Dropped: map[string]uint64{"not-connected": 15},
+					Connections: map[string]uint64{"dialled": 3, "accepted": 2, "dial-failed": 1437,
+						"handshake-failed": 212, "refused-bad-proof": 212, "reset-peer": 1, "refused-busy": 0}},
 				{Network: "hb1", Channel: "ether", TxFrames: 72200, TxBytes: 8664000, TxErrors: 12, RxFrames: 54150,
 					RxBytes: 6498000, RxQueueDrops: 7, Dropped: map[string]uint64{"cross-connected": 250}},
-				{Network: "pub", Channel: "tcp", TxErrors: 18050},
+				{Network: "pub", Channel: "tcp", TxErrors: 18050, Connections: map[string]uint64{"dial-failed": 3610}},
 			},
 		},
 	}
+}
+
+// connections are the tcp connections of fixture, deliberately not in
+// display order (pub first, some "from" before "to").
+func connections(t0, now time.Time) []status.Connection {
+	at := func(d time.Duration) *time.Time {
+		t := now.Add(-d)
+		return &t
+	}
+	down := func(dir string, peer uint16, network, remote, err string, errAt *time.Time) status.Connection {
+		return status.Connection{
+			Direction: dir, Peer: peer, PeerName: "node" + string(rune('0'+peer)), Network: network,
+			State: status.LinkDown, Session: status.ChannelDown, RemoteAddress: remote, LastFrameMs: -1,
+			LastError: err, LastErrorAt: errAt,
+		}
+	}
+	const notConnected = "the peer has not connected"
+	return []status.Connection{
+		down("to", 1, "pub", "10.0.0.2:7948",
+			"connect to 10.0.0.2:7948: dial tcp 10.0.0.1:0->10.0.0.2:7948: bind: cannot assign requested address", at(time.Second)),
+		down("from", 1, "pub", "10.0.0.2", notConnected, nil),
+		down("from", 1, "hb0", "192.168.10.2", notConnected, nil),
+		{
+			Direction: "to", Peer: 1, PeerName: "node1", Network: "hb0", State: status.LinkUp, Session: status.ChannelUp,
+			LocalAddress: "192.168.10.1:41234", RemoteAddress: "192.168.10.2:7947", CreateTime: now.Add(-5*time.Minute - 3*time.Second),
+			Events: "r", SendBufferUsed: 0, SendBufferAllocated: 0, LastFrameMs: 12, RTTMicros: 71,
+			FramesIn: 3030, FramesOut: 3031, BytesIn: 363600, BytesOut: 363720,
+		},
+		{
+			Direction: "from", Peer: 2, PeerName: "node2", Network: "hb0", State: status.LinkUp, Session: status.ChannelUp,
+			LocalAddress: "192.168.10.1:7947", RemoteAddress: "192.168.10.3:52110", CreateTime: t0.Add(time.Minute),
+			Events: "rw", SendBufferUsed: 312, SendBufferAllocated: 4096, LastFrameMs: 40, RTTMicros: 85,
+			FramesIn: 89400, FramesOut: 89410, BytesIn: 10728000, BytesOut: 10729200,
+		},
+		{
+			Direction: "to", Peer: 2, PeerName: "node2", Network: "hb0", State: status.LinkUp, Session: status.ChannelUp,
+			LocalAddress: "192.168.10.1:38702", RemoteAddress: "192.168.10.3:7947", CreateTime: t0.Add(time.Minute),
+			Events: "r", SendBufferUsed: 0, SendBufferAllocated: 4096, LastFrameMs: 35, RTTMicros: 88,
+			FramesIn: 89400, FramesOut: 89410, BytesIn: 10728000, BytesOut: 10729200,
+		},
+		down("to", 3, "hb0", "192.168.10.4:7947",
+			"connect to 192.168.10.4:7947: dial tcp 192.168.10.1:0->192.168.10.4:7947: i/o timeout", at(2*time.Second)),
+		down("from", 3, "hb0", "192.168.10.4", notConnected, nil),
+		down("from", 4, "hb0", "192.168.10.5",
+			"handshake refused: bad-proof: node 4 does not prove the cluster key", at(4*time.Second)),
+		down("to", 4, "hb0", "192.168.10.5:7947",
+			"handshake with 192.168.10.5:7947: handshake refused by the peer: bad-proof", at(3*time.Second)),
+	}
+}
+
+// channels replaces a link's channel states with the given name, state
+// pairs.
+func channels(l status.Link, pairs ...string) status.Link {
+	l.Channels = map[string]string{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		l.Channels[pairs[i]] = pairs[i+1]
+	}
+	return l
+}
+
+// etherOnly strips everything tcp from a document: the tcp channel of
+// networks and links, the ports, the connections, the tcp-blocked
+// reasons. What remains is the same cluster without tcp, whose -nvv
+// layout must be the one tetherstat had before the tcp channel.
+func etherOnly(st *status.Status) *status.Status {
+	for i := range st.Networks {
+		st.Networks[i].Channels = []string{"ether"}
+		st.Networks[i].TCPPort = 0
+	}
+	for i := range st.Nodes {
+		for j := range st.Nodes[i].Links {
+			l := &st.Nodes[i].Links[j]
+			delete(l.Channels, "tcp")
+			if l.Reason == "tcp-blocked" {
+				l.Reason, l.Detail = "", ""
+			}
+		}
+	}
+	st.Connections = nil
+	return st
 }

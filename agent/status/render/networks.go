@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 
@@ -11,7 +12,8 @@ import (
 
 // Networks writes the interconnect networks as seen by the local node
 // (tetherstat -l): Network, Interface, Channels, Lowpri, MTU, Carrier,
-// Driver, MAC, EtherType, Address. Empty values are "-" so that every
+// Driver, MAC, EtherType, Address (with the tcp channel's port when the
+// network has one: 192.168.10.1:7947). Empty values are "-" so that every
 // column holds a word; a network that is not usable has its error on the
 // line below, indented under Interface, and so has a configured MTU that
 // the interface does not have.
@@ -31,7 +33,7 @@ func Networks(w io.Writer, st *status.Status) error {
 			dash(n.Driver),
 			dash(n.MAC),
 			dash(n.EtherType),
-			dash(n.Address),
+			dash(address(n)),
 		)
 		if n.Error != "" {
 			t.addNote(indent, 1, "error: "+n.Error)
@@ -42,6 +44,14 @@ func Networks(w io.Writer, st *status.Status) error {
 	}
 	t.write(&b)
 	return flush(w, &b)
+}
+
+// address is the network's IP address, joined with its tcp port if set.
+func address(n status.Network) string {
+	if n.Address == "" || n.TCPPort <= 0 {
+		return n.Address
+	}
+	return net.JoinHostPort(n.Address, strconv.Itoa(n.TCPPort))
 }
 
 func yesNo(v bool) string {

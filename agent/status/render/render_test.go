@@ -65,10 +65,15 @@ func TestGolden(t *testing.T) {
 		st   *status.Status
 	}{
 		{"nodes", Nodes, fixture()},
-		{"nodes_verbose", NodesVerbose, fixture()},
-		{"nodes_verbose_active", NodesVerbose, mustFilter(t, fixture(), FilterActive)},
+		// Ether-only clusters keep the layout they had before tcp.
+		{"nodes_verbose", NodesVerbose, etherOnly(fixture())},
+		{"nodes_verbose_active", NodesVerbose, mustFilter(t, etherOnly(fixture()), FilterActive)},
 		{"nodes_wide", Nodes, wideFixture()},
-		{"nodes_verbose_wide", NodesVerbose, wideFixture()},
+		{"nodes_verbose_wide", NodesVerbose, etherOnly(wideFixture())},
+		{"nodes_verbose_tcp", NodesVerbose, fixture()},
+		{"nodes_verbose_tcp_wide", NodesVerbose, wideFixture()},
+		{"connections", Connections, fixture()},
+		{"connections_empty", Connections, etherOnly(fixture())},
 		{"networks", Networks, fixture()},
 		{"config", ConfigInfo, fixture()},
 		{"counters", Counters, fixture()},
@@ -92,6 +97,11 @@ func wideFixture() *status.Status {
 	st.Nodes[2].ID = 1023
 	st.Nodes[2].State = status.NodePartitioned
 	st.Nodes[2].Links[0].Network = "backbone0"
+	// Our connection to node 17 on hb0 fails, its connection to us works.
+	l := &st.Nodes[1].Links[0]
+	l.Channels["tcp"] = status.ChannelFromOnly
+	l.Detail = "TCP on hb0 works one way only: storage-replica-east-01 connects to us, but we cannot connect to it " +
+		"(connect to 192.168.10.2:7947: dial tcp 192.168.10.1:0->192.168.10.2:7947: i/o timeout)"
 	return st
 }
 
@@ -114,14 +124,24 @@ func columnStarts(t *testing.T, header string, words ...string) []int {
 
 // TestNodesVerboseAligned checks, independently of the golden files, that
 // every value starts exactly under its header (RTT, right-aligned, ends
-// under its header's end), on node lines and link lines, with blank cells.
+// under its header's end), on node lines and link lines, with blank cells,
+// with and without the Channels column.
 func TestNodesVerboseAligned(t *testing.T) {
-	for _, st := range []*status.Status{fixture(), wideFixture()} {
+	for _, st := range []*status.Status{fixture(), wideFixture(), etherOnly(fixture()), etherOnly(wideFixture())} {
 		lines := strings.Split(strings.TrimSuffix(renderString(t, NodesVerbose, st), "\n"), "\n")
 		header := lines[1]
-		cols := columnStarts(t, header, "State", "Link", "Status", "Address", "RTT", "Reason")
-		rttEnd, reason := cols[4]+len("RTT"), cols[5]
-		starts := map[int]bool{cols[0]: true, cols[1]: true, cols[2]: true, cols[3]: true}
+		words := []string{"State", "Link", "Status", "Address", "RTT", "Reason"}
+		if carriesTCP(st) {
+			words = []string{"State", "Link", "Status", "Address", "RTT", "Channels", "Reason"}
+		}
+		cols := columnStarts(t, header, words...)
+		rttEnd, reason := cols[4]+len("RTT"), cols[len(cols)-1]
+		starts := map[int]bool{}
+		for i, c := range cols {
+			if i != 4 {
+				starts[c] = true
+			}
+		}
 		for _, line := range lines[2:] {
 			for i := 0; i < len(line) && i < reason; i++ {
 				if line[i] == ' ' {
@@ -138,6 +158,111 @@ func TestNodesVerboseAligned(t *testing.T) {
 				i = j
 			}
 		}
+	}
+}
+
+func TestNodesVerboseChannels(t *testing.T) {
+	// Channels and Reason of every link line, by node name and network,
+	// cut at the header's column starts.
+	lines := strings.Split(strings.TrimSuffix(renderString(t, NodesVerbose, wideFixture()), "\n"), "\n")
+	cols := columnStarts(t, lines[1], "State", "Link", "Status", "Channels", "Reason")
+	cell := func(line string, from, to int) string {
+		if from >= len(line) {
+			return ""
+		}
+		return strings.TrimSpace(line[from:min(to, len(line))])
+	}
+	got := map[string]string{}
+	node := ""
+	for _, line := range lines[2:] {
+		if f := strings.Fields(line[:cols[0]]); len(f) > 0 {
+			node = f[len(f)-1]
+			continue
+		}
+		key := node + " " + cell(line, cols[1], cols[2])
+		got[key] = cell(line, cols[3], cols[4]) + "|" + cell(line, cols[4], len(line))
+	}
+	for link, want := range map[string]string{
+		"storage-replica-east-01 hb0": "ether:UP,tcp:FROM-ONLY|tcp-blocked",
+		"storage-replica-east-01 hb1": "ether:TROUBLE|lossy",   // an ether-only network: no tcp entry
+		"storage-replica-east-01 pub": "tcp:DOWN|carrier-lost", // a tcp-only network: no ether entry
+		"node0 hb0":                   "ether:UP,tcp:UP|",      // healthy: no reason
+		"node2 backbone0":             "ether:UP,tcp:UP|",      // names wider than the column
+	} {
+		if got[link] != want {
+			t.Errorf("-nvv %s: channels|reason = %q, want %q", link, got[link], want)
+		}
+	}
+	if out := renderString(t, NodesVerbose, etherOnly(fixture())); strings.Contains(out, "Channels") || strings.Contains(out, "ether:") {
+		t.Errorf("-nvv of an ether-only cluster shows channels:\n%s", out)
+	}
+}
+
+// TestConnectionsOrder checks the -L row order: by network in the order of
+// the document's networks (not by name), then peer id (numerically), then
+// "to" before "from", whatever the order of the document.
+func TestConnectionsOrder(t *testing.T) {
+	st := &status.Status{
+		Networks: []status.Network{{Name: "pub"}, {Name: "hb0"}},
+	}
+	conn := func(network string, peer uint16, dir string) status.Connection {
+		return status.Connection{Network: network, Peer: peer, PeerName: fmt.Sprint("n", peer), Direction: dir,
+			State: status.LinkDown, LastFrameMs: -1}
+	}
+	st.Connections = []status.Connection{
+		conn("zz", 1, "from"), conn("hb0", 10, "from"), conn("hb0", 2, "from"), conn("hb0", 2, "to"),
+		conn("pub", 10, "to"), conn("pub", 1, "from"), conn("pub", 1, "to"), conn("aa", 1, "to"),
+	}
+	lines := strings.Split(strings.TrimSpace(renderString(t, Connections, st)), "\n")[2:]
+	var got []string
+	for _, l := range lines {
+		f := strings.Fields(l)
+		got = append(got, f[3]+" "+f[1]+" "+f[0])
+	}
+	want := []string{
+		"pub 1 to", "pub 1 from", "pub 10 to",
+		"hb0 2 to", "hb0 2 from", "hb0 10 from",
+		"aa 1 to", "zz 1 from", // not in Networks: last, by name
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("-L row order (-want +got):\n%s", diff)
+	}
+	if st.Connections[0].Network != "zz" {
+		t.Error("Connections sorted the document's own slice")
+	}
+}
+
+// TestConnectionsAligned checks that every header of -L has its values
+// under it: left-aligned ones start at the header, right-aligned ones end
+// at its end.
+func TestConnectionsAligned(t *testing.T) {
+	lines := strings.Split(strings.TrimSuffix(renderString(t, Connections, fixture()), "\n"), "\n")
+	header := lines[1]
+	left := []string{"Dir", "Peer", "Network", "State", "Session", "Local", "Remote", "Events"}
+	right := []string{"Age", "SendBuf", "LastFrame", "RTT"}
+	rows := 0
+	for _, line := range lines[2:] {
+		if strings.Contains(line, "last error") {
+			if !strings.HasPrefix(line, strings.Repeat(" ", columnStarts(t, header, "Peer")[0])+"last error") {
+				t.Errorf("error note %q does not start under Peer", line)
+			}
+			continue
+		}
+		rows++
+		for i, start := range columnStarts(t, header, left...) {
+			if line[start] == ' ' || line[start-1] != ' ' {
+				t.Errorf("line %q: no value starting under %q", line, left[i])
+			}
+		}
+		for i, start := range columnStarts(t, header, right...) {
+			end := start + len(right[i])
+			if line[end-1] == ' ' || (end < len(line) && line[end] != ' ') {
+				t.Errorf("line %q: no value ending under %q", line, right[i])
+			}
+		}
+	}
+	if rows != len(fixture().Connections) {
+		t.Errorf("-L shows %d connections, want the fixture's %d", rows, len(fixture().Connections))
 	}
 }
 
@@ -195,8 +320,8 @@ func TestBriefHealth(t *testing.T) {
 
 	// Only peers count: a local NIC down does not by itself make the
 	// links unhealthy, and a cluster whose peer links are all UP is healthy.
-	st.Nodes = st.Nodes[:2]
-	st.Nodes[1].Links = st.Nodes[1].Links[:1]
+	st.Nodes = []status.Node{st.Nodes[0], st.Nodes[2]}
+	st.Nodes[1].Links = st.Nodes[1].Links[:1] // node2 hb0: ether and tcp UP
 	var b bytes.Buffer
 	healthy, err = Brief(&b, st)
 	if err != nil || !healthy {
@@ -206,10 +331,60 @@ func TestBriefHealth(t *testing.T) {
 		t.Errorf("Brief output = %q, want %q", got, want)
 	}
 
-	// UP with a reason (e.g. lossy while still up) is not healthy.
-	st.Nodes[1].Links[0].Reason = "lossy"
+	// UP with a reason (e.g. tcp-blocked while ether works) is not healthy.
+	st.Nodes[1].Links[0].Reason = "tcp-blocked"
 	if healthy, _ := Brief(io.Discard, st); healthy {
 		t.Error("Brief with an UP link that has a reason reports healthy")
+	}
+}
+
+func TestBriefDetail(t *testing.T) {
+	for _, tt := range []struct {
+		detail, want string
+	}{
+		{"", "node1 hb0 UP tcp-blocked\n"},
+		{"tcp-blocked", "node1 hb0 UP tcp-blocked\n"}, // says nothing more
+		{"TCP on hb0 works one way only", "node1 hb0 UP tcp-blocked: TCP on hb0 works one way only\n"},
+		{"two\nlines ", "node1 hb0 UP tcp-blocked: two lines\n"}, // one line per link, for scripts
+	} {
+		st := &status.Status{Nodes: []status.Node{{ID: 1, Name: "node1", Links: []status.Link{
+			{Network: "hb0", State: status.LinkUp, Reason: "tcp-blocked", Detail: tt.detail},
+		}}}}
+		var b bytes.Buffer
+		if _, err := Brief(&b, st); err != nil {
+			t.Fatal(err)
+		}
+		_, got, _ := strings.Cut(b.String(), "\n")
+		if got != tt.want {
+			t.Errorf("Brief with detail %q: %q, want %q", tt.detail, got, tt.want)
+		}
+	}
+}
+
+func TestNetworkAddress(t *testing.T) {
+	for _, tt := range []struct {
+		addr string
+		port int
+		want string
+	}{
+		{"192.168.10.1", 7947, "192.168.10.1:7947"},
+		{"fd00::1", 7947, "[fd00::1]:7947"},
+		{"192.168.10.1", 0, "192.168.10.1"},
+		{"", 7947, ""},
+	} {
+		if got := address(status.Network{Address: tt.addr, TCPPort: tt.port}); got != tt.want {
+			t.Errorf("address(%q, %d) = %q, want %q", tt.addr, tt.port, got, tt.want)
+		}
+	}
+}
+
+func TestSizeBytes(t *testing.T) {
+	for n, want := range map[int]string{
+		0: "", 512: "512 bytes", 4096: "4096 bytes (4 KiB)", 1 << 20: "1048576 bytes (1024 KiB)", 100000: "100000 bytes (97.7 KiB)",
+	} {
+		if got := sizeBytes(n); got != want {
+			t.Errorf("sizeBytes(%d) = %q, want %q", n, got, want)
+		}
 	}
 }
 
@@ -259,7 +434,7 @@ func TestWriteErrorsReturned(t *testing.T) {
 	st := fixture()
 	for name, f := range map[string]func(io.Writer, *status.Status) error{
 		"Nodes": Nodes, "NodesVerbose": NodesVerbose, "Networks": Networks,
-		"ConfigInfo": ConfigInfo, "Counters": Counters, "JSON": JSON,
+		"ConfigInfo": ConfigInfo, "Counters": Counters, "JSON": JSON, "Connections": Connections,
 	} {
 		if err := f(failWriter{}, st); err == nil {
 			t.Errorf("%s ignored a write error", name)
