@@ -23,6 +23,12 @@ type NetworkSpec struct {
 	// written to the config as the network's mtu. 0: kernel default (1500)
 	// and no mtu key.
 	MTU int
+	// Routed makes the network layer 3: every node sits in its own /24
+	// behind a router namespace instead of sharing one bridge (see the
+	// package documentation). Ethernet frames do not cross the router, so
+	// a routed network cannot have the ether channel; its Channels
+	// default to [tcp]. Hosts cannot join a routed network.
+	Routed bool
 }
 
 // Options configures New. The zero value is a 3-node, 2-network bed.
@@ -68,8 +74,9 @@ type Bed struct {
 	dir    string // short temp dir: configs, key, sockets, logs
 	netIdx map[string]int
 
-	sw    *nsState
-	nodes []*node
+	sw      *nsState
+	nodes   []*node
+	routers []*nsState // by network index; nil for bridged networks
 
 	mu      sync.Mutex // guards the fields below
 	nsAll   []*nsState // every namespace created, in creation order
@@ -121,8 +128,46 @@ func (b *Bed) SwitchNS() string { return b.sw.name }
 // NodeName returns node i's name in the config, "node<i>"; its id is i.
 func (b *Bed) NodeName(i int) string { b.node(i); return fmt.Sprintf("node%d", i) }
 
-// Bridge returns the switch bridge of network net, "br-<net>".
-func (b *Bed) Bridge(net string) string { b.net(net); return "br-" + net }
+// Bridge returns the switch bridge of network net, "br-<net>". A routed
+// network has no shared bridge: Bridge fails the test for it.
+func (b *Bed) Bridge(net string) string {
+	b.t.Helper()
+	if b.opt.Networks[b.net(net)].Routed {
+		b.t.Fatalf("testbed: network %q is routed: it has one bridge per node, no shared bridge", net)
+	}
+	return "br-" + net
+}
+
+// portBridge returns the switch bridge node i's port on network k belongs
+// to: br-<net>, or the node's own leg bridge b<i>-<net> on a routed network.
+func (b *Bed) portBridge(i, k int) string {
+	n := b.opt.Networks[k]
+	if n.Routed {
+		return fmt.Sprintf("b%d-%s", i, n.Name)
+	}
+	return "br-" + n.Name
+}
+
+// RouterNS returns the router namespace of routed network net,
+// <prefix>-rt-<net>. It fails the test for a bridged network.
+func (b *Bed) RouterNS(net string) string {
+	b.t.Helper()
+	r := b.routers[b.net(net)]
+	if r == nil {
+		b.t.Fatalf("testbed: network %q is not routed: it has no router", net)
+	}
+	return r.name
+}
+
+// RouterIface returns the router's interface toward node i on routed
+// network net, r<i>-<net> in RouterNS(net), with address
+// 10.<80+k>.<i>.254/24. It fails the test for a bridged network.
+func (b *Bed) RouterIface(i int, net string) string {
+	b.t.Helper()
+	b.node(i)
+	b.RouterNS(net)
+	return fmt.Sprintf("r%d-%s", i, net)
+}
 
 // Iface returns node i's interface on network net, eth<k+1>.
 func (b *Bed) Iface(i int, net string) string {
@@ -143,10 +188,19 @@ func (b *Bed) MAC(i int, net string) net.HardwareAddr {
 	return mac(0, b.net(net), i)
 }
 
-// IP returns node i's address on net, 10.77.<k>.<i+1> (/24).
+// IP returns node i's address on net: 10.77.<k>.<i+1> (/24) on a bridged
+// network, 10.<80+k>.<i>.1 (/24) on a routed one.
 func (b *Bed) IP(i int, net string) netip.Addr {
 	b.node(i)
-	return ipAddr(b.net(net), i+1)
+	return b.nodeAddr(b.net(net), i)
+}
+
+// nodeAddr returns node i's address on network k.
+func (b *Bed) nodeAddr(k, i int) netip.Addr {
+	if b.opt.Networks[k].Routed {
+		return routedAddr(k, i, 1)
+	}
+	return ipAddr(k, i+1)
 }
 
 // Socket returns node i's status socket path.
@@ -181,7 +235,8 @@ func (b *Bed) net(name string) int {
 
 func ifaceName(k int) string { return fmt.Sprintf("eth%d", k+1) }
 
-// mac returns 02:74:68:<kind>:<k+1>:<i+1>; kind 0 for nodes, 1 for hosts.
+// mac returns 02:74:68:<kind>:<k+1>:<i+1>; kind 0 for nodes, 1 for hosts,
+// 2 for router legs.
 func mac(kind byte, k, i int) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x74, 0x68, kind, byte(k + 1), byte(i + 1)}
 }
@@ -224,10 +279,21 @@ func normalize(o Options) (Options, error) {
 		if n.MTU < 0 || n.MTU > 65535 || (n.MTU > 0 && n.MTU < 68) {
 			return o, fmt.Errorf("network %q: MTU %d: want 0 or 68..65535", n.Name, n.MTU)
 		}
-		if len(n.Channels) == 0 {
-			n.Channels = []string{"ether"}
-		} else {
+		switch {
+		case len(n.Channels) > 0:
 			n.Channels = slices.Clone(n.Channels)
+		case n.Routed:
+			n.Channels = []string{"tcp"}
+		default:
+			n.Channels = []string{"ether"}
+		}
+		if n.Routed {
+			if slices.Contains(n.Channels, "ether") {
+				return o, fmt.Errorf("network %q: routed networks carry no Ethernet frames between nodes, so channel ether cannot work on them: use channels [tcp]", n.Name)
+			}
+			if k > maxRoutedIndex {
+				return o, fmt.Errorf("network %q: a routed network must be among the first %d networks (its addresses are 10.%d+<index>.0.0/16)", n.Name, maxRoutedIndex+1, routedBase)
+			}
 		}
 		nets[k] = n
 	}

@@ -128,11 +128,27 @@ func (b *Bed) CablePull(i int, net string) Fault {
 
 // IfDown sets node i's interface on net administratively down, like
 // `ip link set eth1 down` on the node. Undo sets it up and returns once it
-// is operationally up and its switch port forwards again.
+// is operationally up and its switch port forwards again. On a routed
+// network, where the kernel deletes the node's route through the router
+// with the link down, Undo also puts that route back.
 func (b *Bed) IfDown(i int, net string) Fault {
 	b.t.Helper()
 	c := b.nodeCable(i, net)
-	return b.netlinkFault(fmt.Sprintf("ifdown node%d %s", i, net), c.ns, c.iface, setDown, setUp, c)
+	k := b.net(net)
+	up := setUp
+	if b.opt.Networks[k].Routed {
+		up = func(h *netlink.Handle, l netlink.Link) error {
+			if err := h.LinkSetUp(l); err != nil {
+				return err
+			}
+			r := routedRoute(k, i, l.Attrs().Index)
+			if err := h.RouteReplace(r); err != nil {
+				return fmt.Errorf("restore route %v via %v: %w", r.Dst, r.Gw, err)
+			}
+			return nil
+		}
+	}
+	return b.netlinkFault(fmt.Sprintf("ifdown node%d %s", i, net), c.ns, c.iface, setDown, up, c)
 }
 
 // Bridge port states (include/uapi/linux/if_bridge.h).
@@ -142,8 +158,10 @@ const (
 )
 
 // Blackhole makes node i's switch port on net silently drop everything in
-// both directions while carrier stays up (bridge port state disabled).
-// Undo sets the port forwarding again.
+// both directions while carrier stays up (bridge port state disabled). On
+// a routed network that cuts the node's leg off its router: the node
+// reaches no one on that network and no one reaches it. Undo sets the port
+// forwarding again.
 func (b *Bed) Blackhole(i int, net string) Fault {
 	b.t.Helper()
 	port := b.Port(i, net)
@@ -173,11 +191,15 @@ func setPortState(s *nsState, index int, state byte) error {
 // MovePort moves node i's switch port on net to the bridge of toNet, as
 // with a swapped cable or a port in the wrong VLAN: node i's net interface
 // then shares a segment with everyone's toNet. MovePort and Undo return
-// once the port forwards on its new bridge.
+// once the port forwards on its new bridge. toNet must be bridged; net may
+// be routed (the port leaves the node's leg bridge).
 func (b *Bed) MovePort(i int, net, toNet string) Fault {
 	b.t.Helper()
 	port := b.Port(i, net)
-	to, back := b.linkIndex(b.sw, b.Bridge(toNet)), b.linkIndex(b.sw, b.Bridge(net))
+	if b.opt.Networks[b.net(toNet)].Routed {
+		b.t.Fatalf("testbed: MovePort node%d %s to %s: %s is routed, it has no shared bridge to move a port to", i, net, toNet, toNet)
+	}
+	to, back := b.linkIndex(b.sw, b.Bridge(toNet)), b.linkIndex(b.sw, b.portBridge(i, b.net(net)))
 	master := func(br int) func(*netlink.Handle, netlink.Link) error {
 		return func(h *netlink.Handle, l netlink.Link) error { return h.LinkSetMasterByIndex(l, br) }
 	}

@@ -43,7 +43,7 @@ func (b *Bed) configDoc(i int) map[string]any {
 	for j := range b.nodes {
 		addrs := map[string]any{}
 		for k, n := range b.opt.Networks {
-			addrs[n.Name] = ipAddr(k, j+1).String()
+			addrs[n.Name] = b.nodeAddr(k, j).String()
 		}
 		nodes[j] = map[string]any{"id": j, "name": fmt.Sprintf("node%d", j), "addresses": addrs}
 	}

@@ -26,7 +26,8 @@ type Host struct {
 
 // AddHost creates a host namespace named <prefix>-h<name> (name:
 // [a-z0-9]+, unique in the bed) cabled to the bridges of nets (all
-// networks when none are given). It is deleted at cleanup.
+// bridged networks when none are given; routed networks cannot take
+// hosts). It is deleted at cleanup.
 func (b *Bed) AddHost(name string, nets ...string) *Host {
 	b.t.Helper()
 	if !nameRE.MatchString(name) {
@@ -34,11 +35,15 @@ func (b *Bed) AddHost(name string, nets ...string) *Host {
 	}
 	if len(nets) == 0 {
 		for _, n := range b.opt.Networks {
-			nets = append(nets, n.Name)
+			if !n.Routed {
+				nets = append(nets, n.Name)
+			}
 		}
 	}
 	for _, n := range nets {
-		b.net(n)
+		if b.opt.Networks[b.net(n)].Routed {
+			b.t.Fatalf("testbed: AddHost %q: network %q is routed; hosts can join bridged networks only", name, n)
+		}
 	}
 	for _, n := range nets {
 		if p := fmt.Sprintf("h%d-%s", maxHosts-1, n); len(p) > 15 {

@@ -38,8 +38,8 @@ type nsState struct {
 	raw *nl.SocketHandle // NETLINK_ROUTE socket for requests netlink lacks
 }
 
-// New builds a bed: the namespaces, bridges and cables of o, a key file and
-// one config file per node (nothing is started). It registers a Cleanup
+// New builds a bed: the namespaces, bridges, routers and cables of o, a key
+// file and one config file per node (nothing is started). It registers a Cleanup
 // that stops every process, undoes faults and deletes every namespace and
 // file of the bed, even if the test fails. New first deletes namespaces left
 // by beds of processes that no longer exist. It needs root (RequireRoot).
@@ -70,19 +70,40 @@ func New(t T, o Options) *Bed {
 		names[i] = fmt.Sprintf("%s-n%d", b.prefix, i)
 		b.nodes[i] = &node{idx: i, log: fmt.Sprintf("%s/n%d.log", dir, i)}
 	}
-	for i, s := range b.addNamespaces(names...) {
-		b.nodes[i].ns = s
+	b.routers = make([]*nsState, len(opt.Networks))
+	var routed []int
+	for k, n := range opt.Networks {
+		if n.Routed {
+			routed = append(routed, k)
+			names = append(names, fmt.Sprintf("%s-rt-%s", b.prefix, n.Name))
+		}
+	}
+	created := b.addNamespaces(names...)
+	for i := range b.nodes {
+		b.nodes[i].ns = created[i]
+	}
+	for r, k := range routed {
+		b.routers[k] = created[opt.Nodes+r]
 	}
 	b.prepareNS(b.sw)
 	for _, n := range b.nodes {
 		b.prepareNS(n.ns)
 	}
-	for k, n := range opt.Networks {
-		b.addBridge("br-"+n.Name, k)
+	for _, k := range routed {
+		b.prepareRouter(b.routers[k])
+	}
+	for k, spec := range opt.Networks {
+		if !spec.Routed {
+			b.addBridge("br-"+spec.Name, k)
+		}
 	}
 	var cables []cable
 	for i, n := range b.nodes {
 		for k, spec := range opt.Networks {
+			if spec.Routed {
+				cables = append(cables, b.addLeg(i, k)...)
+				continue
+			}
 			c := cable{ns: n.ns, iface: ifaceName(k), port: fmt.Sprintf("n%d-%s", i, spec.Name)}
 			b.plug(c, mac(0, k, i), ipAddr(k, i+1), "br-"+spec.Name, spec.MTU)
 			cables = append(cables, c)

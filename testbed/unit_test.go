@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,6 +126,35 @@ func TestNormalize(t *testing.T) {
 		if _, err := normalize(bad); err == nil {
 			t.Errorf("normalize(%+v) accepted", bad)
 		}
+	}
+}
+
+func TestNormalizeRouted(t *testing.T) {
+	o, err := normalize(Options{Networks: []NetworkSpec{{Name: "hb0"}, {Name: "wan", Routed: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"tcp"}, o.Networks[1].Channels); diff != "" {
+		t.Errorf("routed default channels (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"ether"}, o.Networks[0].Channels); diff != "" {
+		t.Errorf("bridged default channels (-want +got):\n%s", diff)
+	}
+	_, err = normalize(Options{Networks: []NetworkSpec{{Name: "wan", Routed: true, Channels: []string{"tcp", "ether"}}}})
+	if err == nil || !strings.Contains(err.Error(), `"wan"`) || !strings.Contains(err.Error(), "ether") {
+		t.Errorf("routed network with the ether channel: %v", err)
+	}
+	many := make([]NetworkSpec, maxRoutedIndex+2)
+	for k := range many {
+		many[k] = NetworkSpec{Name: fmt.Sprintf("n%d", k)}
+	}
+	many[maxRoutedIndex].Routed = true
+	if _, err := normalize(Options{Nodes: 1, Networks: many}); err != nil {
+		t.Errorf("routed network at index %d: %v", maxRoutedIndex, err)
+	}
+	many[maxRoutedIndex+1].Routed = true
+	if _, err := normalize(Options{Nodes: 1, Networks: many}); err == nil {
+		t.Errorf("routed network at index %d accepted: its addresses do not fit", maxRoutedIndex+1)
 	}
 }
 
