@@ -13,7 +13,7 @@ TOOLS     := $(CURDIR)/bin/tools
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/tether-ha/tether/agent.Version=$(VERSION)
 FUZZTIME  ?= 30s
-STATICCHECK_VERSION := 2026.2.2
+STATICCHECK_VERSION := v0.8.2
 export GOFLAGS := -buildvcs=false
 
 .PHONY: all build deps tools lint unit e2e test demo bench fuzz clean
