@@ -93,19 +93,19 @@ func (nw *network) close() {
 }
 
 // run starts the network's channels; they stop when ctx is done.
-func (nw *network) run(ctx context.Context, wg *sync.WaitGroup, rx chan<- links.Received) {
+func (nw *network) run(ctx context.Context, wg *sync.WaitGroup, deliver links.Deliver) {
 	if nw.ether != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nw.ether.Run(ctx, rx)
+			nw.ether.Run(ctx, deliver)
 		}()
 	}
 	if nw.tcp != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nw.tcp.Run(ctx, rx)
+			nw.tcp.Run(ctx, deliver)
 		}()
 	}
 }

@@ -186,7 +186,7 @@ func countersDoc(net, channel string, c *links.Counters) status.NetworkCounters 
 	return status.NetworkCounters{
 		Network: net, Channel: channel,
 		TxFrames: c.TxFrames.Load(), TxBytes: c.TxBytes.Load(), TxErrors: c.TxErrors.Load(),
-		RxFrames: c.RxFrames.Load(), RxBytes: c.RxBytes.Load(), RxQueueDrops: c.RxQueueDrops.Load(),
+		RxFrames: c.RxFrames.Load(), RxBytes: c.RxBytes.Load(),
 		Dropped: c.Dropped(), Connections: c.ConnEvents(),
 	}
 }

@@ -10,6 +10,12 @@ import (
 	"github.com/tether-ha/tether/llt"
 )
 
+// Deliver hands a decoded frame to the agent. It is called on the
+// channel's reader goroutine and processes the frame before it returns, so
+// no frame waits in a queue and no goroutine is woken to take it; r and its
+// Frame (Vector, Payload) may be reused once it returns.
+type Deliver func(r *Received)
+
 // Received is a frame a channel read and decoded, on its way to the agent.
 type Received struct {
 	Network int
@@ -30,7 +36,6 @@ const OtherCause = "other"
 type Counters struct {
 	TxFrames, TxBytes, TxErrors atomic.Uint64
 	RxFrames, RxBytes           atomic.Uint64
-	RxQueueDrops                atomic.Uint64
 	drops                       map[string]*atomic.Uint64
 	conn                        map[string]*atomic.Uint64
 }
@@ -107,7 +112,7 @@ func (c *Counters) Causes() []string {
 
 // Reset zeroes every counter.
 func (c *Counters) Reset() {
-	for _, a := range []*atomic.Uint64{&c.TxFrames, &c.TxBytes, &c.TxErrors, &c.RxFrames, &c.RxBytes, &c.RxQueueDrops} {
+	for _, a := range []*atomic.Uint64{&c.TxFrames, &c.TxBytes, &c.TxErrors, &c.RxFrames, &c.RxBytes} {
 		a.Store(0)
 	}
 	for _, m := range []map[string]*atomic.Uint64{c.drops, c.conn} {

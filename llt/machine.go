@@ -648,10 +648,31 @@ func (m *Machine) downReason(now time.Time, l *link) Reason {
 		return ReasonCrossConnected
 	case recent(l.authFail):
 		return ReasonAuthFailure
-	case remoteFresh && l.remote.HearsYou:
+	case remoteFresh && l.remote.HearsYou && l.remoteAt.Sub(m.lastHeard(l)) >= oneWayInAfter(ns.cls.heartbeat):
 		return ReasonOneWayIn
 	}
 	return ReasonPeerSilent
+}
+
+// oneWayInAfter is how long after we last heard the peer its claim to
+// hear us must have arrived to count. When both directions die at once,
+// our last frame from the peer may predate the fault by a heartbeat and
+// the peer may have heard us up to the fault, so its claim ("heard you
+// within 1.5 heartbeats") can be honest until 2.5 heartbeats after our
+// last frame; three heartbeats leave no room for a blackhole to pass for
+// one-way loss. The price: with very short timers a real one-way-in may
+// be named a heartbeat after the link went down, not at the same moment.
+func oneWayInAfter(hb time.Duration) time.Duration { return 3 * hb }
+
+// lastHeard is when any session of l last accepted a frame.
+func (m *Machine) lastHeard(l *link) time.Time {
+	var t time.Time
+	for _, s := range l.sess {
+		if s != nil && s.heardAt.After(t) {
+			t = s.heardAt
+		}
+	}
+	return t
 }
 
 // evalPeer recomputes a peer's node state and reports changes.
@@ -749,15 +770,11 @@ func (m *Machine) vector(now time.Time, p *peer) []VectorEntry {
 	p.vec = p.vec[:0]
 	for _, l := range p.links {
 		ns := &m.nets[l.net]
-		// "Hears you" is strict (a frame within peertrouble) so that when
-		// both directions die, neither side's last vector still claims to
-		// hear the other by the time the link expires.
+		// "Hears you": a frame within about a heartbeat and a half, so the
+		// claim dies quickly when the link does (see oneWayInAfter).
 		hears := false
 		for _, s := range l.sess {
-			if s == nil {
-				continue
-			}
-			if trouble, _ := ns.cls.effective(s.remoteHB); s.hearing(now, trouble) {
+			if s != nil && s.hearing(now, freshWithin(ns.cls.heartbeat)) {
 				hears = true
 			}
 		}

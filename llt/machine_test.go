@@ -678,3 +678,52 @@ func TestQuickRestartAfterShutdownIsClean(t *testing.T) {
 		}
 	}
 }
+
+var fastTimers = Timers{Heartbeat: 10 * ms, PeerTrouble: 20 * ms, PeerInact: 30 * ms,
+	HeartbeatLo: 500 * ms, PeerTroubleLo: 2000 * ms, PeerInactLo: 3000 * ms}
+
+// When both directions of a link die at once (a blackhole), neither end
+// may call it one-way, whatever the phase of the fault against the
+// heartbeats and however short the timers: the peer's last "I hear you"
+// over the other network can be honest until just after the fault.
+func TestBlackholeIsNeverCalledOneWay(t *testing.T) {
+	for _, tm := range []Timers{fastTimers, DefaultTimers()} {
+		for offset := time.Duration(0); offset < 2*tm.Heartbeat; offset += tm.Heartbeat / 50 {
+			s := newSim(t, 3, ether("hb0", "hb1"), tm)
+			s.run(time.Second + offset)
+			fault := s.now
+			s.isolate(1, 0, true)
+			s.run(3 * tm.PeerInact)
+			for _, n := range []struct {
+				node int
+				peer NodeID
+			}{{0, 1}, {2, 1}, {1, 0}, {1, 2}} {
+				for _, e := range s.linkEvents(n.node, n.peer, 0, fault) {
+					if e.Reason == ReasonOneWayIn || e.Reason == ReasonOneWayOut {
+						t.Fatalf("hb %v, fault at +%v: node %d called the blackholed link to %d %v", tm.Heartbeat, offset, n.node, n.peer, e.Reason)
+					}
+				}
+				if l := s.link(n.node, n.peer, 0); l.State != LinkDown || l.Reason != ReasonPeerSilent {
+					t.Fatalf("hb %v, fault at +%v: node %d link to %d %v %v", tm.Heartbeat, offset, n.node, n.peer, l.State, l.Reason)
+				}
+			}
+		}
+	}
+}
+
+// A real one-way loss is still named, at every phase, by both ends: at
+// once with default timers, within a few heartbeats with very short ones.
+func TestOneWayIsNamedWithShortTimers(t *testing.T) {
+	for offset := time.Duration(0); offset < fastTimers.Heartbeat; offset += ms {
+		s := newSim(t, 2, ether("hb0", "hb1"), fastTimers)
+		s.run(time.Second + offset)
+		s.cut[[3]int{0, 1, 0}] = true // node 0's frames on hb0 no longer reach node 1
+		s.run(fastTimers.PeerInact + 5*fastTimers.Heartbeat)
+		if l := s.link(1, 0, 0); l.State != LinkDown || l.Reason != ReasonOneWayIn {
+			t.Fatalf("fault at +%v: deaf side %v %v, want DOWN one-way-in", offset, l.State, l.Reason)
+		}
+		if l := s.link(0, 1, 0); l.State != LinkDown || l.Reason != ReasonOneWayOut {
+			t.Fatalf("fault at +%v: sending side %v %v, want DOWN one-way-out", offset, l.State, l.Reason)
+		}
+	}
+}

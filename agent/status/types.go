@@ -137,14 +137,13 @@ type Counters struct {
 
 // NetworkCounters are per network and channel.
 type NetworkCounters struct {
-	Network      string `json:"network"`
-	Channel      string `json:"channel"`
-	TxFrames     uint64 `json:"tx_frames"`
-	TxBytes      uint64 `json:"tx_bytes"`
-	TxErrors     uint64 `json:"tx_errors"` // send failures (ENOBUFS, ENETDOWN, ...), tolerated
-	RxFrames     uint64 `json:"rx_frames"` // frames that reached the decoder
-	RxBytes      uint64 `json:"rx_bytes"`
-	RxQueueDrops uint64 `json:"rx_queue_drops"` // dropped because the agent was busy
+	Network  string `json:"network"`
+	Channel  string `json:"channel"`
+	TxFrames uint64 `json:"tx_frames"`
+	TxBytes  uint64 `json:"tx_bytes"`
+	TxErrors uint64 `json:"tx_errors"` // send failures (ENOBUFS, ENETDOWN, ...), tolerated
+	RxFrames uint64 `json:"rx_frames"` // frames that reached the decoder
+	RxBytes  uint64 `json:"rx_bytes"`
 	// Frames dropped before they could change any state, by cause:
 	// "truncated", "bad-magic", "bad-version", "malformed", "unknown-key",
 	// "bad-tag", "replay", "stale-incarnation", "foreign-cluster",

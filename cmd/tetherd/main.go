@@ -8,15 +8,26 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only with --pprof
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
 	"github.com/tether-ha/tether/agent"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	// Two Ps are all tetherd can use (a reader decoding a flood on one, the
+	// protocol on the other); more only add idle threads that wake for
+	// nothing. GOMAXPROCS in the environment still wins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(min(runtime.NumCPU(), 2))
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tetherd", flag.ContinueOnError)
@@ -26,6 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	check := fs.Bool("check", false, "validate the configuration and key file, then exit")
 	version := fs.Bool("version", false, "print the version and exit")
+	pprofAddr := fs.String("pprof", "", "serve Go profiles (net/http/pprof) on this `address`, e.g. 127.0.0.1:6060; off by default")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -88,6 +100,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
+	if *pprofAddr != "" {
+		srv := &http.Server{Addr: *pprofAddr, ReadHeaderTimeout: 5 * time.Second} // DefaultServeMux carries net/http/pprof
+		go func() { _ = srv.ListenAndServe() }()
+		defer srv.Close()
+	}
 	d := &agent.Daemon{ConfigPath: *configPath, Log: slog.New(h), Reload: reload}
 	if err := d.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "tetherd: %v\n", err)

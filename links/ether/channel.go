@@ -5,11 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/time/rate"
 
 	"github.com/tether-ha/tether/links"
@@ -18,16 +18,15 @@ import (
 
 // Tuning.
 const (
-	sendQueueLen = 256                   // frames waiting for the NIC; more are dropped and counted
-	sendTimeout  = 20 * time.Millisecond // a send that blocks longer fails
-	readBufLen   = 65536 + 14
-	reopenEvery  = 500 * time.Millisecond // retry period when the socket is gone
+	readBufLen  = 65536 + 14
+	reopenEvery = 500 * time.Millisecond // retry period when the socket is gone
 )
 
 // Channel is the ether channel of one network: it reads, authenticates and
-// decodes frames and hands them to the agent, and sends the agent's frames
-// from its own goroutine, so that a stuck NIC never delays the agent or
-// another network.
+// decodes frames on its own goroutine and hands them to the agent, and
+// sends the agent's frames with non-blocking writes, so that a stuck NIC
+// never delays the agent or another network and no frame waits in a queue
+// (a heartbeat that cannot leave now is worth nothing later).
 type Channel struct {
 	network   int
 	name      string // network name, for logs
@@ -35,20 +34,14 @@ type Channel struct {
 	ethertype uint16
 	names     []string // network names to intern when decoding
 
-	conn  atomic.Pointer[Conn]
-	keys  atomic.Pointer[llt.Keyring]
-	sendq chan outFrame
-	ctr   *links.Counters
-	log   *slog.Logger
+	conn atomic.Pointer[Conn]
+	keys atomic.Pointer[llt.Keyring]
+	ctr  *links.Counters
+	log  *slog.Logger
 	// logLimit keeps a flood of bad frames from flooding the log.
 	logLimit *rate.Limiter
 	// authLimit bounds how often auth failures reach the agent.
 	authLimit *rate.Limiter
-}
-
-type outFrame struct {
-	to []byte // nil: broadcast
-	b  []byte
 }
 
 // Config configures a Channel.
@@ -72,7 +65,7 @@ func NewChannel(cfg Config) (*Channel, error) {
 	}
 	ch := &Channel{
 		network: cfg.Network, name: cfg.Name, ifname: cfg.Interface, ethertype: cfg.EtherType, names: cfg.Names,
-		sendq: make(chan outFrame, sendQueueLen), ctr: cfg.Counters, log: cfg.Log,
+		ctr: cfg.Counters, log: cfg.Log,
 		logLimit:  rate.NewLimiter(rate.Every(time.Second), 5),
 		authLimit: rate.NewLimiter(rate.Every(50*time.Millisecond), 10),
 	}
@@ -88,7 +81,7 @@ func (ch *Channel) HardwareAddr() net.HardwareAddr { return ch.conn.Load().Hardw
 func (ch *Channel) Counters() *links.Counters { return ch.ctr }
 
 // DropCauses are the channel's frame drop causes besides llt's.
-var DropCauses = []string{"ethernet", "send-queue-full", KernelDropCause}
+var DropCauses = []string{"ethernet", SendWouldBlock, KernelDropCause}
 
 // KernelDropCause labels frames the kernel dropped because the socket's
 // receive buffer was full (the agent could not keep up: a flood, or a
@@ -106,66 +99,49 @@ func (ch *Channel) PollKernelDrops() {
 // with the next frame.
 func (ch *Channel) SetKeys(kr *llt.Keyring) { ch.keys.Store(kr) }
 
-// Send queues an encoded frame for to (6 raw bytes, or "" to broadcast).
-// It never blocks: when the queue is full the frame is dropped and counted.
+// Send writes an encoded frame to to (6 raw bytes, or "" to broadcast). It
+// never blocks. Errors (ENOBUFS from an egress drop or a full qdisc,
+// ENETDOWN, EAGAIN) are counted and tolerated; there is no retry here: the
+// next heartbeat is the retry.
 func (ch *Channel) Send(to string, b []byte) {
-	var dst []byte
+	var dst net.HardwareAddr
 	if len(to) == 6 {
-		dst = []byte(to)
+		dst = net.HardwareAddr(to)
 	}
-	select {
-	case ch.sendq <- outFrame{to: dst, b: b}:
-	default:
+	n, err := ch.conn.Load().Write(dst, b)
+	if err != nil {
 		ch.ctr.TxErrors.Add(1)
-		ch.ctr.Drop("send-queue-full")
+		if errors.Is(err, unix.EAGAIN) {
+			ch.ctr.Drop(SendWouldBlock)
+		}
+		if ch.logLimit.Allow() {
+			ch.log.Debug("send failed", "event", "frame.send_error", "network", ch.name, "interface", ch.ifname, "err", err)
+		}
+		return
 	}
+	ch.ctr.TxFrames.Add(1)
+	ch.ctr.TxBytes.Add(uint64(n))
 }
 
-// Run reads and sends until ctx is done, delivering decoded frames to rx
-// (never blocking on it: a full queue drops and counts). It closes the
-// socket when it returns.
-func (ch *Channel) Run(ctx context.Context, rx chan<- links.Received) error {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		ch.sendLoop(ctx)
-	}()
+// SendWouldBlock labels frames dropped because the socket's send queue was
+// full at that instant.
+const SendWouldBlock = "send-would-block"
+
+// Run reads until ctx is done, handing each decoded frame to deliver. It
+// closes the socket when it returns.
+func (ch *Channel) Run(ctx context.Context, deliver links.Deliver) error {
 	stop := context.AfterFunc(ctx, func() { ch.conn.Load().Close() })
 	defer stop()
-	ch.readLoop(ctx, rx)
+	ch.readLoop(ctx, deliver)
 	ch.conn.Load().Close()
-	wg.Wait()
 	return nil
 }
 
-func (ch *Channel) sendLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case o := <-ch.sendq:
-			n, err := ch.conn.Load().WriteTo(o.to, o.b, sendTimeout)
-			if err != nil {
-				// ENOBUFS (egress drop, full qdisc), ENETDOWN (interface
-				// down), a timeout: counted and tolerated, never retried
-				// here; the next heartbeat is the retry.
-				ch.ctr.TxErrors.Add(1)
-				if ch.logLimit.Allow() {
-					ch.log.Debug("send failed", "event", "frame.send_error", "network", ch.name, "interface", ch.ifname, "err", err)
-				}
-				continue
-			}
-			ch.ctr.TxFrames.Add(1)
-			ch.ctr.TxBytes.Add(uint64(n))
-		}
-	}
-}
-
-func (ch *Channel) readLoop(ctx context.Context, rx chan<- links.Received) {
+func (ch *Channel) readLoop(ctx context.Context, deliver links.Deliver) {
 	buf := make([]byte, readBufLen)
 	kr := ch.keys.Load()
 	codec := llt.NewCodec(kr, ch.names...)
+	var r links.Received // reused: Decode keeps its Vector's capacity
 	for ctx.Err() == nil {
 		conn := ch.conn.Load()
 		payload, src, n, err := conn.ReadFrom(buf)
@@ -192,23 +168,19 @@ func (ch *Channel) readLoop(ctx context.Context, rx chan<- links.Received) {
 			kr = k
 			codec = llt.NewCodec(kr, ch.names...)
 		}
-		r := links.Received{Network: ch.network, Channel: llt.ChannelEther, From: string(src)}
+		r.Network, r.Channel, r.From, r.AuthFailure = ch.network, llt.ChannelEther, string(src), false
 		if err := codec.Decode(payload, &r.Frame); err != nil {
-			ch.rejected(r, src, err, rx)
+			ch.rejected(&r, src, err, deliver)
 			continue
 		}
-		select {
-		case rx <- r:
-		default:
-			ch.ctr.RxQueueDrops.Add(1)
-		}
+		deliver(&r)
 	}
 }
 
 // rejected counts and (rate-limited) logs a frame that failed to decode or
 // authenticate, and tells the agent of auth failures so a DOWN link can
 // name them.
-func (ch *Channel) rejected(r links.Received, src net.HardwareAddr, err error, rx chan<- links.Received) {
+func (ch *Channel) rejected(r *links.Received, src net.HardwareAddr, err error, deliver links.Deliver) {
 	var de *llt.DecodeError
 	cause := links.OtherCause
 	if errors.As(err, &de) {
@@ -224,10 +196,7 @@ func (ch *Channel) rejected(r links.Received, src net.HardwareAddr, err error, r
 	}
 	if llt.IsAuthError(err) && ch.authLimit.Allow() {
 		r.AuthFailure = true
-		select {
-		case rx <- r:
-		default:
-		}
+		deliver(r)
 	}
 }
 

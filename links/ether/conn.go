@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"syscall"
-	"time"
 
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
@@ -93,9 +92,13 @@ func (c *Conn) HardwareAddr() net.HardwareAddr { return c.mac }
 // Close closes the socket; a blocked ReadFrom returns.
 func (c *Conn) Close() error { return c.pc.Close() }
 
-// WriteTo sends payload to dst (nil: broadcast), giving up after timeout.
-// It returns the frame length on the wire.
-func (c *Conn) WriteTo(dst net.HardwareAddr, payload []byte, timeout time.Duration) (int, error) {
+// Write sends payload to dst (nil: broadcast) without ever blocking: the
+// socket is non-blocking and the call does not wait for it to become
+// writable, so a full queue answers EAGAIN at once (the caller drops the
+// frame; the next heartbeat is the retry). It returns the frame length on
+// the wire. The socket is bound to the interface and EtherType, so the
+// kernel needs no destination address besides the frame's own header.
+func (c *Conn) Write(dst net.HardwareAddr, payload []byte) (int, error) {
 	if dst == nil {
 		dst = ethernet.Broadcast
 	}
@@ -104,10 +107,19 @@ func (c *Conn) WriteTo(dst net.HardwareAddr, payload []byte, timeout time.Durati
 	if err != nil {
 		return 0, err
 	}
-	if err := c.pc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+	rc, err := c.pc.SyscallConn()
+	if err != nil {
 		return 0, err
 	}
-	return c.pc.WriteTo(b, &packet.Addr{HardwareAddr: dst})
+	var n int
+	var werr error
+	if err := rc.Write(func(fd uintptr) bool {
+		n, werr = unix.Write(int(fd), b)
+		return true // never wait for writability
+	}); err != nil {
+		return 0, err
+	}
+	return n, werr
 }
 
 // ReadFrom reads one frame into buf and returns its payload (a fresh

@@ -180,19 +180,20 @@ func (ch *Channel) SetKeys(kr *llt.Keyring) { ch.keys.Store(kr) }
 // Close releases the listener of a Channel that never ran.
 func (ch *Channel) Close() error { return ch.ln.Close() }
 
-// Run accepts and dials until ctx is done, delivering decoded frames to rx
-// without ever blocking on it. It closes every connection when it returns.
-func (ch *Channel) Run(ctx context.Context, rx chan<- links.Received) error {
+// Run accepts and dials until ctx is done, handing decoded frames to
+// deliver on each connection's reader goroutine. It closes every
+// connection when it returns.
+func (ch *Channel) Run(ctx context.Context, deliver links.Deliver) error {
 	stop := context.AfterFunc(ctx, func() { ch.ln.Close() })
 	defer stop()
 	for _, p := range ch.peers {
 		ch.wg.Add(1)
 		go func() {
 			defer ch.wg.Done()
-			ch.dialLoop(ctx, p, rx)
+			ch.dialLoop(ctx, p, deliver)
 		}()
 	}
-	ch.acceptLoop(ctx, rx)
+	ch.acceptLoop(ctx, deliver)
 	for _, p := range ch.peers {
 		p.mu.Lock()
 		for _, c := range []*conn{p.out, p.in} {
@@ -247,7 +248,7 @@ func (ch *Channel) logf(level slog.Level, msg string, args ...any) {
 	ch.cfg.Log.Log(context.Background(), level, msg, append([]any{"network", ch.cfg.Name}, args...)...)
 }
 
-func (ch *Channel) acceptLoop(ctx context.Context, rx chan<- links.Received) {
+func (ch *Channel) acceptLoop(ctx context.Context, deliver links.Deliver) {
 	for {
 		nc, err := ch.ln.Accept()
 		if err != nil {
@@ -281,7 +282,7 @@ func (ch *Channel) acceptLoop(ctx context.Context, rx chan<- links.Received) {
 			peer, ok := ch.handshake(nc, remote) // holds the slot only this long
 			ch.release(remote)
 			if ok {
-				ch.serve(ctx, nc, peer, llt.ChannelTCPFrom, rx)
+				ch.serve(ctx, nc, peer, llt.ChannelTCPFrom, deliver)
 			}
 		}()
 	}
@@ -361,12 +362,12 @@ func (ch *Channel) handshake(nc net.Conn, remote netip.Addr) (llt.NodeID, bool) 
 
 // dialLoop keeps our outbound connection to p up, with capped exponential
 // backoff and jitter between failed attempts.
-func (ch *Channel) dialLoop(ctx context.Context, p *peerState, rx chan<- links.Received) {
+func (ch *Channel) dialLoop(ctx context.Context, p *peerState, deliver links.Deliver) {
 	backoff := ch.cfg.BackoffMin
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(p.ID)))
 	for ctx.Err() == nil {
 		start := time.Now()
-		err := ch.dial(ctx, p, rx)
+		err := ch.dial(ctx, p, deliver)
 		if ctx.Err() != nil {
 			return
 		}
@@ -392,7 +393,7 @@ func (ch *Channel) dialLoop(ctx context.Context, p *peerState, rx chan<- links.R
 // dial connects, handshakes and serves one outbound connection; it
 // returns when the connection ends, with the error that ended or prevented
 // it.
-func (ch *Channel) dial(ctx context.Context, p *peerState, rx chan<- links.Received) error {
+func (ch *Channel) dial(ctx context.Context, p *peerState, deliver links.Deliver) error {
 	d := net.Dialer{
 		Timeout:   ch.cfg.DialTimeout,
 		LocalAddr: &net.TCPAddr{IP: ch.cfg.Listen.Addr().AsSlice()}, // leave through this network
@@ -417,13 +418,13 @@ func (ch *Channel) dial(ctx context.Context, p *peerState, rx chan<- links.Recei
 	p.mu.Lock()
 	p.dialErr = ""
 	p.mu.Unlock()
-	ch.serve(ctx, nc, p.ID, llt.ChannelTCPTo, rx)
+	ch.serve(ctx, nc, p.ID, llt.ChannelTCPTo, deliver)
 	return nil
 }
 
 // serve registers an authenticated connection and reads from it until it
 // closes. A newer connection of the same direction replaces an older one.
-func (ch *Channel) serve(ctx context.Context, nc net.Conn, peer llt.NodeID, dir llt.Channel, rx chan<- links.Received) {
+func (ch *Channel) serve(ctx context.Context, nc net.Conn, peer llt.NodeID, dir llt.Channel, deliver links.Deliver) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 		// Keep the kernel's share of a stuck connection small too.
@@ -453,7 +454,7 @@ func (ch *Channel) serve(ctx context.Context, nc net.Conn, peer llt.NodeID, dir 
 		c.writeLoop(ch.cfg.IdleTimeout)
 	}()
 	stop := context.AfterFunc(ctx, func() { c.close(CloseShutdown) })
-	ch.readLoop(c, rx)
+	ch.readLoop(c, deliver)
 	stop()
 	wg.Wait()
 
@@ -470,11 +471,12 @@ func (ch *Channel) serve(ctx context.Context, nc net.Conn, peer llt.NodeID, dir 
 		"direction", dirName(dir), "reason", why, "lived", time.Since(c.created).Round(time.Millisecond).String())
 }
 
-func (ch *Channel) readLoop(c *conn, rx chan<- links.Received) {
+func (ch *Channel) readLoop(c *conn, deliver links.Deliver) {
 	kr := ch.keys.Load()
 	codec := llt.NewCodec(kr, ch.cfg.Names...)
 	from := c.nc.RemoteAddr().String()
 	ctr := ch.cfg.Counters
+	var r links.Received // reused: Decode keeps its Vector's capacity
 	for {
 		b, err := c.readFrame(ch.cfg.IdleTimeout)
 		if err != nil {
@@ -495,7 +497,7 @@ func (ch *Channel) readLoop(c *conn, rx chan<- links.Received) {
 			kr = k
 			codec = llt.NewCodec(kr, ch.cfg.Names...)
 		}
-		r := links.Received{Network: ch.cfg.Network, Channel: c.dir, From: from}
+		r.Network, r.Channel, r.From = ch.cfg.Network, c.dir, from
 		if err := codec.Decode(b, &r.Frame); err != nil {
 			var de *llt.DecodeError
 			cause := links.OtherCause
@@ -510,11 +512,7 @@ func (ch *Channel) readLoop(c *conn, rx chan<- links.Received) {
 			ctr.Drop("wrong-sender")
 			continue
 		}
-		select {
-		case rx <- r:
-		default:
-			ctr.RxQueueDrops.Add(1)
-		}
+		deliver(&r)
 	}
 }
 

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,7 +9,10 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/tether-ha/tether/llt"
 )
@@ -17,19 +21,23 @@ import (
 const maxFrame = llt.MaxPayload + 4096
 
 // conn is one established, authenticated connection to a peer: frames
-// prefixed with a 32-bit length. Writes go through a bounded queue drained
-// by a writer goroutine; over the limit the connection is reset rather
-// than allowed to grow (the lesson of Redis #9688).
+// prefixed with a 32-bit length. A frame is written at once, without
+// waiting, when nothing is queued; what the socket does not take goes to a
+// bounded queue drained by a writer goroutine. Over the limit the
+// connection is reset rather than allowed to grow (the lesson of Redis
+// #9688).
 type conn struct {
 	nc      net.Conn
+	raw     syscall.RawConn // for writes that never wait
+	br      *bufio.Reader
 	peer    llt.NodeID
 	dir     llt.Channel // ChannelTCPTo (we dialled) or ChannelTCPFrom
 	created time.Time
 	limit   int
 
 	mu      sync.Mutex
-	queue   [][]byte
-	queued  int // bytes in queue
+	queue   [][]byte // framed: length prefix included
+	queued  int      // bytes in queue
 	wake    chan struct{}
 	closed  chan struct{}
 	once    sync.Once
@@ -45,9 +53,29 @@ type conn struct {
 
 func newConn(nc net.Conn, peer llt.NodeID, dir llt.Channel, limit int) *conn {
 	c := &conn{nc: nc, peer: peer, dir: dir, created: time.Now(), limit: limit,
-		wake: make(chan struct{}, 1), closed: make(chan struct{})}
+		br: bufio.NewReaderSize(nc, 16<<10), wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
 	c.lastRx.Store(c.created.UnixNano())
 	return c
+}
+
+// tryWrite writes b without waiting for the socket and returns how much
+// the kernel took (0 when it would block).
+func (c *conn) tryWrite(b []byte) (int, error) {
+	var n int
+	var werr error
+	if err := c.raw.Write(func(fd uintptr) bool {
+		n, werr = unix.Write(int(fd), b)
+		return true // never wait: the writer goroutine does the waiting
+	}); err != nil {
+		return 0, err
+	}
+	if errors.Is(werr, unix.EAGAIN) {
+		return 0, nil
+	}
+	return max(n, 0), werr
 }
 
 // errOverLimit is why a connection whose peer does not read is reset.
@@ -70,8 +98,29 @@ func (c *conn) enqueue(frame []byte) error {
 		c.close(CloseSendBufLimit)
 		return errOverLimit
 	}
-	c.queue = append(c.queue, frame)
-	c.queued += 4 + len(frame)
+	b := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(frame)), uint32(len(frame)))
+	b = append(b, frame...)
+	if len(c.queue) == 0 && c.writing.Load() == 0 && c.raw != nil {
+		// Nothing ahead of it: write now, so an idle connection needs no
+		// writer wakeup per frame.
+		n, err := c.tryWrite(b)
+		if err != nil {
+			c.mu.Unlock()
+			c.close(ClosePeer)
+			return err
+		}
+		if n == len(b) {
+			c.mu.Unlock()
+			c.framesOut.Add(1)
+			c.bytesOut.Add(uint64(n))
+			return nil
+		}
+		b = b[n:] // the rest waits for the writer
+		c.framesOut.Add(1)
+		c.bytesOut.Add(uint64(n))
+	}
+	c.queue = append(c.queue, b)
+	c.queued += len(b)
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -122,7 +171,6 @@ func (c *conn) reason() string {
 
 // writeLoop drains the queue until the connection closes.
 func (c *conn) writeLoop(timeout time.Duration) {
-	var hdr []byte
 	for {
 		select {
 		case <-c.closed:
@@ -136,16 +184,10 @@ func (c *conn) writeLoop(timeout time.Duration) {
 		c.writing.Store(int64(n))
 		c.mu.Unlock()
 		if len(q) == 0 {
+			c.writing.Store(0)
 			continue
 		}
-		bufs := make(net.Buffers, 0, 2*len(q))
-		hdr = hdr[:0]
-		for _, f := range q {
-			hdr = binary.BigEndian.AppendUint32(hdr, uint32(len(f)))
-		}
-		for i, f := range q {
-			bufs = append(bufs, hdr[4*i:4*i+4], f)
-		}
+		bufs := net.Buffers(q)
 		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
 		_, err := bufs.WriteTo(c.nc)
 		c.writing.Store(0)
@@ -160,6 +202,12 @@ func (c *conn) writeLoop(timeout time.Duration) {
 		}
 		c.framesOut.Add(uint64(len(q)))
 		c.bytesOut.Add(uint64(n))
+		// Frames queued while this write ran find the writer busy and do
+		// not wake it: look again.
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -168,7 +216,7 @@ func (c *conn) writeLoop(timeout time.Duration) {
 func (c *conn) readFrame(idle time.Duration) ([]byte, error) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(idle))
 	var h [4]byte
-	if _, err := io.ReadFull(c.nc, h[:]); err != nil {
+	if _, err := io.ReadFull(c.br, h[:]); err != nil {
 		return nil, err
 	}
 	n := binary.BigEndian.Uint32(h[:])
@@ -176,7 +224,7 @@ func (c *conn) readFrame(idle time.Duration) ([]byte, error) {
 		return nil, fmt.Errorf("frame length %d", n)
 	}
 	b := make([]byte, n)
-	if _, err := io.ReadFull(c.nc, b); err != nil {
+	if _, err := io.ReadFull(c.br, b); err != nil {
 		return nil, err
 	}
 	c.lastRx.Store(time.Now().UnixNano())

@@ -17,8 +17,8 @@ import (
 // within each network and channel.
 //
 //	tether statistics (since 2025-06-01T10:00:00Z, 30m5s ago):
-//	    Network  Channel  TxFrames  TxBytes  TxErrors  RxFrames  RxBytes  RxQueueDrops  Dropped
-//	    hb0      ether       18050  2166000         0     18047  2165640             0        4
+//	    Network  Channel  TxFrames  TxBytes  TxErrors  RxFrames  RxBytes  Dropped
+//	    hb0      ether       18050  2166000         0     18047  2165640        4
 //	tether dropped frames:
 //	    hb0      ether    bad-tag   3
 //	tether connection events:
@@ -34,13 +34,13 @@ func Counters(w io.Writer, st *status.Status) error {
 	} else {
 		fmt.Fprintf(&b, "tether statistics (since %s, %s ago):\n", timestamp(since), ago(st, since))
 	}
-	t := table{right: []bool{false, false, true, true, true, true, true, true, true}}
-	t.add(indent, "Network", "Channel", "TxFrames", "TxBytes", "TxErrors", "RxFrames", "RxBytes", "RxQueueDrops", "Dropped")
+	t := table{right: []bool{false, false, true, true, true, true, true, true}}
+	t.add(indent, "Network", "Channel", "TxFrames", "TxBytes", "TxErrors", "RxFrames", "RxBytes", "Dropped")
 	u := strconv.FormatUint
 	for _, c := range st.Counters.Networks {
 		t.add(indent, c.Network, c.Channel,
 			u(c.TxFrames, 10), u(c.TxBytes, 10), u(c.TxErrors, 10),
-			u(c.RxFrames, 10), u(c.RxBytes, 10), u(c.RxQueueDrops, 10),
+			u(c.RxFrames, 10), u(c.RxBytes, 10),
 			u(droppedTotal(c), 10))
 	}
 	t.write(&b)

@@ -123,7 +123,7 @@ func fixture() *status.Status {
 					Connections: map[string]uint64{"dialled": 3, "accepted": 2, "dial-failed": 1437,
 						"handshake-failed": 212, "refused-bad-proof": 212, "reset-peer": 1, "refused-busy": 0}},
 				{Network: "hb1", Channel: "ether", TxFrames: 72200, TxBytes: 8664000, TxErrors: 12, RxFrames: 54150,
-					RxBytes: 6498000, RxQueueDrops: 7, Dropped: map[string]uint64{"cross-connected": 250}},
+					RxBytes: 6498000, Dropped: map[string]uint64{"cross-connected": 250}},
 				{Network: "pub", Channel: "tcp", TxErrors: 18050, Connections: map[string]uint64{"dial-failed": 3610}},
 			},
 		},
