@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	_ "expvar" // memstats at /debug/vars, served only with --pprof
 	"flag"
 	"fmt"
 	"io"
@@ -37,7 +38,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	check := fs.Bool("check", false, "validate the configuration and key file, then exit")
 	version := fs.Bool("version", false, "print the version and exit")
-	pprofAddr := fs.String("pprof", "", "serve Go profiles (net/http/pprof) on this `address`, e.g. 127.0.0.1:6060; off by default")
+	pprofAddr := fs.String("pprof", "", "serve Go profiles (/debug/pprof) and memory statistics (/debug/vars) on this `address`, e.g. 127.0.0.1:6060; off by default")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
