@@ -727,3 +727,26 @@ func TestOneWayIsNamedWithShortTimers(t *testing.T) {
 		}
 	}
 }
+
+// Heartbeats are broadcast until the peer's address is learned from an
+// accepted frame, then unicast to it; when the peer falls silent they are
+// broadcast again, so a peer whose MAC changed (NIC swap) is found again.
+func TestBroadcastUntilLearnedThenUnicast(t *testing.T) {
+	s := newSim(t, 2, ether("hb0"), DefaultTimers())
+	s.run(time.Second)
+	n0 := s.nodes[0]
+	if got := n0.sentTo[0].to; got != "" {
+		t.Fatalf("first heartbeat addressed to %q, want broadcast", got)
+	}
+	last := n0.sentTo[len(n0.sentTo)-1]
+	if last.to != addr(1, 0) {
+		t.Fatalf("heartbeat after the handshake addressed to %q, want the learned %q", last.to, addr(1, 0))
+	}
+	s.isolate(1, 0, true)
+	fault := s.now
+	s.run(2 * time.Second)
+	last = n0.sentTo[len(n0.sentTo)-1]
+	if last.to != "" || !last.at.After(fault.Add(DefaultTimers().PeerInact)) {
+		t.Fatalf("heartbeat to a silent peer at %v addressed to %q, want broadcast", last.at.Sub(fault), last.to)
+	}
+}

@@ -42,6 +42,14 @@ type simNode struct {
 	down    bool // stopped: sends and receives nothing
 	// messages received, in order
 	messages []simMessage
+	// sentTo records the address of every frame sent
+	sentTo []sentTo
+}
+
+type sentTo struct {
+	at time.Time
+	to string
+	ch Channel
 }
 
 type simMessage struct {
@@ -119,6 +127,7 @@ func addr(node, net int) string { return fmt.Sprintf("mac-%d-%d", node, net) }
 func (s *sim) collect(n *simNode) {
 	src := int(n.id)
 	for _, o := range n.out.Frames {
+		n.sentTo = append(n.sentTo, sentTo{at: s.now, to: o.To, ch: o.Channel})
 		b, err := n.codec.Append(nil, &o.Frame)
 		if err != nil {
 			s.t.Fatalf("node %d: encode: %v", src, err)
