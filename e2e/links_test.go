@@ -68,6 +68,12 @@ func TestCablePull(t *testing.T) {
 		t.Error("hb0 lost carrier too")
 	}
 	for _, p := range peersOf(b, 1) {
+		// Node 1 tells its peers over hb0 at once: they need not wait for
+		// peerinact.
+		e := b.WaitEvent(p, "peer sees node1's hb1 down", peerInact+slack, eventAfter(f.At, "link.down", 1, "hb1"))
+		if d := e.Time.Sub(f.At); d > peerInact/2 {
+			t.Errorf("node%d saw node1's hb1 down %v after the pull, want well before peerinact (node1 reports it)", p, d)
+		}
 		st := b.WaitFor(p, "node1's hb1 down, peer-silent, remote carrier-lost", peerInact+slack, func(st *status.Status) bool {
 			l := testbed.FindLink(st, 1, "hb1")
 			return l != nil && l.State == status.LinkDown && l.Reason == "peer-silent" && l.RemoteReason == "carrier-lost"

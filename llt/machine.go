@@ -285,9 +285,22 @@ func (m *Machine) Receive(now time.Time, in Inbound, out *Output) Verdict {
 
 	for i := range f.Vector {
 		v := &f.Vector[i]
-		if ni, ok := m.netIndex[v.Network]; ok {
-			pl := p.links[ni]
-			pl.remote, pl.remoteAt = *v, now
+		ni, ok := m.netIndex[v.Network]
+		if !ok {
+			continue
+		}
+		pl := p.links[ni]
+		pl.remote, pl.remoteAt = *v, now
+		if !v.Carrier && ni != in.Network {
+			// The peer says its NIC on that network has no carrier (a
+			// pulled cable): no frame can pass there, so do not wait
+			// peerinact to find out.
+			for _, ps := range pl.sess {
+				if ps != nil && ps.state != SessionDown {
+					ps.lastRx, ps.theyHear = time.Time{}, false
+					m.setSession(now, p, pl, ps, SessionDown, DiagPeerCarrierLost, out)
+				}
+			}
 		}
 	}
 	for _, pl := range p.links {
@@ -324,6 +337,20 @@ func (m *Machine) SetCarrier(now time.Time, network int, up bool, out *Output) {
 	}
 	ns.carrier, ns.carrierSince = up, now
 	for _, p := range m.peers {
+		if !up {
+			// Tell every peer at once, over the other networks, that this
+			// one lost carrier (the link vector carries it).
+			for _, ol := range p.links {
+				if ol.net == network {
+					continue
+				}
+				for _, s := range ol.sess {
+					if s != nil {
+						s.sendNow = true
+					}
+				}
+			}
+		}
 		l := p.links[network]
 		for _, s := range l.sess {
 			if s == nil {

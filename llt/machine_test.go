@@ -277,9 +277,19 @@ func TestCarrierLossIsImmediateAndRecoveryNeedsHandshake(t *testing.T) {
 			t.Errorf("reason %v, want carrier-lost", dn.Reason)
 		}
 	}
+	// The peers learn over hb0 at once (node 0 tells them straight away)
+	// that node 0's hb1 lost carrier, and take the link down without
+	// waiting for peerinact.
+	s.run(5 * ms)
+	for _, obs := range []int{1, 2} {
+		dn, ok := s.firstLinkState(obs, 0, 1, fault, LinkDown)
+		if !ok || dn.At.Sub(fault) > ms {
+			t.Errorf("node %d: node 0's hb1 down %v after the carrier loss, want about one latency", obs, dn.At.Sub(fault))
+		}
+	}
 	s.run(2 * time.Second)
-	// The peers see node 0's hb1 go down by silence, and learn over hb0
-	// that node 0 lost carrier there.
+	// The peers see node 0's hb1 down, and know from its report that it
+	// lost carrier there.
 	for _, obs := range []int{1, 2} {
 		l := s.link(obs, 0, 1)
 		if l.State != LinkDown || l.Reason != ReasonPeerSilent || l.RemoteReason != ReasonCarrierLost {

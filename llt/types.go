@@ -84,6 +84,9 @@ const (
 	DiagPeerRestart  Diag = 5 // the peer restarted (new incarnation)
 	DiagPeerShutdown Diag = 6 // the peer's agent stopped cleanly
 	DiagAdminDown    Diag = 7 // our agent is stopping
+	// DiagPeerCarrierLost: the peer reported, over another network, that
+	// its NIC on this network lost carrier: nothing can pass.
+	DiagPeerCarrierLost Diag = 8
 )
 
 func (d Diag) String() string {
@@ -102,6 +105,8 @@ func (d Diag) String() string {
 		return "peer-shutdown"
 	case DiagAdminDown:
 		return "admin-down"
+	case DiagPeerCarrierLost:
+		return "peer-carrier-lost"
 	}
 	return fmt.Sprintf("diag-%d", uint8(d))
 }
