@@ -17,14 +17,23 @@ import (
 )
 
 // binDir holds tetherd and tetherstat: $TETHER_BIN_DIR (make e2e builds
-// them there) or a fresh build.
+// them there, with the race detector) or a fresh build.
 var binDir string
+
+// perfBinDir holds binaries built without the race detector, for the tests
+// whose outcome depends on speed (a flood): $TETHER_PERF_BIN_DIR, else
+// binDir.
+var perfBinDir string
 
 func TestMain(m *testing.M) {
 	os.Exit(testbed.Main(func(t testbed.T) {
 		binDir = os.Getenv("TETHER_BIN_DIR")
 		if binDir == "" {
 			binDir = testbed.Build(t)
+		}
+		perfBinDir = os.Getenv("TETHER_PERF_BIN_DIR")
+		if perfBinDir == "" {
+			perfBinDir = binDir
 		}
 		if code := m.Run(); code != 0 {
 			t.Fatalf("tests failed (exit %d)", code)
@@ -44,7 +53,9 @@ const (
 func newBed(t *testing.T, o testbed.Options) *testbed.Bed {
 	t.Helper()
 	testbed.RequireRoot(t)
-	o.BinDir = binDir
+	if o.BinDir == "" {
+		o.BinDir = binDir
+	}
 	b := testbed.New(t, o)
 	b.StartAll()
 	b.WaitAllUp(upTimeout)

@@ -200,3 +200,63 @@ func TestInjectedFramesAreCountedAndChangeNothing(t *testing.T) {
 		t.Errorf("%d frame.rejected log lines for %d bad frames: want a few, rate-limited", len(ev), rounds*len(genuine)*2)
 	}
 }
+
+// A flood of forged frames, as fast as a rogue host can send them, is
+// counted and dropped and costs no link its state: the agent's readers
+// yield to its timers even with a single P. Whether genuine frames survive
+// a flood depends on how fast the agent decodes, so this test runs the
+// production build, not the race detector's (ten times slower, it drops
+// genuine frames with the forged ones in the kernel and its links go down,
+// named auth-failure).
+func TestFloodOfForgedFrames(t *testing.T) {
+	b := newBed(t, testbed.Options{BinDir: perfBinDir})
+	keys, err := config.LoadKeys(b.KeyPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, _ := llt.NewKeyring(keys...)
+	forged, err := llt.NewCodec(kr).Append(nil, &llt.Frame{Type: llt.FrameHeartbeat, State: llt.SessionUp,
+		Cluster: testbed.DefaultClusterID, Src: 1, Dst: 0, Network: "hb0", Incarnation: 1 << 60, Seq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged[len(forged)-1] ^= 1 // the tag no longer matches: HMAC work for every frame
+	rogue := b.AddHost("rogue", "hb0")
+	inj, err := testbed.OpenPacket(rogue.NS, rogue.Iface("hb0"), testbed.EtherType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inj.Close()
+	victim := b.MAC(0, "hb0")
+	raw, _ := (&ethernet.Frame{Destination: victim, Source: rogue.MAC("hb0"), EtherType: testbed.EtherType, Payload: forged}).MarshalBinary()
+
+	d0 := dropped(t, b, 0, "hb0")
+	start := time.Now()
+	var sent int
+	for time.Since(start) < 5*time.Second {
+		for i := 0; i < 256; i++ {
+			if _, err := inj.WriteTo(raw, &packet.Addr{HardwareAddr: victim}); err == nil {
+				sent++
+			}
+		}
+	}
+	time.Sleep(2 * heartbeat)
+	got := dropped(t, b, 0, "hb0")
+	counted := got["bad-tag"] - d0["bad-tag"] + got["kernel-rx-overflow"] - d0["kernel-rx-overflow"]
+	t.Logf("flood: %d frames in 5 s (%.0f/s); node0 counted %d bad-tag, %d kernel overruns",
+		sent, float64(sent)/5, got["bad-tag"]-d0["bad-tag"], got["kernel-rx-overflow"]-d0["kernel-rx-overflow"])
+	if sent < 10000 {
+		t.Fatalf("only %d frames sent: not a flood", sent)
+	}
+	if counted < uint64(sent)*9/10 {
+		t.Errorf("%d of %d flood frames counted", counted, sent)
+	}
+	for i := 0; i < b.N(); i++ {
+		if ev := eventsBetween(b, i, start, time.Now(), "link.down", "link.trouble", "node.state", "peer.restart"); len(ev) != 0 {
+			t.Errorf("node%d during the flood: %v", i, ev)
+		}
+	}
+	if st := mustStatus(t, b, 0); !testbed.AllLinksUp(st, 2) {
+		t.Fatalf("after the flood:\n%s", testbed.Summary(st))
+	}
+}

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"golang.org/x/time/rate"
 
 	"github.com/tether-ha/tether/links"
@@ -111,7 +111,7 @@ func (ch *Channel) Send(to string, b []byte) {
 	n, err := ch.conn.Load().Write(dst, b)
 	if err != nil {
 		ch.ctr.TxErrors.Add(1)
-		if errors.Is(err, unix.EAGAIN) {
+		if errors.Is(err, links.ErrWouldBlock) {
 			ch.ctr.Drop(SendWouldBlock)
 		}
 		if ch.logLimit.Allow() {
@@ -142,7 +142,10 @@ func (ch *Channel) readLoop(ctx context.Context, deliver links.Deliver) {
 	kr := ch.keys.Load()
 	codec := llt.NewCodec(kr, ch.names...)
 	var r links.Received // reused: Decode keeps its Vector's capacity
-	for ctx.Err() == nil {
+	for n := 1; ctx.Err() == nil; n++ {
+		if n%links.YieldEvery == 0 {
+			runtime.Gosched()
+		}
 		conn := ch.conn.Load()
 		payload, src, n, err := conn.ReadFrom(buf)
 		if err != nil {

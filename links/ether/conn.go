@@ -13,6 +13,8 @@ import (
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
+
+	"github.com/tether-ha/tether/links"
 )
 
 // ErrNoInterface is wrapped by Open when the interface does not exist.
@@ -111,21 +113,19 @@ func (c *Conn) Write(dst net.HardwareAddr, payload []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var n int
-	var werr error
-	if err := rc.Write(func(fd uintptr) bool {
-		n, werr = unix.Write(int(fd), b)
-		return true // never wait for writability
-	}); err != nil {
-		return 0, err
-	}
-	return n, werr
+	return links.WriteNow(rc, b)
 }
 
 // ReadFrom reads one frame into buf and returns its payload (a fresh
 // slice, not aliasing buf), its source MAC and its length on the wire.
 func (c *Conn) ReadFrom(buf []byte) (payload []byte, src net.HardwareAddr, n int, err error) {
-	n, _, err = c.pc.ReadFrom(buf)
+	rc, err := c.pc.SyscallConn()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	// The frame's own Ethernet header names its source: no need for
+	// recvfrom's address.
+	n, err = links.Read(rc, buf)
 	if err != nil {
 		return nil, nil, 0, err
 	}

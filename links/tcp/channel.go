@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -477,7 +478,10 @@ func (ch *Channel) readLoop(c *conn, deliver links.Deliver) {
 	from := c.nc.RemoteAddr().String()
 	ctr := ch.cfg.Counters
 	var r links.Received // reused: Decode keeps its Vector's capacity
-	for {
+	for n := 1; ; n++ {
+		if n%links.YieldEvery == 0 {
+			runtime.Gosched()
+		}
 		b, err := c.readFrame(ch.cfg.IdleTimeout)
 		if err != nil {
 			var ne net.Error

@@ -12,8 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/tether-ha/tether/links"
 	"github.com/tether-ha/tether/llt"
 )
 
@@ -53,10 +52,14 @@ type conn struct {
 
 func newConn(nc net.Conn, peer llt.NodeID, dir llt.Channel, limit int) *conn {
 	c := &conn{nc: nc, peer: peer, dir: dir, created: time.Now(), limit: limit,
-		br: bufio.NewReaderSize(nc, 16<<10), wake: make(chan struct{}, 1), closed: make(chan struct{})}
+		wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	var rd io.Reader = nc
 	if sc, ok := nc.(syscall.Conn); ok {
-		c.raw, _ = sc.SyscallConn()
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw, rd = raw, rawReader{raw}
+		}
 	}
+	c.br = bufio.NewReaderSize(rd, 16<<10)
 	c.lastRx.Store(c.created.UnixNano())
 	return c
 }
@@ -64,19 +67,18 @@ func newConn(nc net.Conn, peer llt.NodeID, dir llt.Channel, limit int) *conn {
 // tryWrite writes b without waiting for the socket and returns how much
 // the kernel took (0 when it would block).
 func (c *conn) tryWrite(b []byte) (int, error) {
-	var n int
-	var werr error
-	if err := c.raw.Write(func(fd uintptr) bool {
-		n, werr = unix.Write(int(fd), b)
-		return true // never wait: the writer goroutine does the waiting
-	}); err != nil {
-		return 0, err
-	}
-	if errors.Is(werr, unix.EAGAIN) {
+	n, err := links.WriteNow(c.raw, b)
+	if errors.Is(err, links.ErrWouldBlock) {
 		return 0, nil
 	}
-	return max(n, 0), werr
+	return n, err
 }
+
+// rawReader reads the connection with raw non-blocking reads (see
+// links.Read), honouring the read deadline.
+type rawReader struct{ rc syscall.RawConn }
+
+func (r rawReader) Read(b []byte) (int, error) { return links.Read(r.rc, b) }
 
 // errOverLimit is why a connection whose peer does not read is reset.
 var errOverLimit = errors.New("send buffer limit reached")
