@@ -38,7 +38,7 @@ type Agent struct {
 	inc       uint64
 	m         *llt.Machine
 	keys      *llt.Keyring
-	codec     *llt.Codec // engine-owned: encodes outgoing frames
+	codec     *llt.Codec // encodes outgoing frames (under mu)
 	nets      []*network
 	netNames  []string
 	peerNames map[llt.NodeID]string
@@ -50,7 +50,7 @@ type Agent struct {
 	stopped bool // shutdown frames sent: no more processing
 
 	handlers    map[byte]MessageHandler   // set before Run
-	echoWaiters map[uint64]chan time.Time // engine-owned: pings awaiting replies
+	echoWaiters map[uint64]chan time.Time // pings awaiting replies (under mu)
 }
 
 // New validates what it can, opens every socket and builds the machine.

@@ -78,7 +78,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 // background serves key reloads and the systemd watchdog. The watchdog is
-// fed only while the engine answers, so a wedged engine gets restarted.
+// fed only while the agent can take its lock, so a wedged agent gets restarted.
 func (d *Daemon) background(ctx context.Context, a *Agent, cfg *config.Config) {
 	var tick <-chan time.Time
 	if iv, err := daemon.SdWatchdogEnabled(false); err == nil && iv > 0 {

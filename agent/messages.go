@@ -33,8 +33,8 @@ const (
 )
 
 // MessageHandler receives a message's body (without the topic byte). It
-// runs on the engine goroutine: it must not block, and must copy the body
-// to keep it.
+// runs with the agent locked, on the goroutine that read the frame: it
+// must not block, and must copy the body to keep it.
 type MessageHandler func(from uint16, body []byte)
 
 // Errors of Send.
@@ -64,7 +64,7 @@ func (a *Agent) Send(ctx context.Context, peer uint16, topic byte, body []byte) 
 	return r, err
 }
 
-// sendNow sends on the engine goroutine.
+// sendNow sends a message (locked).
 func (a *Agent) sendNow(now time.Time, peer llt.NodeID, topic byte, body []byte) (llt.Route, error) {
 	payload := make([]byte, 1+len(body))
 	payload[0] = topic
@@ -74,7 +74,7 @@ func (a *Agent) sendNow(now time.Time, peer llt.NodeID, topic byte, body []byte)
 	return r, err
 }
 
-// dispatch delivers received messages (engine goroutine).
+// dispatch delivers received messages (locked).
 func (a *Agent) dispatch(now time.Time, msgs []llt.Message) {
 	for _, msg := range msgs {
 		if len(msg.Payload) == 0 {

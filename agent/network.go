@@ -24,7 +24,7 @@ type network struct {
 	etherCtr *links.Counters
 	tcp      *tcp.Channel // nil without the tcp channel
 	tcpCtr   *links.Counters
-	nic      nicwatch.State // engine-owned copy of the latest NIC state
+	nic      nicwatch.State // latest NIC state (under the agent's mu)
 	driver   string
 }
 

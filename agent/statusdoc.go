@@ -17,7 +17,7 @@ import (
 	"github.com/tether-ha/tether/llt"
 )
 
-// Status builds the status document on the engine goroutine.
+// Status builds the status document with the agent locked.
 func (a *Agent) Status(ctx context.Context) (*status.Status, error) {
 	var st *status.Status
 	err := a.do(ctx, func(now time.Time) { st = a.buildStatus(now) })
