@@ -34,7 +34,9 @@ const (
 
 // MessageHandler receives a message's body (without the topic byte). It
 // runs with the agent locked, on the goroutine that read the frame: it
-// must not block, and must copy the body to keep it.
+// must not block, must copy the body to keep it, and must not call Send
+// itself (Send takes the same lock): hand the work to a goroutine of its
+// own instead.
 type MessageHandler func(from uint16, body []byte)
 
 // Errors of Send.
