@@ -15,7 +15,7 @@ import (
 
 // The message API: an application message to a peer over the best
 // available link (llt.Machine.SendMessage: the highest-priority link that
-// is up and was heard within about a heartbeat and a half; TCP first, else
+// is up and was heard within one and a quarter heartbeats; TCP first, else
 // ether if it fits the MTU).
 //
 // Every message starts with a topic byte that routes it to its handler.

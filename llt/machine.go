@@ -684,11 +684,12 @@ func (m *Machine) downReason(now time.Time, l *link) Reason {
 // oneWayInAfter is how long after we last heard the peer its claim to
 // hear us must have arrived to count. When both directions die at once,
 // our last frame from the peer may predate the fault by a heartbeat and
-// the peer may have heard us up to the fault, so its claim ("heard you
-// within 1.5 heartbeats") can be honest until 2.5 heartbeats after our
-// last frame; three heartbeats leave no room for a blackhole to pass for
-// one-way loss. The price: with very short timers a real one-way-in may
-// be named a heartbeat after the link went down, not at the same moment.
+// the peer may have heard us up to the fault, so a claim lasting 1.5
+// heartbeats could be honest until 2.5 heartbeats after our last frame;
+// three heartbeats leave no room for a blackhole to pass for
+// one-way loss (the claim now lasts 1.25 heartbeats: more margin still).
+// The price: with very short timers a real one-way-in may be named a
+// heartbeat after the link went down, not at the same moment.
 func oneWayInAfter(hb time.Duration) time.Duration { return 3 * hb }
 
 // lastHeard is when any session of l last accepted a frame.
@@ -797,8 +798,9 @@ func (m *Machine) vector(now time.Time, p *peer) []VectorEntry {
 	p.vec = p.vec[:0]
 	for _, l := range p.links {
 		ns := &m.nets[l.net]
-		// "Hears you": a frame within about a heartbeat and a half, so the
-		// claim dies quickly when the link does (see oneWayInAfter).
+		// "Hears you": a frame within one and a quarter heartbeats
+		// (freshWithin), so the claim dies quickly when the link does (see
+		// oneWayInAfter).
 		hears := false
 		for _, s := range l.sess {
 			if s != nil && s.hearing(now, freshWithin(ns.cls.heartbeat)) {

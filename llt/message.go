@@ -19,17 +19,22 @@ type Route struct {
 }
 
 // freshWithin is how recently a session must have been heard to be
-// preferred for messages: a link that has missed about one and a half
-// heartbeats is passed over for the next one, long before peerinact.
-func freshWithin(hb time.Duration) time.Duration { return hb + hb/2 }
+// preferred for messages: heartbeats arrive at most one interval apart
+// (jittered down to 75 %), so a link not heard for a quarter interval more
+// than that has most likely failed and is passed over for the next one,
+// long before peertrouble. A sender thus fails over between a quarter and
+// one and a quarter intervals after a fault (its last heartbeat may have
+// come up to an interval before it); a merely late frame only moves
+// messages to another link for a moment, which costs nothing.
+func freshWithin(hb time.Duration) time.Duration { return hb + hb/4 }
 
 // SendMessage sends payload to peer over the best usable link: private
 // networks first, in configuration order, then lowpri ones; on a network
 // a TCP connection that is up (reliable, any size up to MaxPayload), else
 // the ether channel if the payload fits its MTU. Links heard within
-// one and a half heartbeats come first, so a sender fails over to the
-// next link about one heartbeat after the best one falls silent, without
-// waiting for peertrouble or peerinact.
+// one and a quarter heartbeats come first (freshWithin), so a sender fails
+// over to the next link about one heartbeat after the best one falls
+// silent, without waiting for peertrouble or peerinact.
 //
 // Delivery is at most once: no acknowledgement, no retransmission beyond
 // what TCP itself does. Messages on one route arrive in order; a change of
