@@ -501,7 +501,7 @@ func TestTCPPeerThatDoesNotReadHitsTheSendBufferLimit(t *testing.T) {
 }
 
 // Application messages take the best link and fail over to the next one
-// within about a heartbeat and a half when it falls silent.
+// within about a heartbeat when it falls silent.
 func TestMessagesFailOver(t *testing.T) {
 	b := newBed(t, testbed.Options{Networks: tcpNets})
 	for i := 0; i < b.N(); i++ {
