@@ -195,26 +195,8 @@ func TestRoutedTopology(t *testing.T) {
 
 func TestRoutedTCPCrossesTheRouter(t *testing.T) {
 	b := newRoutedBed(t)
-	var ln net.Listener
-	err := InNS(b.NodeNS(1), func() (err error) {
-		ln, err = net.Listen("tcp", netip.AddrPortFrom(b.IP(1, "wan"), 0).String())
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan string, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			accepted <- err.Error()
-			return
-		}
-		defer c.Close()
-		accepted <- c.RemoteAddr().(*net.TCPAddr).IP.String()
-	}()
-	mustDial(t, b, 0, ln.Addr().(*net.TCPAddr).AddrPort())
+	addr, accepted := acceptOne(t, b, 1, "wan")
+	mustDial(t, b, 0, addr)
 	// Different subnets, the source unchanged: routed, not NATed.
 	if got := <-accepted; got != b.IP(0, "wan").String() {
 		t.Errorf("peer address %s, want %s", got, b.IP(0, "wan"))

@@ -110,17 +110,19 @@ func TestTopology(t *testing.T) {
 	}
 }
 
-func TestTCPBetweenNodes(t *testing.T) {
-	b := newBed(t)
+// acceptOne listens on node i's address on network and reports the source IP
+// of the first connection it accepts (or the accept error).
+func acceptOne(t *testing.T, b *Bed, i int, network string) (netip.AddrPort, <-chan string) {
+	t.Helper()
 	var ln net.Listener
-	err := InNS(b.NodeNS(1), func() (err error) {
-		ln, err = net.Listen("tcp", netip.AddrPortFrom(b.IP(1, "hb1"), 0).String())
+	err := InNS(b.NodeNS(i), func() (err error) {
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(b.IP(i, network), 0).String())
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	accepted := make(chan string, 1)
 	go func() {
 		c, err := ln.Accept()
@@ -131,15 +133,13 @@ func TestTCPBetweenNodes(t *testing.T) {
 		defer c.Close()
 		accepted <- c.RemoteAddr().(*net.TCPAddr).IP.String()
 	}()
-	var c net.Conn
-	err = InNS(b.NodeNS(0), func() (err error) {
-		c, err = net.DialTimeout("tcp", ln.Addr().String(), 2*time.Second)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	return ln.Addr().(*net.TCPAddr).AddrPort(), accepted
+}
+
+func TestTCPBetweenNodes(t *testing.T) {
+	b := newBed(t)
+	addr, accepted := acceptOne(t, b, 1, "hb1")
+	mustDial(t, b, 0, addr)
 	if got := <-accepted; got != b.IP(0, "hb1").String() {
 		t.Errorf("peer address %s, want %s", got, b.IP(0, "hb1"))
 	}
