@@ -226,7 +226,10 @@ func (ch *Channel) Send(peer llt.NodeID, dir llt.Channel, frame []byte) {
 		ch.cfg.Counters.Drop("not-connected")
 		return
 	}
-	if err := c.enqueue(frame); err != nil {
+	if err := c.enqueue(frame); err == nil {
+		ch.cfg.Counters.TxFrames.Add(1)
+		ch.cfg.Counters.TxBytes.Add(uint64(4 + len(frame)))
+	} else {
 		ch.cfg.Counters.TxErrors.Add(1)
 		if errors.Is(err, errOverLimit) {
 			ch.logf(slog.LevelWarn, "connection reset: send buffer limit", "event", "tcp.reset", "peer", p.Name,

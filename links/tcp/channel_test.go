@@ -170,6 +170,9 @@ func TestPairOfConnectionsCarryFramesBothWays(t *testing.T) {
 	if got := a.ctr.ConnEvents(); got["dialled"] != 1 || got["accepted"] != 1 {
 		t.Errorf("conn events %v", got)
 	}
+	if n := a.ctr.TxFrames.Load(); n != 3 {
+		t.Errorf("channel counted %d frames sent, want 3", n)
+	}
 }
 
 // A peer that stops sending (frozen, blackholed) is noticed by the idle

@@ -59,7 +59,9 @@ func newConn(nc net.Conn, peer llt.NodeID, dir llt.Channel, limit int) *conn {
 			c.raw, rd = raw, rawReader{raw}
 		}
 	}
-	c.br = bufio.NewReaderSize(rd, 16<<10)
+	// Heartbeats are a couple of hundred bytes; a larger frame is read
+	// past the buffer, straight into its own slice.
+	c.br = bufio.NewReaderSize(rd, 4<<10)
 	c.lastRx.Store(c.created.UnixNano())
 	return c
 }
