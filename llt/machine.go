@@ -95,11 +95,12 @@ type link struct {
 	since        time.Time
 	downs        uint64
 
-	remote   VectorEntry // the peer's view of this link
-	remoteAt time.Time
-	crossAt  time.Time // the peer's frames for another network arrived here
-	authFail time.Time // frames claiming to be the peer failed authentication here
-	stopped  bool      // the peer said it is shutting down
+	remote     VectorEntry // the peer's view of this link
+	remoteAt   time.Time
+	remoteSent int64     // the peer's send timestamp of the frame that carried it
+	crossAt    time.Time // the peer's frames for another network arrived here
+	authFail   time.Time // frames claiming to be the peer failed authentication here
+	stopped    bool      // the peer said it is shutting down
 	// stoppedUntil: after the peer restarts, a stopped link keeps its
 	// reason until it hears the new incarnation or this passes.
 	stoppedUntil time.Time
@@ -290,11 +291,19 @@ func (m *Machine) Receive(now time.Time, in Inbound, out *Output) Verdict {
 			continue
 		}
 		pl := p.links[ni]
-		pl.remote, pl.remoteAt = *v, now
-		if !v.Carrier && ni != in.Network {
+		if f.Timestamp < pl.remoteSent {
+			// Frames on different networks are read by different
+			// goroutines and can be processed out of order: never let an
+			// older view replace a newer one.
+			continue
+		}
+		pl.remote, pl.remoteAt, pl.remoteSent = *v, now, f.Timestamp
+		if !v.Carrier && ni != in.Network && !carriedSince(pl, f.Timestamp) {
 			// The peer says its NIC on that network has no carrier (a
 			// pulled cable): no frame can pass there, so do not wait
-			// peerinact to find out.
+			// peerinact to find out. Unless that link has since carried a
+			// frame the peer sent after this report: then the report is
+			// stale (the cable is back).
 			for _, ps := range pl.sess {
 				if ps != nil && ps.state != SessionDown {
 					ps.lastRx, ps.theyHear = time.Time{}, false
@@ -309,6 +318,17 @@ func (m *Machine) Receive(now time.Time, in Inbound, out *Output) Verdict {
 	m.evalPeer(now, p, out)
 	m.flush(now, out)
 	return Accepted
+}
+
+// carriedSince reports whether a session of l accepted a frame the peer
+// sent after its timestamp ts.
+func carriedSince(l *link, ts int64) bool {
+	for _, s := range l.sess {
+		if s != nil && s.echoSeq != 0 && s.echoTS > ts {
+			return true
+		}
+	}
+	return false
 }
 
 // NoteAuthFailure records that a frame claiming to come from src arrived on
@@ -523,7 +543,7 @@ func (m *Machine) restartPeer(now time.Time, p *peer, inc uint64, out *Output) {
 		if l.stopped {
 			l.stoppedUntil = now.Add(m.nets[l.net].cls.inact)
 		}
-		l.remoteAt = time.Time{} // the old incarnation's view of the links
+		l.remoteAt, l.remoteSent = time.Time{}, 0 // the old incarnation's view of the links
 		for _, s := range l.sess {
 			if s == nil {
 				continue
@@ -537,7 +557,7 @@ func (m *Machine) restartPeer(now time.Time, p *peer, inc uint64, out *Output) {
 func (m *Machine) peerShutdown(now time.Time, p *peer, out *Output) {
 	for _, l := range p.links {
 		l.stopped, l.stoppedUntil = true, time.Time{}
-		l.remoteAt = time.Time{}
+		l.remoteAt, l.remoteSent = time.Time{}, 0
 		for _, s := range l.sess {
 			if s == nil {
 				continue

@@ -760,3 +760,38 @@ func TestBroadcastUntilLearnedThenUnicast(t *testing.T) {
 		t.Fatalf("heartbeat to a silent peer at %v addressed to %q, want broadcast", last.at.Sub(fault), last.to)
 	}
 }
+
+// A stale "no carrier" report must not take down a link that is back: the
+// node's frames on another network can be processed after the handshake
+// frames on the restored one (different sockets, different goroutines, a
+// slower path). Reproduced with a network slower than the other.
+func TestStaleCarrierReportDoesNotDownARestoredLink(t *testing.T) {
+	for _, tm := range []Timers{fastTimers, DefaultTimers()} {
+		for offset := time.Duration(0); offset < tm.Heartbeat; offset += tm.Heartbeat / 25 {
+			s := newSim(t, 3, ether("hb0", "hb1"), tm)
+			s.netLatency[0] = tm.Heartbeat / 5 // hb0 frames arrive late
+			s.run(time.Second)
+			n0 := s.nodes[0]
+			n0.m.SetCarrier(s.now, 1, false, &n0.out)
+			s.isolate(0, 1, true)
+			s.collect(n0)
+			s.run(time.Second + offset)
+			restore := s.now
+			s.isolate(0, 1, false)
+			n0.m.SetCarrier(s.now, 1, true, &n0.out)
+			s.collect(n0)
+			s.run(time.Second)
+			for _, obs := range []int{1, 2} {
+				up, ok := s.firstLinkState(obs, 0, 1, restore, LinkUp)
+				if !ok {
+					t.Fatalf("hb %v: node %d never saw node 0's hb1 back", tm.Heartbeat, obs)
+				}
+				for _, e := range s.linkEvents(obs, 0, 1, up.At) {
+					if e.Link == LinkDown {
+						t.Fatalf("hb %v, restore at +%v: node %d took the restored link down again (%v, %v after it came up)", tm.Heartbeat, offset, obs, e.Reason, e.At.Sub(up.At))
+					}
+				}
+			}
+		}
+	}
+}

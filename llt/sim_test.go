@@ -16,7 +16,10 @@ type sim struct {
 	nodes   []*simNode
 	nets    []NetworkConfig
 	latency time.Duration
-	pending []delivery
+	// netLatency overrides latency per network (index), to reorder frames
+	// across networks.
+	netLatency map[int]time.Duration
+	pending    []delivery
 	// cut[src][dst][net]: ether frames from src to dst on net are dropped.
 	cut map[[3]int]bool
 	// tcpCut[src][dst][net]: tcp frames from src to dst on net are dropped.
@@ -80,7 +83,7 @@ func testKeyring(t testing.TB) *Keyring {
 func newSim(t *testing.T, n int, nets []NetworkConfig, timers Timers) *sim {
 	t.Helper()
 	s := &sim{t: t, now: simEpoch, nets: nets, latency: 50 * time.Microsecond,
-		cut: map[[3]int]bool{}, tcpCut: map[[3]int]bool{}, noDial: map[[3]int]bool{}, route: map[[2]int]int{}}
+		cut: map[[3]int]bool{}, netLatency: map[int]time.Duration{}, tcpCut: map[[3]int]bool{}, noDial: map[[3]int]bool{}, route: map[[2]int]int{}}
 	kr := testKeyring(t)
 	names := make([]string, len(nets))
 	for i, nc := range nets {
@@ -170,7 +173,11 @@ func (s *sim) collect(n *simNode) {
 			case ChannelTCPFrom:
 				ch = ChannelTCPTo
 			}
-			s.pending = append(s.pending, delivery{at: s.now.Add(s.latency), order: s.seq, src: src, dst: dst,
+			lat := s.latency
+			if l, ok := s.netLatency[arrive]; ok {
+				lat = l
+			}
+			s.pending = append(s.pending, delivery{at: s.now.Add(lat), order: s.seq, src: src, dst: dst,
 				net: arrive, ch: ch, from: addr(src, o.Network), b: b})
 		}
 	}
