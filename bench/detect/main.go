@@ -22,6 +22,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tether-ha/tether/bench/internal/bedutil"
+	"github.com/tether-ha/tether/bench/internal/proc"
+	"github.com/tether-ha/tether/bench/internal/report"
 	"github.com/tether-ha/tether/testbed"
 )
 
@@ -49,16 +52,16 @@ type profile struct {
 	name   string
 	timers map[string]string // config timers section; nil: agent defaults
 	// blackholeTarget returns the p99 target from the effective timers.
-	blackholeTarget func(Timers) float64
+	blackholeTarget func(bedutil.Timers) float64
 	idleCPU         float64
 }
 
 func profiles() []profile {
 	return []profile{
 		{name: "default", idleCPU: defaultIdleCPU,
-			blackholeTarget: func(t Timers) float64 { return t.PeerInactMs + t.HeartbeatMs }},
+			blackholeTarget: func(t bedutil.Timers) float64 { return t.PeerInactMs + t.HeartbeatMs }},
 		{name: "fast", timers: map[string]string{"heartbeat": "10ms", "peertrouble": "20ms", "peerinact": "30ms"},
-			idleCPU: fastIdleCPU, blackholeTarget: func(Timers) float64 { return fastTargetMs }},
+			idleCPU: fastIdleCPU, blackholeTarget: func(bedutil.Timers) float64 { return fastTargetMs }},
 	}
 }
 
@@ -162,19 +165,8 @@ func main() {
 
 // run runs every part asked for and writes the results.
 func run(t testbed.T, o options) {
-	testbed.RequireRoot(t)
-	bin, err := filepath.Abs(o.bin)
-	if err != nil {
-		t.Fatalf("-bin %s: %v", o.bin, err)
-	}
-	if _, err := os.Stat(filepath.Join(bin, "tetherd")); err != nil {
-		t.Fatalf("-bin %s: %v (run make build first)", o.bin, err)
-	}
-	o.bin = bin
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		t.Fatalf("-out: %v", err)
-	}
-	res := &Results{Machine: machineInfo(o.bin), Started: time.Now(), Command: strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " "), Seed: o.seed}
+	o.bin = bedutil.Prepare(t, o.bin, o.out)
+	res := &Results{Machine: proc.MachineInfo(o.bin), Started: time.Now(), Command: bedutil.CommandLine(), Seed: o.seed}
 	save := func() {
 		if err := writeResults(o.out, res); err != nil {
 			t.Fatalf("write results: %v", err)
@@ -201,7 +193,7 @@ func run(t testbed.T, o options) {
 	if o.has(partSoak) {
 		b := testbed.New(t, testbed.Options{BinDir: o.bin, Timers: o.soakProf.timers})
 		b.StartAll()
-		if err := waitAllUp(b, upTimeout); err != nil {
+		if err := bedutil.WaitAllUp(b, upTimeout); err != nil {
 			res.Errors = append(res.Errors, "soak: "+err.Error())
 		} else {
 			time.Sleep(startupSettle)
@@ -219,15 +211,15 @@ func run(t testbed.T, o options) {
 			}
 			res.Soak = sr
 		}
-		if err := saveLogs(b, o.out, "soak"); err != nil {
+		if err := bedutil.SaveLogs(b, o.out, "soak"); err != nil {
 			t.Logf("save soak logs: %v", err)
 		}
-		stopAll(b)
+		bedutil.StopAll(b)
 	}
 	res.Finished = time.Now()
-	res.Machine.LoadAfter = loadAvg()
+	res.Machine.LoadAfter = proc.LoadAvg()
 	save()
-	printText(os.Stdout, res)
+	report.Print(os.Stdout, tables(res))
 	t.Logf("results in %s", filepath.Join(o.out, "detect.json"))
 	if len(res.Errors) > 0 {
 		t.Fatalf("the benchmark could not measure everything:\n  %s", strings.Join(res.Errors, "\n  "))
@@ -239,18 +231,18 @@ func runProfile(t testbed.T, o options, p profile, rng *rand.Rand) *ProfileResul
 	pr := &ProfileResult{Name: p.name, Config: p.timers}
 	t.Logf("profile %s: starting a 3-node, 2-network bed", p.name)
 	b := testbed.New(t, testbed.Options{BinDir: o.bin, Timers: p.timers})
-	defer stopAll(b)
+	defer bedutil.StopAll(b)
 	defer func() {
-		if err := saveLogs(b, o.out, "profile-"+p.name); err != nil {
+		if err := bedutil.SaveLogs(b, o.out, "profile-"+p.name); err != nil {
 			t.Logf("save logs: %v", err)
 		}
 	}()
 	b.StartAll()
-	if err := waitAllUp(b, upTimeout); err != nil {
+	if err := bedutil.WaitAllUp(b, upTimeout); err != nil {
 		pr.Error = err.Error()
 		return pr
 	}
-	tm, err := effectiveTimers(b)
+	tm, err := bedutil.EffectiveTimers(b)
 	if err != nil {
 		pr.Error = err.Error()
 		return pr

@@ -1,10 +1,17 @@
 package main
 
-import "time"
+import (
+	"time"
+
+	"github.com/tether-ha/tether/bench/internal/bedutil"
+	"github.com/tether-ha/tether/bench/internal/idle"
+	"github.com/tether-ha/tether/bench/internal/proc"
+	"github.com/tether-ha/tether/bench/internal/stats"
+)
 
 // Results is everything one run measured; written as detect.json.
 type Results struct {
-	Machine  Machine          `json:"machine"`
+	Machine  proc.Machine     `json:"machine"`
 	Started  time.Time        `json:"started"`
 	Finished time.Time        `json:"finished,omitzero"`
 	Command  string           `json:"command"`
@@ -14,29 +21,11 @@ type Results struct {
 	Errors   []string         `json:"errors,omitempty"`
 }
 
-// Machine describes where the run happened.
-type Machine struct {
-	CPUModel   string `json:"cpu_model"`
-	Cores      int    `json:"cores"`
-	Kernel     string `json:"kernel"`
-	GoVersion  string `json:"go_version"`
-	Tetherd    string `json:"tetherd_version"`
-	LoadBefore string `json:"loadavg_before"`
-	LoadAfter  string `json:"loadavg_after,omitempty"`
-}
-
-// Timers are the effective timers of a profile, as the agent reports them.
-type Timers struct {
-	HeartbeatMs   float64 `json:"heartbeat_ms"`
-	PeerTroubleMs float64 `json:"peertrouble_ms"`
-	PeerInactMs   float64 `json:"peerinact_ms"`
-}
-
 // ProfileResult is one timer profile on one 3-node × 2-network bed.
 type ProfileResult struct {
 	Name   string            `json:"name"`
 	Config map[string]string `json:"config_timers"` // written to the config; empty: agent defaults
-	Timers Timers            `json:"timers"`
+	Timers bedutil.Timers    `json:"timers"`
 	Idle   *IdleResult       `json:"idle,omitempty"`
 	Faults []*FaultResult    `json:"faults"`
 	// RSS of each agent after all trials (leak check).
@@ -56,13 +45,13 @@ type FaultResult struct {
 	// Views: "faulted node" (the node whose cable was pulled or whose
 	// switch port was blackholed, about its links to each peer), "peers"
 	// (each peer about its link to the faulted node), "all".
-	Views map[string]Dist `json:"views"`
+	Views map[string]stats.Dist `json:"views"`
 	// Trouble is the time to link.trouble, where the link went through
 	// TROUBLE before DOWN (all views).
-	Trouble Dist `json:"trouble"`
+	Trouble stats.Dist `json:"trouble"`
 	// Recovery is from the start of the undo to the last link.up of the
 	// links involved (informational; CablePull's undo waits for the cable).
-	Recovery Dist `json:"recovery"`
+	Recovery stats.Dist `json:"recovery"`
 	// Missed counts expected link.down events that did not come in time.
 	Missed int `json:"missed"`
 	// Reasons counts the reason of each detection, per view.
@@ -95,39 +84,13 @@ type Sample struct {
 	FinalReason string  `json:"final_reason"` // last logged before the undo
 }
 
-// IdleResult is CPU and memory of idle agents with every link up.
+// IdleResult is CPU and memory of idle agents with every link up, and
+// the verdict against the targets (on the /proc/<pid>/stat figures).
 type IdleResult struct {
-	Seconds     float64    `json:"seconds"`
-	Nodes       []ProcStat `json:"nodes"`
-	MeanCPU     float64    `json:"mean_cpu_percent"`
-	MaxCPU      float64    `json:"max_cpu_percent"`
-	MaxRSSMiB   float64    `json:"max_rss_mib"`
-	TargetCPU   float64    `json:"target_cpu_percent"`
-	TargetRSS   float64    `json:"target_rss_mib"`
-	Met         bool       `json:"met"`
-	SystemBusy  float64    `json:"system_busy_percent"` // all CPUs, whole machine, during the window
-	OtherBusy   float64    `json:"other_busy_percent"`  // SystemBusy minus the agents: other work on the machine
-	LoadBefore  string     `json:"loadavg_before"`
-	LoadAfter   string     `json:"loadavg_after"`
-	FramesPerS  float64    `json:"tx_frames_per_s_per_node"`
-	Transitions int        `json:"link_transitions"` // link.* and node.state events during the window (should be 0)
-}
-
-// ProcStat is one agent's CPU share and memory.
-type ProcStat struct {
-	Node       int     `json:"node"`
-	Pid        int     `json:"pid"`
-	CPUPercent float64 `json:"cpu_percent"` // of one core, utime+stime of /proc/<pid>/stat
-	// SchedCPUPercent is the same from the live threads' schedstat
-	// (nanosecond runtime; threads that exited during the window are
-	// missing).
-	SchedCPUPercent float64 `json:"sched_cpu_percent"`
-	// SwitchesPerS is context switches per second, all live threads: how
-	// often the agent wakes up.
-	SwitchesPerS float64 `json:"context_switches_per_s"`
-	RSSMiB       float64 `json:"rss_mib"`
-	HWMMiB       float64 `json:"peak_rss_mib"`
-	Threads      int     `json:"threads"`
+	*idle.Result
+	TargetCPU float64 `json:"target_cpu_percent"`
+	TargetRSS float64 `json:"target_rss_mib"`
+	Met       bool    `json:"met"`
 }
 
 // SoakResult is the false-DOWN soak: random loss on every egress and a
@@ -146,13 +109,13 @@ type SoakResult struct {
 	Troubles int            `json:"link_troubles"`
 	NodeDown int            `json:"node_state_changes"`
 	// Evidence: the first link.down / node.state events, one line each.
-	Evidence []string   `json:"evidence,omitempty"`
-	Links    []SoakLink `json:"links"`
-	Nets     []SoakNet  `json:"networks"`
-	Agents   []ProcStat `json:"agents"` // CPU during the soak, RSS at its end
-	Met      bool       `json:"met"`
-	Error    string     `json:"error,omitempty"`
-	Timers   Timers     `json:"timers"`
+	Evidence []string       `json:"evidence,omitempty"`
+	Links    []SoakLink     `json:"links"`
+	Nets     []SoakNet      `json:"networks"`
+	Agents   []proc.Stat    `json:"agents"` // CPU during the soak, RSS at its end
+	Met      bool           `json:"met"`
+	Error    string         `json:"error,omitempty"`
+	Timers   bedutil.Timers `json:"timers"`
 }
 
 // SoakLink is one observer's link to a peer during the soak (deltas).

@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/tether-ha/tether/agent/status"
+	"github.com/tether-ha/tether/bench/internal/bedutil"
+	"github.com/tether-ha/tether/bench/internal/proc"
+	"github.com/tether-ha/tether/bench/internal/stats"
 	"github.com/tether-ha/tether/testbed"
 )
 
@@ -20,22 +23,22 @@ type soakPlan struct {
 // every CPU busy with nice-0 burners, and counts the state changes the
 // agents log meanwhile. The target is zero link.down.
 func runSoak(t testbed.T, b *testbed.Bed, plan soakPlan) (*SoakResult, error) {
-	r := &SoakResult{LossPct: plan.lossPct, Events: map[string]int{}, LoadBefore: loadAvg()}
-	tm, err := effectiveTimers(b)
+	r := &SoakResult{LossPct: plan.lossPct, Events: map[string]int{}, LoadBefore: proc.LoadAvg()}
+	tm, err := bedutil.EffectiveTimers(b)
 	if err != nil {
 		return nil, err
 	}
 	r.Timers = tm
-	pids, err := agentPids(b)
+	pids, err := bedutil.AgentPids(b)
 	if err != nil {
 		return nil, err
 	}
-	before, err := statuses(b)
+	before, err := bedutil.Statuses(b)
 	if err != nil {
 		return nil, err
 	}
-	cur := newCursor(b)
-	cur.poll()
+	cur := bedutil.NewCursor(b)
+	cur.Poll()
 	count := func(evs []testbed.Event, from, to time.Time) {
 		for _, e := range evs {
 			if e.Time.Before(from) || e.Time.After(to) {
@@ -60,7 +63,7 @@ func runSoak(t testbed.T, b *testbed.Bed, plan soakPlan) (*SoakResult, error) {
 		return nil, err
 	}
 	r.Burner = burner.desc
-	w, err := startCPU(pids)
+	w, err := proc.StartWindow(pids)
 	if err != nil {
 		burner.stop()
 		return nil, err
@@ -68,25 +71,25 @@ func runSoak(t testbed.T, b *testbed.Bed, plan soakPlan) (*SoakResult, error) {
 	end := start.Add(plan.dur)
 	for now := time.Now(); now.Before(end); now = time.Now() {
 		time.Sleep(min(10*time.Second, end.Sub(now)))
-		count(cur.poll(), start, end.Add(time.Hour))
+		count(cur.Poll(), start, end.Add(time.Hour))
 		if plan.logf != nil {
 			plan.logf("soak: %v of %v, load %s, link.down %d, link.trouble %d, node.state %d",
-				time.Since(start).Round(time.Second), plan.dur, loadAvg(), r.Events["link.down"], r.Events["link.trouble"], r.Events["node.state"])
+				time.Since(start).Round(time.Second), plan.dur, proc.LoadAvg(), r.Events["link.down"], r.Events["link.trouble"], r.Events["node.state"])
 		}
 	}
-	after, statErr := statuses(b)
-	stats, busy, cpuErr := w.stop()
-	r.LoadAfter = loadAvg()
+	after, statErr := bedutil.Statuses(b)
+	agents, busy, cpuErr := w.Stop()
+	r.LoadAfter = proc.LoadAvg()
 	burner.stop()
 	undoAt := time.Now()
 	for k := len(faults) - 1; k >= 0; k-- {
 		faults[k].Undo()
 	}
-	r.Seconds = round3(undoAt.Sub(start).Seconds())
+	r.Seconds = stats.Round3(undoAt.Sub(start).Seconds())
 	// A DOWN caused by the last lossy moments is logged up to peerinact
 	// later.
 	time.Sleep(time.Duration(tm.PeerInactMs*float64(time.Millisecond)) + time.Second)
-	count(cur.poll(), start, undoAt.Add(time.Duration(tm.PeerInactMs*float64(time.Millisecond))))
+	count(cur.Poll(), start, undoAt.Add(time.Duration(tm.PeerInactMs*float64(time.Millisecond))))
 	r.Downs, r.Troubles, r.NodeDown = r.Events["link.down"], r.Events["link.trouble"], r.Events["node.state"]
 	if cpuErr != nil {
 		return r, cpuErr
@@ -94,7 +97,7 @@ func runSoak(t testbed.T, b *testbed.Bed, plan soakPlan) (*SoakResult, error) {
 	if statErr != nil {
 		return r, statErr
 	}
-	r.Agents, r.SystemBusy = stats, busy
+	r.Agents, r.SystemBusy = agents, busy
 	r.Links, r.Nets = soakCounters(before, after)
 	r.Met = r.Downs == 0 && r.NodeDown == 0
 	return r, nil
@@ -117,7 +120,7 @@ func soakCounters(before, after []*status.Status) ([]SoakLink, []SoakNet) {
 				sl := SoakLink{Observer: i, Peer: int(n.ID), Network: l.Network,
 					Received: l.Received - b0.Received, Lost: l.Lost - b0.Lost, Downs: l.Downs - b0.Downs}
 				if tot := sl.Received + sl.Lost; tot > 0 {
-					sl.LossPct = round3(100 * float64(sl.Lost) / float64(tot))
+					sl.LossPct = stats.Round3(100 * float64(sl.Lost) / float64(tot))
 				}
 				links = append(links, sl)
 			}

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tether-ha/tether/bench/internal/bedutil"
+	"github.com/tether-ha/tether/bench/internal/proc"
+	"github.com/tether-ha/tether/bench/internal/stats"
 	"github.com/tether-ha/tether/testbed"
 )
 
@@ -42,7 +45,7 @@ func eventLink(e testbed.Event) (linkKey, bool) {
 type trialPlan struct {
 	fault    string
 	trials   int
-	timers   Timers
+	timers   bedutil.Timers
 	targetMs float64
 	rng      *rand.Rand
 	logf     func(string, ...any)
@@ -100,7 +103,7 @@ func (tr *trial) handle(e testbed.Event) {
 // runTrial injects the fault of trial k, waits for every involved link to
 // go down (or timeout), holds the fault for hold, undoes it and waits for
 // every link to be up again. The error is from that last wait.
-func runTrial(b *testbed.Bed, cur *cursor, plan trialPlan, k int, timeout, hold time.Duration) (*trial, error) {
+func runTrial(b *testbed.Bed, cur *bedutil.Cursor, plan trialPlan, k int, timeout, hold time.Duration) (*trial, error) {
 	nets := b.Networks()
 	tr := &trial{k: k, fault: plan.fault, node: k % b.N(), net: nets[(k/b.N())%len(nets)].Name,
 		down: map[linkKey]testbed.Event{}, troubleAt: map[linkKey]time.Time{}, final: map[linkKey]string{}}
@@ -111,7 +114,7 @@ func runTrial(b *testbed.Bed, cur *cursor, plan trialPlan, k int, timeout, hold 
 			}
 		}
 	}
-	cur.poll() // drop what happened before this trial
+	cur.Poll() // drop what happened before this trial
 	hb := time.Duration(plan.timers.HeartbeatMs * float64(time.Millisecond))
 	// Settle, then a random phase against the heartbeat schedule.
 	time.Sleep(max(3*hb, 300*time.Millisecond) + time.Duration(plan.rng.Int64N(int64(hb))))
@@ -128,21 +131,21 @@ func runTrial(b *testbed.Bed, cur *cursor, plan trialPlan, k int, timeout, hold 
 	tr.at = f.At
 	deadline := f.At.Add(timeout)
 	for len(tr.down) < len(tr.involved) && time.Now().Before(deadline) {
-		time.Sleep(pollEvery)
-		for _, e := range cur.poll() {
+		time.Sleep(bedutil.PollEvery)
+		for _, e := range cur.Poll() {
 			tr.handle(e)
 		}
 	}
 	// Keep the fault a while so that the reasons settle (the peers' views
 	// arrive over the other network) before undoing it.
 	time.Sleep(hold)
-	for _, e := range cur.poll() {
+	for _, e := range cur.Poll() {
 		tr.handle(e)
 	}
 	tr.undoAt = time.Now()
 	f.Undo()
-	err := waitAllUp(b, upTimeout)
-	for _, e := range cur.poll() {
+	err := bedutil.WaitAllUp(b, upTimeout)
+	for _, e := range cur.Poll() {
 		tr.handle(e)
 	}
 	return tr, err
@@ -155,7 +158,7 @@ func runTrial(b *testbed.Bed, cur *cursor, plan trialPlan, k int, timeout, hold 
 // involved.
 func runTrials(b *testbed.Bed, plan trialPlan) *FaultResult {
 	r := &FaultResult{Fault: plan.fault, TargetMs: plan.targetMs, TargetView: viewAll,
-		Reasons: map[string]int{}, Corrected: map[string]int{}, LoadBefore: loadAvg()}
+		Reasons: map[string]int{}, Corrected: map[string]int{}, LoadBefore: proc.LoadAvg()}
 	if plan.fault == faultCarrier {
 		r.TargetView = viewFaulted
 	}
@@ -163,7 +166,7 @@ func runTrials(b *testbed.Bed, plan trialPlan) *FaultResult {
 	inact := time.Duration(plan.timers.PeerInactMs * float64(time.Millisecond))
 	lat := map[string][]time.Duration{}
 	var trouble, recovery []time.Duration
-	cur := newCursor(b)
+	cur := bedutil.NewCursor(b)
 	for k := range plan.trials {
 		tr, err := runTrial(b, cur, plan, k, 3*inact+2*time.Second, inact+2*hb)
 		r.Trials = k + 1
@@ -183,7 +186,7 @@ func runTrials(b *testbed.Bed, plan trialPlan) *FaultResult {
 			}
 			s := Sample{Trial: k, Faulted: tr.node, Network: tr.net, Observer: l.obs, Peer: l.peer, View: view, LatencyMs: -1}
 			if ta, ok := tr.troubleAt[l]; ok {
-				s.TroubleMs = ms(ta.Sub(tr.at))
+				s.TroubleMs = stats.Ms(ta.Sub(tr.at))
 				trouble = append(trouble, ta.Sub(tr.at))
 			}
 			e, ok := tr.down[l]
@@ -194,7 +197,7 @@ func runTrials(b *testbed.Bed, plan trialPlan) *FaultResult {
 				continue
 			}
 			d := e.Time.Sub(tr.at)
-			s.LatencyMs, s.Reason, s.FinalReason = ms(d), reasonOf(e), tr.final[l]
+			s.LatencyMs, s.Reason, s.FinalReason = stats.Ms(d), reasonOf(e), tr.final[l]
 			r.Reasons[view+": "+s.Reason]++
 			if s.FinalReason != s.Reason {
 				r.Corrected[fmt.Sprintf("%s: %s → %s", view, s.Reason, s.FinalReason)]++
@@ -206,7 +209,7 @@ func runTrials(b *testbed.Bed, plan trialPlan) *FaultResult {
 			r.Samples = append(r.Samples, s)
 		}
 		if plan.logf != nil && (k+1)%10 == 0 {
-			s := summarize(lat[r.TargetView])
+			s := stats.Summarize(lat[r.TargetView])
 			plan.logf("%s: %d/%d trials, %s p50 %.3f ms p99 %.3f ms max %.3f ms, %d missed",
 				plan.fault, k+1, plan.trials, r.TargetView, s.P50Ms, s.P99Ms, s.MaxMs, r.Missed)
 		}
@@ -215,15 +218,15 @@ func runTrials(b *testbed.Bed, plan trialPlan) *FaultResult {
 			break
 		}
 	}
-	r.Views = map[string]Dist{}
+	r.Views = map[string]stats.Dist{}
 	for v, ds := range lat {
-		r.Views[v] = summarize(ds)
+		r.Views[v] = stats.Summarize(ds)
 	}
-	r.Trouble = summarize(trouble)
-	r.Recovery = summarize(recovery)
+	r.Trouble = stats.Summarize(trouble)
+	r.Recovery = stats.Summarize(recovery)
 	tv := r.Views[r.TargetView]
 	r.Met = r.Error == "" && r.Missed == 0 && tv.N > 0 && tv.P99Ms <= r.TargetMs
-	r.LoadAfter = loadAvg()
+	r.LoadAfter = proc.LoadAvg()
 	return r
 }
 

@@ -1,4 +1,7 @@
-package main
+// Package proc reads what the benchmarks measure from /proc: a process's
+// CPU time, memory and context switches, the machine's CPU use and load,
+// and a description of the machine and of the agent binary.
+package proc
 
 import (
 	"bufio"
@@ -14,56 +17,69 @@ import (
 // ABI, independent of the kernel's HZ).
 const clockTicks = 100
 
-// procCPU returns the CPU time (user + system, all threads, dead ones
+// CPU returns the CPU time (user + system, all threads, dead ones
 // included) process pid has used, from /proc/<pid>/stat.
-func procCPU(pid int) (time.Duration, error) {
+func CPU(pid int) (time.Duration, error) {
+	st, err := ReadStat(pid)
+	return st.CPU, err
+}
+
+// StatCounters are the counters of /proc/<pid>/stat the benchmarks use.
+type StatCounters struct {
+	CPU time.Duration // utime + stime, all threads, dead ones included
+	// MajorFaults counts page faults that had to read from disk (majflt):
+	// e.g. code pages of the binary that the kernel had paged out.
+	MajorFaults uint64
+}
+
+// ReadStat reads /proc/<pid>/stat.
+func ReadStat(pid int) (StatCounters, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return StatCounters{}, err
 	}
-	ticks, err := parseStatTicks(string(data))
+	ticks, majflt, err := parseStat(string(data))
 	if err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		return StatCounters{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
-	return time.Duration(ticks) * time.Second / clockTicks, nil
+	return StatCounters{CPU: time.Duration(ticks) * time.Second / clockTicks, MajorFaults: majflt}, nil
 }
 
-// parseStatTicks returns utime + stime (fields 14 and 15) of a
-// /proc/<pid>/stat line. The command name (field 2) is in parentheses and
-// may hold spaces and parentheses, so fields are counted after the last ')'.
-func parseStatTicks(line string) (uint64, error) {
+// parseStat returns utime + stime (fields 14 and 15) and majflt (field
+// 12) of a /proc/<pid>/stat line. The command name (field 2) is in
+// parentheses and may hold spaces and parentheses, so fields are counted
+// after the last ')'.
+func parseStat(line string) (ticks, majflt uint64, err error) {
 	end := strings.LastIndexByte(line, ')')
 	if end < 0 {
-		return 0, fmt.Errorf("no ')' after the command name")
+		return 0, 0, fmt.Errorf("no ')' after the command name")
 	}
 	f := strings.Fields(line[end+1:]) // f[0] is field 3 (state)
-	const utime, stime = 14 - 3, 15 - 3
+	const majfltF, utime, stime = 12 - 3, 14 - 3, 15 - 3
 	if len(f) <= stime {
-		return 0, fmt.Errorf("%d fields after the command name, want at least %d", len(f), stime+1)
+		return 0, 0, fmt.Errorf("%d fields after the command name, want at least %d", len(f), stime+1)
 	}
-	u, err := strconv.ParseUint(f[utime], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("utime %q: %w", f[utime], err)
+	var v [3]uint64
+	for k, i := range []int{majfltF, utime, stime} {
+		if v[k], err = strconv.ParseUint(f[i], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("field %d %q: %w", i+3, f[i], err)
+		}
 	}
-	s, err := strconv.ParseUint(f[stime], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("stime %q: %w", f[stime], err)
-	}
-	return u + s, nil
+	return v[1] + v[2], v[0], nil
 }
 
-// procMem is the memory of one process from /proc/<pid>/status.
-type procMem struct {
+// Mem is the memory of one process from /proc/<pid>/status.
+type Mem struct {
 	RSSKiB  int64 // VmRSS
 	HWMKiB  int64 // VmHWM, peak RSS
 	Threads int
 }
 
-// readProcMem reads /proc/<pid>/status.
-func readProcMem(pid int) (procMem, error) {
+// ReadMem reads /proc/<pid>/status.
+func ReadMem(pid int) (Mem, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return procMem{}, err
+		return Mem{}, err
 	}
 	m, err := parseStatus(string(data))
 	if err != nil {
@@ -74,8 +90,8 @@ func readProcMem(pid int) (procMem, error) {
 
 // parseStatus extracts VmRSS, VmHWM and Threads from a /proc/<pid>/status
 // document; VmRSS is required.
-func parseStatus(doc string) (procMem, error) {
-	var m procMem
+func parseStatus(doc string) (Mem, error) {
+	var m Mem
 	seenRSS := false
 	sc := bufio.NewScanner(strings.NewReader(doc))
 	for sc.Scan() {
@@ -106,11 +122,11 @@ func parseStatus(doc string) (procMem, error) {
 	return m, nil
 }
 
-// procSchedCPU returns the on-CPU time of every live thread of pid, summed
+// SchedCPU returns the on-CPU time of every live thread of pid, summed
 // from /proc/<pid>/task/*/schedstat (first field, nanoseconds: the
-// scheduler's precise runtime). A cross-check of procCPU, which counts in
+// scheduler's precise runtime). A cross-check of CPU, which counts in
 // 10 ms ticks but includes threads that exited.
-func procSchedCPU(pid int) (time.Duration, error) {
+func SchedCPU(pid int) (time.Duration, error) {
 	dirs, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return 0, err
@@ -134,10 +150,10 @@ func procSchedCPU(pid int) (time.Duration, error) {
 	return sum, nil
 }
 
-// procSwitches returns the context switches (voluntary and not) of every
+// Switches returns the context switches (voluntary and not) of every
 // live thread of pid, from /proc/<pid>/task/*/status; a measure of how
 // often the process wakes up. Threads that exited are not counted.
-func procSwitches(pid int) (uint64, error) {
+func Switches(pid int) (uint64, error) {
 	dirs, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return 0, err
@@ -169,23 +185,26 @@ func parseSwitches(doc string) uint64 {
 	return n
 }
 
-// procComm returns the command name of pid (/proc/<pid>/comm).
-func procComm(pid int) (string, error) {
+// Comm returns the command name of pid (/proc/<pid>/comm).
+func Comm(pid int) (string, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	return strings.TrimSpace(string(data)), err
 }
 
-// sysCPU is the machine-wide CPU time from the first line of /proc/stat,
+// SysCPU is the machine-wide CPU time from the first line of /proc/stat,
 // in ticks.
-type sysCPU struct {
+type SysCPU struct {
 	Busy, Total uint64
+	// Steal is the time the hypervisor ran something else while this
+	// machine wanted to run (counted in Busy too).
+	Steal uint64
 }
 
-// readSysCPU reads the aggregate "cpu" line of /proc/stat.
-func readSysCPU() (sysCPU, error) {
+// ReadSysCPU reads the aggregate "cpu" line of /proc/stat.
+func ReadSysCPU() (SysCPU, error) {
 	data, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return sysCPU{}, err
+		return SysCPU{}, err
 	}
 	line, _, _ := strings.Cut(string(data), "\n")
 	c, err := parseSysCPU(line)
@@ -198,39 +217,51 @@ func readSysCPU() (sysCPU, error) {
 // parseSysCPU parses "cpu  user nice system idle iowait irq softirq steal
 // guest guest_nice"; idle and iowait count as not busy, guest time is
 // already included in user and nice.
-func parseSysCPU(line string) (sysCPU, error) {
+func parseSysCPU(line string) (SysCPU, error) {
 	f := strings.Fields(line)
 	if len(f) < 5 || f[0] != "cpu" {
-		return sysCPU{}, fmt.Errorf("first line %q is not the aggregate cpu line", line)
+		return SysCPU{}, fmt.Errorf("first line %q is not the aggregate cpu line", line)
 	}
-	var c sysCPU
+	var c SysCPU
 	for k, s := range f[1:] {
 		if k >= 8 { // guest, guest_nice: counted in user, nice
 			break
 		}
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return sysCPU{}, fmt.Errorf("cpu field %d %q: %w", k+1, s, err)
+			return SysCPU{}, fmt.Errorf("cpu field %d %q: %w", k+1, s, err)
 		}
 		c.Total += n
 		if k != 3 && k != 4 { // idle, iowait
 			c.Busy += n
 		}
+		if k == 7 {
+			c.Steal = n
+		}
 	}
 	return c, nil
 }
 
-// busyPercent is the share of all CPUs busy between a and b.
-func busyPercent(a, b sysCPU) float64 {
+// StealPercent is the share of all CPUs' time stolen by the hypervisor
+// between a and b.
+func StealPercent(a, b SysCPU) float64 {
+	if b.Total <= a.Total {
+		return 0
+	}
+	return 100 * float64(b.Steal-min(a.Steal, b.Steal)) / float64(b.Total-a.Total)
+}
+
+// BusyPercent is the share of all CPUs busy between a and b.
+func BusyPercent(a, b SysCPU) float64 {
 	if b.Total <= a.Total {
 		return 0
 	}
 	return 100 * float64(b.Busy-a.Busy) / float64(b.Total-a.Total)
 }
 
-// loadAvg returns the first three fields of /proc/loadavg, e.g.
+// LoadAvg returns the first three fields of /proc/loadavg, e.g.
 // "0.52 0.61 0.70", or the error text.
-func loadAvg() string {
+func LoadAvg() string {
 	data, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return "unknown: " + err.Error()
