@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tether-ha/tether/agent/config"
+	"github.com/tether-ha/tether/agent/status"
 	"github.com/tether-ha/tether/links"
 	"github.com/tether-ha/tether/links/nicwatch"
 	"github.com/tether-ha/tether/llt"
@@ -51,6 +52,7 @@ type Agent struct {
 
 	handlers    map[byte]MessageHandler   // set before Run
 	echoWaiters map[uint64]chan time.Time // pings awaiting replies (under mu)
+	msgs        status.Messages           // message API counters (under mu)
 }
 
 // New validates what it can, opens every socket and builds the machine.

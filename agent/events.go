@@ -22,6 +22,7 @@ const (
 	EvPeerRestart  = "peer.restart"
 	EvNICCarrier   = "nic.carrier"
 	EvFrameReject  = "frame.rejected"
+	EvAgentPaused  = "agent.paused" // this node did not run for a while (not scheduled, VM paused, SIGSTOP)
 )
 
 func (a *Agent) peerName(id llt.NodeID) string {
@@ -70,6 +71,9 @@ func (a *Agent) logEvent(e llt.Event) {
 		}
 		a.log.Log(ctx, level, "node "+e.Node.String(), append([]any{"event", EvNodeState}, append(peer,
 			"state", e.Node.String(), "prev_state", e.PrevNode.String(), "reason", a.nodeReason(e))...)...)
+	case llt.EventPause:
+		a.log.Warn("agent paused: this node did not run; the pause is not counted as silence of its peers",
+			"event", EvAgentPaused, "pause_ms", float64(e.Pause.Microseconds())/1000)
 	case llt.EventPeerRestart:
 		a.log.Info("peer restarted", append([]any{"event", EvPeerRestart}, append(peer,
 			"incarnation", fmt.Sprintf("%016x", e.Incarnation),

@@ -23,7 +23,10 @@ import (
 // over ether. Delivery is at most once; messages on one route arrive in
 // order, a change of route (failover) can reorder or lose messages in
 // flight. There is no acknowledgement: users that need one build it (as
-// the echo service does).
+// the echo service does). Flow control: over TCP, Send refuses with
+// ErrBusy when the connection already holds half its send buffer limit
+// (tcp.sendbuf_limit); the other half is kept for heartbeats, so a burst
+// of messages never resets the connection.
 
 // Reserved topics.
 const (
@@ -43,6 +46,11 @@ type MessageHandler func(from uint16, body []byte)
 var (
 	ErrNoRoute  = llt.ErrNoRoute
 	ErrTooLarge = llt.ErrTooLarge
+	// ErrBusy: the best route is a TCP connection whose send buffer already
+	// holds its share of messages (the peer or the network is slower than
+	// the sender). Nothing was sent; try again after a while, or after a
+	// reply. Messages are never dropped inside the agent for this.
+	ErrBusy = errors.New("agent: send buffer of the route is full, try again")
 )
 
 // Handle registers h for topic (>= FirstAppTopic). Call it before Run.
@@ -66,14 +74,42 @@ func (a *Agent) Send(ctx context.Context, peer uint16, topic byte, body []byte) 
 	return r, err
 }
 
-// sendNow sends a message (locked).
+// sendNow sends a message (locked). A TCP route whose connection holds
+// more than its message share of the send buffer refuses it with ErrBusy:
+// the sender is pushed back, in order, instead of the connection being
+// reset (tcp.MessageShare).
 func (a *Agent) sendNow(now time.Time, peer llt.NodeID, topic byte, body []byte) (llt.Route, error) {
-	payload := make([]byte, 1+len(body))
-	payload[0] = topic
-	copy(payload[1:], body)
-	r, err := a.m.SendMessage(now, peer, payload, &a.out)
-	a.flush()
+	r, err := a.route(now, peer, 1+len(body))
+	if err == nil {
+		payload := make([]byte, 1+len(body))
+		payload[0] = topic
+		copy(payload[1:], body)
+		err = a.m.SendMessageVia(now, peer, r, payload, &a.out)
+		a.flush()
+	}
+	switch {
+	case err == nil:
+		a.msgs.Sent++
+	case errors.Is(err, ErrBusy):
+		a.msgs.Busy++
+	case errors.Is(err, ErrNoRoute):
+		a.msgs.NoRoute++
+	case errors.Is(err, ErrTooLarge):
+		a.msgs.TooLarge++
+	}
 	return r, err
+}
+
+// route is the best route for a payload of size bytes, if it has room.
+func (a *Agent) route(now time.Time, peer llt.NodeID, size int) (llt.Route, error) {
+	r, err := a.m.MessageRoute(now, peer, size)
+	if err != nil {
+		return r, err
+	}
+	if nw := a.nets[r.Network]; r.Channel.IsTCP() && nw.tcp != nil && !nw.tcp.Room(peer, r.Channel, size+llt.MaxOverhead) {
+		return r, ErrBusy
+	}
+	return r, nil
 }
 
 // dispatch delivers received messages (locked).
@@ -83,10 +119,13 @@ func (a *Agent) dispatch(now time.Time, msgs []llt.Message) {
 			continue
 		}
 		topic, body := msg.Payload[0], msg.Payload[1:]
+		a.msgs.Received++
 		switch topic {
 		case TopicEcho:
-			// Echo the body back; a failure to send is the pinger's loss.
-			_, _ = a.sendNow(now, msg.Peer, TopicEchoReply, body)
+			// Echo the body back; a refused reply is shed and counted.
+			if _, err := a.sendNow(now, msg.Peer, TopicEchoReply, body); err != nil {
+				a.msgs.EchoShed++
+			}
 		case TopicEchoReply:
 			if len(body) < 8 {
 				continue
@@ -102,6 +141,8 @@ func (a *Agent) dispatch(now time.Time, msgs []llt.Message) {
 		default:
 			if h := a.handlers[topic]; h != nil {
 				h(uint16(msg.Peer), body)
+			} else {
+				a.msgs.Unrouted++
 			}
 		}
 	}
@@ -140,6 +181,16 @@ func (a *Agent) Ping(ctx context.Context, req status.PingRequest) (*status.PingR
 	var inFlight []flight
 	var rtts []time.Duration
 	wait := func(f flight) {
+		// A reply that came in time counts even when its deadline has
+		// passed by the time we look (select would pick at random).
+		select {
+		case at := <-f.reply:
+			if at.Sub(f.sent) <= timeout {
+				rtts = append(rtts, at.Sub(f.sent))
+			}
+			return
+		default:
+		}
 		select {
 		case at := <-f.reply:
 			rtts = append(rtts, at.Sub(f.sent))
@@ -169,6 +220,14 @@ func (a *Agent) Ping(ctx context.Context, req status.PingRequest) (*status.PingR
 		})
 		if derr != nil {
 			return nil, derr
+		}
+		if errors.Is(err, ErrBusy) && len(inFlight) > 0 {
+			// Pushed back: wait for the oldest echo, then send this one again.
+			wait(inFlight[0])
+			inFlight = inFlight[1:]
+			res.Busy++
+			i--
+			continue
 		}
 		res.Sent++
 		if err != nil {
@@ -216,6 +275,8 @@ func sendErrorName(err error) string {
 		return "no-route"
 	case errors.Is(err, llt.ErrTooLarge):
 		return "too-large"
+	case errors.Is(err, ErrBusy):
+		return "busy"
 	}
 	return "other"
 }

@@ -28,6 +28,7 @@ func (a *Agent) Status(ctx context.Context) (*status.Status, error) {
 func (a *Agent) ResetCounters(ctx context.Context) error {
 	return a.do(ctx, func(now time.Time) {
 		a.m.ResetCounters(now)
+		a.msgs = status.Messages{}
 		for _, n := range a.nets {
 			if n.ether != nil {
 				n.ether.PollKernelDrops() // the kernel's count resets on read
@@ -49,7 +50,7 @@ func (a *Agent) buildStatus(now time.Time) *status.Status {
 		LocalNode: cfg.Node.ID, LocalName: cfg.Node.Name, Incarnation: fmt.Sprintf("%016x", a.inc),
 		StartedAt: a.startedAt, Now: now,
 		Config:   a.configDoc(),
-		Counters: status.Counters{ResetAt: snap.CountersAt},
+		Counters: status.Counters{ResetAt: snap.CountersAt, Pauses: pausesDoc(a.m.Pauses()), Messages: a.msgs},
 	}
 	self := a.cfg.Self()
 	for _, n := range a.nets {
@@ -386,4 +387,9 @@ func driverName(ifname string) string {
 		}
 	}
 	return ""
+}
+
+func pausesDoc(p llt.PauseStats) status.Pauses {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return status.Pauses{Count: p.Count, LastMs: ms(p.Last), LastAt: p.LastAt, LongestMs: ms(p.Longest)}
 }

@@ -191,7 +191,15 @@ func TestFrozenPeerIsDetectedDespiteOpenConnections(t *testing.T) {
 			t.Errorf("node%d: frozen peer detected after %v", p, d)
 		}
 	}
+	cont := time.Now()
 	b.Signal(2, syscall.SIGCONT)
+	// Node 2 itself notices that it did not run, and says so.
+	e := b.WaitEvent(2, "agent.paused on node2", 5*time.Second, func(e testbed.Event) bool {
+		return e.ID == "agent.paused" && !e.Time.Before(cont)
+	})
+	if ms, _ := e.Float("pause_ms"); ms < float64((cont.Sub(stop)-heartbeat)/time.Millisecond) {
+		t.Errorf("node2 reported a pause of %.1f ms; it was stopped for %v", ms, cont.Sub(stop))
+	}
 	b.WaitAllUp(upTimeout)
 	for i := 0; i < b.N(); i++ {
 		b.WaitFor(i, "tcp back after SIGCONT", upTimeout, func(st *status.Status) bool { return allTCPUp(st) })
@@ -458,9 +466,11 @@ func (fp *fakePeer) readLoop() {
 }
 
 // A peer that authenticates, heartbeats, and then stops reading while
-// node 0 sends it large messages: node 0's send buffer for it hits the
-// configured limit, the connection is reset and counted, and node 0's
-// memory stays bounded.
+// node 0 sends it large messages: node 0's send buffer for it fills to the
+// messages' share of the configured limit, further messages are pushed
+// back (ErrBusy), the stalled connection is reset and counted (its writer
+// times out, or heartbeats reach the limit), and node 0's memory stays
+// bounded.
 func TestTCPPeerThatDoesNotReadHitsTheSendBufferLimit(t *testing.T) {
 	testbed.RequireRoot(t)
 	const limit = 64 << 10
@@ -480,11 +490,17 @@ func TestTCPPeerThatDoesNotReadHitsTheSendBufferLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("ping: sent %d, routes %v, errors %v", res.Sent, res.Routes, res.SendErrors)
-	st := b.WaitFor(0, "the connection reset at the send buffer limit", 5*time.Second, func(st *status.Status) bool {
+	t.Logf("ping: sent %d, routes %v, errors %v, pushed back %d", res.Sent, res.Routes, res.SendErrors, res.Busy)
+	if res.Busy+res.SendErrors["busy"] == 0 {
+		t.Errorf("300 × 30 kB to a peer that does not read were never pushed back: %+v", res)
+	}
+	resets := func(c status.NetworkCounters) uint64 {
+		return c.Connections["reset-sendbuf-limit"] + c.Connections["reset-write-timeout"]
+	}
+	st := b.WaitFor(0, "the stalled connection reset", peerInact+heartbeat+slack, func(st *status.Status) bool {
 		for _, c := range st.Counters.Networks {
 			if c.Network == "hb0" && c.Channel == "tcp" {
-				return c.Connections["reset-sendbuf-limit"] >= 1
+				return resets(c) >= 1
 			}
 		}
 		return false
@@ -496,8 +512,55 @@ func TestTCPPeerThatDoesNotReadHitsTheSendBufferLimit(t *testing.T) {
 		t.Errorf("RSS grew from %d to %d KiB sending 9 MB to a peer that does not read", rss0, rss)
 	}
 	b.WaitEvent(0, "reset logged", 2*time.Second, func(e testbed.Event) bool {
-		return e.ID == "tcp.down" && e.Str("reason") == "sendbuf-limit" && e.Str("peer") == "node2"
+		r := e.Str("reason")
+		return e.ID == "tcp.down" && (r == "sendbuf-limit" || r == "write-timeout") && e.Str("peer") == "node2"
 	})
+}
+
+// A burst of messages far larger than the send buffer limit, to a peer
+// that reads: the sender is pushed back (ErrBusy) instead of the
+// connection being reset, and no link or channel changes state.
+func TestMessageBurstIsPushedBackNotReset(t *testing.T) {
+	testbed.RequireRoot(t)
+	const limit = 64 << 10
+	b := testbed.New(t, testbed.Options{BinDir: binDir, Networks: tcpNets,
+		EditConfig: func(i int, doc map[string]any) { doc["tcp"] = map[string]any{"sendbuf_limit": limit} }})
+	b.StartAll()
+	for i := 0; i < b.N(); i++ {
+		b.WaitFor(i, "tcp up", upTimeout, func(st *status.Status) bool { return allTCPUp(st) })
+	}
+	start := time.Now()
+	res, err := status.NewClient(b.Socket(0)).Ping(context.Background(), status.PingRequest{
+		Peer: 1, Count: 2000, Size: 16384, Window: 1000, TimeoutMs: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("burst: %+v", res)
+	if res.Busy == 0 {
+		t.Errorf("1000 × 16 kB in flight against a 64 kB limit were never pushed back: %+v", res)
+	}
+	if res.Sent != 2000 || res.Received == 0 || res.Routes["hb0/tcp-to"] != 2000 {
+		t.Errorf("burst: sent %d, received %d, routes %v; want all 2000 sent over hb0/tcp-to", res.Sent, res.Received, res.Routes)
+	}
+	// Nothing is lost unaccounted: every echo came back, or node 1's echo
+	// service counted its reply as shed (refused busy, not queued).
+	st1 := mustStatus(t, b, 1)
+	if got := uint64(res.Received) + st1.Counters.Messages.EchoShed; got != uint64(res.Sent) || res.Received == 0 {
+		t.Errorf("%d echoes came back and node1 shed %d replies, of %d sent", res.Received, st1.Counters.Messages.EchoShed, res.Sent)
+	}
+	if m := st1.Counters.Messages; m.Received != uint64(res.Sent) {
+		t.Errorf("node1 received %d messages, node0 sent %d", m.Received, res.Sent)
+	}
+	for i := 0; i < b.N(); i++ {
+		if evs := eventsBetween(b, i, start, time.Now(), "tcp.down", "tcp.reset", "link.down", "link.trouble", "node.state"); len(evs) > 0 {
+			t.Errorf("node%d: %d state changes during the burst, first %v", i, len(evs), evs[0])
+			for _, e := range b.Events(i) {
+				if !e.Time.Before(start) {
+					t.Logf("  %v", e)
+				}
+			}
+		}
+	}
 }
 
 // Application messages take the best link and fail over to the next one

@@ -11,6 +11,7 @@ const (
 	EventSession                          // a channel session changed state
 	EventNode                             // a peer node's state changed
 	EventPeerRestart                      // a peer came back with a new incarnation
+	EventPause                            // this node's engine did not run for Pause (see Advance)
 )
 
 // Event is a state change the Machine reports. Which fields are set
@@ -38,6 +39,9 @@ type Event struct {
 
 	// EventPeerRestart
 	PrevIncarnation, Incarnation uint64
+
+	// EventPause: how long this node's engine did not run.
+	Pause time.Duration
 }
 
 // Output collects what one Machine call produced. Reuse it between calls

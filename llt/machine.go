@@ -64,6 +64,38 @@ type Machine struct {
 	redundancy int           // private links a peer needs to be OPEN rather than JEOPARDY
 	resetAt    time.Time
 	advanced   time.Time // when Advance last ran: timer points up to here are handled
+	started    bool      // Advance has run once: heartbeats are owed from then on
+
+	// Pause detection: Advance running more than pauseAfter past the
+	// heartbeat it owed means this node did not run (process not
+	// scheduled, VM paused, SIGSTOP, an engine held up).
+	pauseAfter time.Duration
+	pauses     PauseStats
+	recent     [8]pause // the latest pauses, to discount from echo ages
+	nRecent    int
+}
+
+// pause is one interval during which this node did not run.
+type pause struct{ start, end time.Time }
+
+// pausedSince is how much of the time since t this node spent paused (of
+// its last few pauses).
+func (m *Machine) pausedSince(t time.Time) time.Duration {
+	var d time.Duration
+	for i := 0; i < min(m.nRecent, len(m.recent)); i++ {
+		if p := m.recent[i]; !p.start.Before(t) {
+			d += p.end.Sub(p.start)
+		}
+	}
+	return d
+}
+
+// PauseStats count the pauses of this node's engine.
+type PauseStats struct {
+	Count   uint64
+	Last    time.Duration
+	LastAt  time.Time // when the engine ran again
+	Longest time.Duration
 }
 
 type netState struct {
@@ -151,6 +183,12 @@ func New(cfg Config) (*Machine, error) {
 		ns.hasCh[ChannelTCPFrom] = n.TCP
 		if ns.cfg.MaxEtherPayload == 0 {
 			ns.cfg.MaxEtherPayload = DefaultMaxEtherPayload
+		}
+		if !m.hasClass[ns.classIdx] {
+			pa := max((ns.cls.trouble-ns.cls.heartbeat)/2, time.Millisecond)
+			if m.pauseAfter == 0 || pa < m.pauseAfter {
+				m.pauseAfter = pa
+			}
 		}
 		m.hasClass[ns.classIdx] = true
 		m.nextHB[ns.classIdx] = cfg.Epoch
@@ -266,11 +304,15 @@ func (m *Machine) Receive(now time.Time, in Inbound, out *Output) Verdict {
 	e := f.Echo
 	if e.Incarnation == m.cfg.Incarnation && e.Seq >= 1 && e.Seq <= s.txSeq {
 		sentAt := m.cfg.Epoch.Add(time.Duration(e.Timestamp))
-		if !sentAt.After(now) && now.Sub(sentAt) < inact {
+		// Our own pauses since we sent it do not age the echo (Advance).
+		paused := m.pausedSince(sentAt)
+		if !sentAt.After(now) && now.Sub(sentAt)-paused < inact {
 			s.theyHear = f.State != SessionDown
 			if e.Seq > s.lastEchoed {
 				s.lastEchoed = e.Seq
-				s.noteRTT(now.Sub(sentAt) - e.Hold)
+				if paused == 0 {
+					s.noteRTT(now.Sub(sentAt) - e.Hold)
+				}
 			}
 		}
 	}
@@ -396,7 +438,20 @@ func (m *Machine) Carrier(network int) bool { return m.nets[network].carrier }
 // Advance runs the timers: sessions that heard nothing for peerinact go
 // DOWN, links that heard nothing for peertrouble go TROUBLE, and due
 // heartbeats are sent.
+//
+// Advance runs at least once a heartbeat (NextDeadline). When it runs
+// later than that by more than half the margin between heartbeat and
+// peertrouble, this node itself did not run for a while: the silence it
+// would now find is its own, and the frames its peers sent meanwhile are
+// waiting in its sockets. It then reports an EventPause and does not count
+// the pause as silence (every session's last-heard time moves forward by
+// its length), as corosync does with "Process pause detected". A peer
+// that really died during the pause is detected that much later.
 func (m *Machine) Advance(now time.Time, out *Output) {
+	if due, ok := m.heartbeatDue(); ok && m.started && now.Sub(due) > m.pauseAfter {
+		m.paused(now, now.Sub(due), out)
+	}
+	m.started = true
 	m.advanced = now
 	for _, p := range m.peers {
 		for _, l := range p.links {
@@ -437,6 +492,50 @@ func (m *Machine) Advance(now time.Time, out *Output) {
 	}
 	m.flush(now, out)
 }
+
+// heartbeatDue is when the earliest heartbeat is due.
+func (m *Machine) heartbeatDue() (time.Time, bool) {
+	var due time.Time
+	for c := range m.nextHB {
+		if m.hasClass[c] && (due.IsZero() || m.nextHB[c].Before(due)) {
+			due = m.nextHB[c]
+		}
+	}
+	return due, !due.IsZero()
+}
+
+// paused discounts a pause of d that ended now from every session's
+// silence and reports it.
+func (m *Machine) paused(now time.Time, d time.Duration, out *Output) {
+	shift := func(t time.Time) time.Time {
+		if t.IsZero() || !t.Add(d).Before(now) {
+			return t
+		}
+		return t.Add(d)
+	}
+	for _, p := range m.peers {
+		for _, l := range p.links {
+			for _, s := range l.sess {
+				if s == nil || s.state == SessionDown {
+					continue
+				}
+				s.lastRx = shift(s.lastRx)
+				if s.state == SessionInit {
+					s.since = shift(s.since)
+				}
+			}
+		}
+	}
+	m.recent[m.nRecent%len(m.recent)] = pause{start: now.Add(-d), end: now}
+	m.nRecent++
+	m.pauses.Count++
+	m.pauses.Last, m.pauses.LastAt = d, now
+	m.pauses.Longest = max(m.pauses.Longest, d)
+	out.Events = append(out.Events, Event{Kind: EventPause, At: now, Network: -1, Pause: d})
+}
+
+// Pauses returns the pauses counted since the counters were last reset.
+func (m *Machine) Pauses() PauseStats { return m.pauses }
 
 func (m *Machine) firstNetOfClass(c int) int {
 	for i := range m.nets {
@@ -511,6 +610,7 @@ func (m *Machine) ResetCounters(now time.Time) {
 		}
 	}
 	m.resetAt = now
+	m.pauses = PauseStats{}
 }
 
 func (m *Machine) peerSilent(now time.Time, p *peer) bool {

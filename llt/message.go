@@ -28,23 +28,35 @@ type Route struct {
 // messages to another link for a moment, which costs nothing.
 func freshWithin(hb time.Duration) time.Duration { return hb + hb/4 }
 
-// SendMessage sends payload to peer over the best usable link: private
-// networks first, in configuration order, then lowpri ones; on a network
-// a TCP connection that is up (reliable, any size up to MaxPayload), else
-// the ether channel if the payload fits its MTU. Links heard within
-// one and a quarter heartbeats come first (freshWithin), so a sender fails
-// over to the next link about one heartbeat after the best one falls
-// silent, without waiting for peertrouble or peerinact.
+// SendMessage sends payload to peer over the best usable link
+// (MessageRoute) and returns the route it took.
 //
 // Delivery is at most once: no acknowledgement, no retransmission beyond
 // what TCP itself does. Messages on one route arrive in order; a change of
 // route can reorder or lose messages in flight.
 func (m *Machine) SendMessage(now time.Time, peer NodeID, payload []byte, out *Output) (Route, error) {
+	r, err := m.MessageRoute(now, peer, len(payload))
+	if err != nil {
+		return r, err
+	}
+	return r, m.SendMessageVia(now, peer, r, payload, out)
+}
+
+// MessageRoute is the best usable link to peer for a message of size
+// bytes: private networks first, in configuration order, then lowpri ones;
+// on a network a TCP connection that is up (reliable, any size up to
+// MaxPayload), else the ether channel if the payload fits its MTU. Links
+// heard within one and a quarter heartbeats come first (freshWithin), so a
+// sender fails over to the next link about one heartbeat after the best
+// one falls silent, without waiting for peertrouble or peerinact.
+// A caller that must check the route first (the agent checks that a TCP
+// connection has room) sends with SendMessageVia.
+func (m *Machine) MessageRoute(now time.Time, peer NodeID, size int) (Route, error) {
 	p := m.peerByID[peer]
 	if p == nil {
 		return Route{}, fmt.Errorf("llt: unknown peer %d", peer)
 	}
-	if len(payload) > MaxPayload {
+	if size > MaxPayload {
 		return Route{}, ErrTooLarge
 	}
 	tooLarge := false
@@ -63,11 +75,10 @@ func (m *Machine) SendMessage(now time.Time, peer NodeID, payload []byte, out *O
 					if freshOnly && now.Sub(s.lastRx) >= freshWithin(ns.cls.heartbeat) {
 						continue
 					}
-					if c == ChannelEther && len(payload) > ns.cfg.MaxEtherPayload {
+					if c == ChannelEther && size > ns.cfg.MaxEtherPayload {
 						tooLarge = true
 						continue
 					}
-					m.send(now, p, l, s, FrameMessage, payload, out)
 					return Route{Network: l.net, Channel: c}, nil
 				}
 			}

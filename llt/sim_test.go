@@ -43,6 +43,10 @@ type simNode struct {
 	events  []Event
 	verdict map[Verdict]int
 	down    bool // stopped: sends and receives nothing
+	// pausedUntil: the node does not run before this (SIGSTOP, a VM
+	// pause): no Advance, and frames for it wait in its "socket" until it
+	// resumes, when its timers run first and then the frames (worst case).
+	pausedUntil time.Time
 	// messages received, in order
 	messages []simMessage
 	// sentTo records the address of every frame sent
@@ -190,6 +194,11 @@ func (s *sim) deliver(d delivery) {
 	if n.down {
 		return
 	}
+	if s.now.Before(n.pausedUntil.Add(time.Nanosecond)) {
+		d.at = n.pausedUntil.Add(time.Nanosecond)
+		s.pending = append(s.pending, d)
+		return
+	}
 	var f Frame
 	if err := n.codec.Decode(d.b, &f); err != nil {
 		s.t.Fatalf("node %d: decode: %v", d.dst, err)
@@ -217,7 +226,11 @@ func (s *sim) runUntil(end time.Time) {
 			if n.down {
 				continue
 			}
-			if dl := n.m.NextDeadline(s.now); !dl.IsZero() && dl.Before(next) {
+			dl := n.m.NextDeadline(s.now)
+			if n.pausedUntil.After(s.now) {
+				dl = n.pausedUntil
+			}
+			if !dl.IsZero() && dl.Before(next) {
 				next = dl
 			}
 		}
@@ -239,7 +252,7 @@ func (s *sim) runUntil(end time.Time) {
 			s.deliver(d)
 		}
 		for _, n := range s.nodes {
-			if n.down {
+			if n.down || n.pausedUntil.After(s.now) {
 				continue
 			}
 			if dl := n.m.NextDeadline(s.now); !dl.After(s.now) {

@@ -75,6 +75,20 @@ func (e Event) Int(key string) (int64, bool) {
 	return 0, false
 }
 
+// Float returns attribute key as a number; false when absent or not a
+// number.
+func (e Event) Float(key string) (float64, bool) {
+	switch v := e.Attrs[key].(type) {
+	case json.Number:
+		f, err := v.Float64()
+		return f, err == nil
+	case string:
+		f, err := strconv.ParseFloat(v, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
 // String formats e on one line: time, node, id or msg, sorted attributes.
 func (e Event) String() string {
 	var sb strings.Builder

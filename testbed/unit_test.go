@@ -54,6 +54,12 @@ func TestEventLogIncremental(t *testing.T) {
 	if _, ok := e.Int("network"); ok {
 		t.Error("Int of a non-number succeeded")
 	}
+	if f, ok := e.Float("peer_id"); !ok || f != 2 {
+		t.Errorf("Float(peer_id) = %v, %v", f, ok)
+	}
+	if _, ok := e.Float("network"); ok {
+		t.Error("Float of a non-number succeeded")
+	}
 	if _, ok := e.Attrs["event"]; ok {
 		t.Error("Attrs repeats the event id")
 	}

@@ -133,6 +133,33 @@ type Config struct {
 type Counters struct {
 	ResetAt  time.Time         `json:"reset_at"`
 	Networks []NetworkCounters `json:"networks"`
+	Pauses   Pauses            `json:"pauses"`
+	Messages Messages          `json:"messages"`
+}
+
+// Messages count the message API's traffic (all peers and topics, the
+// agent's echo service included).
+type Messages struct {
+	Sent     uint64 `json:"sent"`      // handed to a link
+	Received uint64 `json:"received"`  // delivered to a topic's handler or the echo service
+	Busy     uint64 `json:"busy"`      // refused: the route's send buffer held its share (ErrBusy)
+	NoRoute  uint64 `json:"no_route"`  // refused: no usable link to the peer
+	TooLarge uint64 `json:"too_large"` // refused: larger than any usable link takes
+	// EchoShed: echo requests not answered because the reply was refused
+	// (busy, no route): the echo service sheds load rather than queue.
+	EchoShed uint64 `json:"echo_shed"`
+	Unrouted uint64 `json:"unrouted"` // received for a topic with no handler
+}
+
+// Pauses count the times this node's agent did not run for longer than
+// half the margin between heartbeat and peertrouble (the process was not
+// scheduled, the VM was paused, SIGSTOP): each is logged as agent.paused
+// and not counted as silence of the peers.
+type Pauses struct {
+	Count     uint64    `json:"count"`
+	LastMs    float64   `json:"last_ms,omitempty"`
+	LastAt    time.Time `json:"last_at,omitzero"` // when it ran again
+	LongestMs float64   `json:"longest_ms,omitempty"`
 }
 
 // NetworkCounters are per network and channel.
@@ -200,7 +227,8 @@ type PingResult struct {
 	Peer         uint16         `json:"peer"`
 	Sent         int            `json:"sent"`
 	Received     int            `json:"received"`
-	SendErrors   map[string]int `json:"send_errors,omitempty"` // "no-route", "too-large", ...
+	SendErrors   map[string]int `json:"send_errors,omitempty"` // "no-route", "too-large", "busy", ...
+	Busy         int            `json:"busy,omitempty"`        // sends pushed back (ErrBusy) and retried after a reply
 	Size         int            `json:"size"`
 	RTTMinMicros int64          `json:"rtt_min_us"`
 	RTTP50Micros int64          `json:"rtt_p50_us"`

@@ -216,12 +216,7 @@ func (ch *Channel) Send(peer llt.NodeID, dir llt.Channel, frame []byte) {
 	if p == nil {
 		return
 	}
-	p.mu.Lock()
-	c := p.out
-	if dir == llt.ChannelTCPFrom {
-		c = p.in
-	}
-	p.mu.Unlock()
+	c := ch.conn(peer, dir)
 	if c == nil {
 		ch.cfg.Counters.Drop("not-connected")
 		return
@@ -236,6 +231,38 @@ func (ch *Channel) Send(peer llt.NodeID, dir llt.Channel, frame []byte) {
 				"peer_id", uint16(peer), "direction", dirName(dir), "reason", CloseSendBufLimit, "limit", ch.cfg.SendBufLimit)
 		}
 	}
+}
+
+// MessageShare is the part of a connection's send buffer limit that
+// messages may fill: the rest stays free for heartbeats and replies, so a
+// burst of messages is pushed back (Room says no) instead of resetting the
+// connection, which only a peer that stops reading does.
+const MessageShare = 2 // 1/MessageShare of SendBufLimit
+
+// Room reports whether the connection to peer of direction dir can take a
+// message frame of n bytes now: it is connected and what it holds plus
+// the frame stays within 1/MessageShare of the send buffer limit.
+func (ch *Channel) Room(peer llt.NodeID, dir llt.Channel, n int) bool {
+	c := ch.conn(peer, dir)
+	if c == nil {
+		return false
+	}
+	used, _ := c.sendBuf()
+	return used+4+n <= ch.cfg.SendBufLimit/MessageShare
+}
+
+// conn returns the live connection to peer of direction dir, or nil.
+func (ch *Channel) conn(peer llt.NodeID, dir llt.Channel) *conn {
+	p := ch.peers[peer]
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if dir == llt.ChannelTCPFrom {
+		return p.in
+	}
+	return p.out
 }
 
 func dirName(dir llt.Channel) string {
@@ -467,12 +494,16 @@ func (ch *Channel) serve(ctx context.Context, nc net.Conn, peer llt.NodeID, dir 
 		*old = nil
 	}
 	p.mu.Unlock()
-	why := c.reason()
+	why, err := c.reason()
 	if why != CloseShutdown {
 		ch.cfg.Counters.ConnEvent("reset-" + why)
 	}
-	ch.logf(slog.LevelInfo, "tcp connection down", "event", "tcp.down", "peer", p.Name, "peer_id", uint16(peer),
-		"direction", dirName(dir), "reason", why, "lived", time.Since(c.created).Round(time.Millisecond).String())
+	attrs := []any{"event", "tcp.down", "peer", p.Name, "peer_id", uint16(peer),
+		"direction", dirName(dir), "reason", why, "lived", time.Since(c.created).Round(time.Millisecond).String()}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	ch.logf(slog.LevelInfo, "tcp connection down", attrs...)
 }
 
 func (ch *Channel) readLoop(c *conn, deliver links.Deliver) {
@@ -494,7 +525,7 @@ func (ch *Channel) readLoop(c *conn, deliver links.Deliver) {
 			case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
 				c.close(ClosePeer)
 			default:
-				c.close(CloseBadFrame)
+				c.closeErr(CloseBadFrame, err)
 			}
 			return
 		}

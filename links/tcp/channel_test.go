@@ -187,30 +187,41 @@ func TestIdleConnectionIsResetAndRedialled(t *testing.T) {
 	waitFor(t, "reconnected", func() bool { return a.ctr.ConnEvents()["dialled"] >= 2 && bothUp(a) })
 }
 
-// A peer that completes the handshake, keeps sending, but never reads:
-// our send buffer for it hits the limit and the connection is reset;
-// memory never exceeds the limit.
-func TestPeerThatDoesNotReadHitsTheSendBufferLimit(t *testing.T) {
-	const limit = 16 << 10
+// nonReadingPeer starts node 0 with the given send buffer limit and plays
+// node 1 by hand: it connects to node 0, completes the handshake, and then
+// reads nothing (a small receive buffer, so the kernel fills fast).
+func nonReadingPeer(t *testing.T, limit int) (*node, *llt.Keyring) {
+	t.Helper()
 	tn := newTestNet(t, func(i int, c *Config) {
 		c.SendBufLimit = limit
 		c.IdleTimeout = 10 * time.Second
 	})
-	a, b := tn.nodes[0], tn.nodes[1]
-	b.stop() // node 1 is played by hand below
+	a := tn.nodes[0]
+	tn.nodes[1].stop()
+	if a.ch.Room(1, llt.ChannelTCPFrom, 100) {
+		t.Fatal("Room says yes without a connection")
+	}
 	kr := ring(t, keyA)
-
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: addr(1).AsSlice()}}
 	nc, err := d.Dial("tcp", netip.AddrPortFrom(addr(0), tn.port).String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(func() { nc.Close() })
 	nc.(*net.TCPConn).SetReadBuffer(4096)
 	if err := clientHandshake(nc, identity{cluster: 7, self: 1, network: "hb0"}, kr, 0, time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "inbound up", func() bool { return connUp(a, "from") })
+	return a, kr
+}
+
+// A peer that completes the handshake, keeps sending, but never reads:
+// our send buffer for it hits the limit and the connection is reset;
+// memory never exceeds the limit.
+func TestPeerThatDoesNotReadHitsTheSendBufferLimit(t *testing.T) {
+	const limit = 16 << 10
+	a, kr := nonReadingPeer(t, limit)
 
 	big := make([]byte, 4000) // a large frame to fill buffers fast
 	f := llt.Frame{Type: llt.FrameMessage, State: llt.SessionUp, Cluster: 7, Src: 0, Dst: 1, Network: "hb0",
@@ -231,6 +242,38 @@ func TestPeerThatDoesNotReadHitsTheSendBufferLimit(t *testing.T) {
 		t.Fatalf("send buffer reached %d bytes, limit %d", maxUsed, limit)
 	}
 	waitFor(t, "inbound gone", func() bool { return !connUp(a, "from") })
+}
+
+// A sender that asks Room first (the message API) is pushed back at its
+// share of the limit: the connection to a peer that does not read is not
+// reset by messages, what it holds stays within the share, and a
+// heartbeat still fits after the push-back.
+func TestRoomPushesMessagesBackBeforeTheLimit(t *testing.T) {
+	const limit = 64 << 10
+	a, kr := nonReadingPeer(t, limit)
+
+	f := llt.Frame{Type: llt.FrameMessage, State: llt.SessionUp, Cluster: 7, Src: 0, Dst: 1, Network: "hb0",
+		Incarnation: 1, Seq: 1, Payload: make([]byte, 4000)}
+	msg, _ := llt.NewCodec(kr).Append(nil, &f)
+	pushedBack := false
+	for i := 0; i < 20000 && !pushedBack; i++ {
+		if !a.ch.Room(1, llt.ChannelTCPFrom, len(msg)) {
+			pushedBack = true
+			break
+		}
+		a.ch.Send(1, llt.ChannelTCPFrom, msg)
+	}
+	if !pushedBack {
+		t.Fatal("Room never said no to a peer that does not read (80 MB sent)")
+	}
+	used := a.ch.Connections()[1].SendBufUsed
+	if used > limit/MessageShare {
+		t.Errorf("send buffer holds %d bytes at the push-back, share %d", used, limit/MessageShare)
+	}
+	a.ch.Send(1, llt.ChannelTCPFrom, frame(t, kr, 0, 1, 2)) // a heartbeat
+	if ev := a.ctr.ConnEvents(); ev["reset-sendbuf-limit"] != 0 || !connUp(a, "from") {
+		t.Fatalf("connection reset by messages that asked for room: %v", ev)
+	}
 }
 
 func TestRefusals(t *testing.T) {

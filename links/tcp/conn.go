@@ -41,6 +41,7 @@ type conn struct {
 	closed  chan struct{}
 	once    sync.Once
 	why     string       // why it was closed
+	err     error        // what made it close, if anything
 	writing atomic.Int64 // bytes handed to the kernel write in progress
 
 	lastRx    atomic.Int64 // unix ns of the last frame read
@@ -110,7 +111,7 @@ func (c *conn) enqueue(frame []byte) error {
 		n, err := c.tryWrite(b)
 		if err != nil {
 			c.mu.Unlock()
-			c.close(ClosePeer)
+			c.closeErr(ClosePeer, err)
 			return err
 		}
 		if n == len(b) {
@@ -156,10 +157,14 @@ const (
 	CloseShutdown     = "shutdown"
 )
 
-func (c *conn) close(why string) {
+func (c *conn) close(why string) { c.closeErr(why, nil) }
+
+// closeErr closes the connection for reason why; err, when not nil, is
+// the error that made it (logged with the reason).
+func (c *conn) closeErr(why string, err error) {
 	c.once.Do(func() {
 		c.mu.Lock()
-		c.why = why
+		c.why, c.err = why, err
 		c.queue, c.queued = nil, 0
 		c.mu.Unlock()
 		close(c.closed)
@@ -167,10 +172,10 @@ func (c *conn) close(why string) {
 	})
 }
 
-func (c *conn) reason() string {
+func (c *conn) reason() (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.why
+	return c.why, c.err
 }
 
 // writeLoop drains the queue until the connection closes.
@@ -194,13 +199,16 @@ func (c *conn) writeLoop(timeout time.Duration) {
 		bufs := net.Buffers(q)
 		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
 		_, err := bufs.WriteTo(c.nc)
+		// Clear the deadline: it also governs enqueue's direct writes,
+		// which would otherwise fail with a timeout once it has passed.
+		_ = c.nc.SetWriteDeadline(time.Time{})
 		c.writing.Store(0)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				c.close(CloseWriteTimeout)
 			} else {
-				c.close(ClosePeer)
+				c.closeErr(ClosePeer, err)
 			}
 			return
 		}

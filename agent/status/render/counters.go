@@ -23,6 +23,8 @@ import (
 //	    hb0      ether    bad-tag   3
 //	tether connection events:
 //	    hb0      tcp      accepted  2
+//	tether messages: sent 0, received 0; refused: busy 0, no-route 0, too-large 0; echo replies shed 0; no handler 0
+//	tether agent pauses (this node did not run): none
 func Counters(w io.Writer, st *status.Status) error {
 	var b bytes.Buffer
 	since := st.Counters.ResetAt
@@ -51,6 +53,15 @@ func Counters(w io.Writer, st *status.Status) error {
 	byCause(cols, st.Counters.Networks, func(c status.NetworkCounters) map[string]uint64 { return c.Dropped }).write(&b)
 	b.WriteString("tether connection events:\n")
 	byCause(cols, st.Counters.Networks, func(c status.NetworkCounters) map[string]uint64 { return c.Connections }).write(&b)
+	m := st.Counters.Messages
+	fmt.Fprintf(&b, "tether messages: sent %d, received %d; refused: busy %d, no-route %d, too-large %d; echo replies shed %d; no handler %d\n",
+		m.Sent, m.Received, m.Busy, m.NoRoute, m.TooLarge, m.EchoShed, m.Unrouted)
+	if p := st.Counters.Pauses; p.Count > 0 {
+		fmt.Fprintf(&b, "tether agent pauses (this node did not run): %d, longest %.1f ms, last %.1f ms at %s (%s ago)\n",
+			p.Count, p.LongestMs, p.LastMs, timestamp(p.LastAt), ago(st, p.LastAt))
+	} else {
+		b.WriteString("tether agent pauses (this node did not run): none\n")
+	}
 	return flush(w, &b)
 }
 

@@ -126,6 +126,8 @@ func fixture() *status.Status {
 					RxBytes: 6498000, Dropped: map[string]uint64{"cross-connected": 250}},
 				{Network: "pub", Channel: "tcp", TxErrors: 18050, Connections: map[string]uint64{"dial-failed": 3610}},
 			},
+			Messages: status.Messages{Sent: 5120, Received: 5118, Busy: 31, NoRoute: 2, EchoShed: 1},
+			Pauses:   status.Pauses{Count: 2, LastMs: 25.4, LastAt: now.Add(-90 * time.Second), LongestMs: 212.0},
 		},
 	}
 }
