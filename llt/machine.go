@@ -70,6 +70,7 @@ type Machine struct {
 	// heartbeat it owed means this node did not run (process not
 	// scheduled, VM paused, SIGSTOP, an engine held up).
 	pauseAfter time.Duration
+	pauseSeen  time.Time // the last pause detected ended here
 	pauses     PauseStats
 	recent     [8]pause // the latest pauses, to discount from echo ages
 	nRecent    int
@@ -236,6 +237,7 @@ func (m *Machine) NetworkIndex(name string) (int, bool) {
 // Receive processes an authenticated frame. Anything but Accepted means
 // the frame changed no state.
 func (m *Machine) Receive(now time.Time, in Inbound, out *Output) Verdict {
+	m.checkPause(now, out)
 	f := in.Frame
 	if in.Network < 0 || in.Network >= len(m.nets) {
 		return DropUnknownNetwork
@@ -377,6 +379,7 @@ func carriedSince(l *link, ts int64) bool {
 // network but failed authentication. It changes no link or node state; it
 // only lets a link that is already DOWN name auth-failure as its reason.
 func (m *Machine) NoteAuthFailure(now time.Time, network int, src NodeID, out *Output) {
+	m.checkPause(now, out)
 	p := m.peerByID[src]
 	if p == nil || network < 0 || network >= len(m.nets) {
 		return
@@ -390,6 +393,7 @@ func (m *Machine) NoteAuthFailure(now time.Time, network int, src NodeID, out *O
 // link of that network DOWN at once (reason carrier-lost); when it returns
 // the links come back only through the handshake.
 func (m *Machine) SetCarrier(now time.Time, network int, up bool, out *Output) {
+	m.checkPause(now, out)
 	if network < 0 || network >= len(m.nets) {
 		return
 	}
@@ -439,18 +443,17 @@ func (m *Machine) Carrier(network int) bool { return m.nets[network].carrier }
 // DOWN, links that heard nothing for peertrouble go TROUBLE, and due
 // heartbeats are sent.
 //
-// Advance runs at least once a heartbeat (NextDeadline). When it runs
-// later than that by more than half the margin between heartbeat and
-// peertrouble, this node itself did not run for a while: the silence it
+// Advance runs at least once a heartbeat (NextDeadline). When it (or any
+// call before it) runs later than that by more than half the margin
+// between heartbeat and peertrouble, this node itself did not run for a
+// while: the silence it
 // would now find is its own, and the frames its peers sent meanwhile are
 // waiting in its sockets. It then reports an EventPause and does not count
 // the pause as silence (every session's last-heard time moves forward by
 // its length), as corosync does with "Process pause detected". A peer
 // that really died during the pause is detected that much later.
 func (m *Machine) Advance(now time.Time, out *Output) {
-	if due, ok := m.heartbeatDue(); ok && m.started && now.Sub(due) > m.pauseAfter {
-		m.paused(now, now.Sub(due), out)
-	}
+	m.checkPause(now, out)
 	m.started = true
 	m.advanced = now
 	for _, p := range m.peers {
@@ -502,6 +505,24 @@ func (m *Machine) heartbeatDue() (time.Time, bool) {
 		}
 	}
 	return due, !due.IsZero()
+}
+
+// checkPause detects a pause of this node (see Advance) at the start of
+// every call that reads the clock: after a pause the first call may be a
+// frame that waited in a socket, and it must not find its peers silent or
+// its echo stale either.
+func (m *Machine) checkPause(now time.Time, out *Output) {
+	due, ok := m.heartbeatDue()
+	if !ok || !m.started {
+		return
+	}
+	if m.pauseSeen.After(due) {
+		due = m.pauseSeen // this pause is already accounted up to here
+	}
+	if d := now.Sub(due); d > m.pauseAfter {
+		m.paused(now, d, out)
+		m.pauseSeen = now
+	}
 }
 
 // paused discounts a pause of d that ended now from every session's

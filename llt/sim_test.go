@@ -45,8 +45,10 @@ type simNode struct {
 	down    bool // stopped: sends and receives nothing
 	// pausedUntil: the node does not run before this (SIGSTOP, a VM
 	// pause): no Advance, and frames for it wait in its "socket" until it
-	// resumes, when its timers run first and then the frames (worst case).
+	// resumes. Then the frames are read before its timers run, or after
+	// them when timersFirst is set (both happen in the agent).
 	pausedUntil time.Time
+	timersFirst bool
 	// messages received, in order
 	messages []simMessage
 	// sentTo records the address of every frame sent
@@ -194,8 +196,12 @@ func (s *sim) deliver(d delivery) {
 	if n.down {
 		return
 	}
-	if s.now.Before(n.pausedUntil.Add(time.Nanosecond)) {
-		d.at = n.pausedUntil.Add(time.Nanosecond)
+	resume := n.pausedUntil
+	if n.timersFirst {
+		resume = resume.Add(time.Nanosecond)
+	}
+	if s.now.Before(resume) {
+		d.at = resume
 		s.pending = append(s.pending, d)
 		return
 	}
