@@ -57,7 +57,7 @@ test: deps lint unit e2e
 demo: build
 	$(GO) run ./testbed/demo -bin $(BIN)
 
-# Benchmarks (root; ~35 minutes). Pass flags to the programs with
+# Benchmarks (root; about 20 minutes). Pass flags to the programs with
 # DETECT_FLAGS and TCP_FLAGS, e.g. make bench TCP_FLAGS='-only msg -count 500'.
 bench: build
 	mkdir -p bench/results
