@@ -29,16 +29,10 @@ func runSoak(t testbed.T, b *testbed.Bed, plan soakPlan) (*SoakResult, error) {
 		return nil, err
 	}
 	r.Timers = tm
-	pids, err := bedutil.AgentPids(b)
+	pids, before, cur, err := bedutil.Begin(b)
 	if err != nil {
 		return nil, err
 	}
-	before, err := bedutil.Statuses(b)
-	if err != nil {
-		return nil, err
-	}
-	cur := bedutil.NewCursor(b)
-	cur.Poll()
 	count := func(evs []testbed.Event, from, to time.Time) {
 		for _, e := range evs {
 			if e.Time.Before(from) || e.Time.After(to) {

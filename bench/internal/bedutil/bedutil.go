@@ -215,3 +215,17 @@ func Prepare(t testbed.T, binDir, outDir string) string {
 func CommandLine() string {
 	return strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " ")
 }
+
+// Begin is the start of a measurement window on a bed: the agents' pids,
+// their statuses now, and a log cursor past everything logged so far.
+func Begin(b *testbed.Bed) (pids []int, before []*status.Status, cur *Cursor, err error) {
+	if pids, err = AgentPids(b); err != nil {
+		return nil, nil, nil, err
+	}
+	if before, err = Statuses(b); err != nil {
+		return nil, nil, nil, err
+	}
+	cur = NewCursor(b)
+	cur.Poll()
+	return pids, before, cur, nil
+}

@@ -78,16 +78,10 @@ type Result struct {
 // just before and just after it.
 func Measure(b *testbed.Bed, dur time.Duration) (*Result, error) {
 	r := &Result{LoadBefore: proc.LoadAvg()}
-	pids, err := bedutil.AgentPids(b)
+	pids, before, cur, err := bedutil.Begin(b)
 	if err != nil {
 		return nil, err
 	}
-	before, err := bedutil.Statuses(b)
-	if err != nil {
-		return nil, err
-	}
-	cur := bedutil.NewCursor(b)
-	cur.Poll()
 	w, err := proc.StartWindow(pids)
 	if err != nil {
 		return nil, err
