@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"math/rand/v2"
+	"net"
 	"testing"
 	"time"
 
@@ -84,21 +85,10 @@ func TestInjectedFramesAreCountedAndChangeNothing(t *testing.T) {
 	codec := llt.NewCodec(kr, "hb0", "hb1")
 	genuine := capture(t, b, codec, 1, 0, "hb0", 20)
 
-	rogue := b.AddHost("rogue", "hb0")
-	inj, err := testbed.OpenPacket(rogue.NS, rogue.Iface("hb0"), testbed.EtherType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inj.Close()
-	victim := b.MAC(0, "hb0")
+	inj := newInjector(t, b)
 	send := func(payload []byte) {
 		t.Helper()
-		f := ethernet.Frame{Destination: victim, Source: rogue.MAC("hb0"), EtherType: testbed.EtherType, Payload: payload}
-		raw, err := f.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := inj.WriteTo(raw, &packet.Addr{HardwareAddr: victim}); err != nil {
+		if err := inj.send(inj.frame(payload)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -221,21 +211,15 @@ func TestFloodOfForgedFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged[len(forged)-1] ^= 1 // the tag no longer matches: HMAC work for every frame
-	rogue := b.AddHost("rogue", "hb0")
-	inj, err := testbed.OpenPacket(rogue.NS, rogue.Iface("hb0"), testbed.EtherType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inj.Close()
-	victim := b.MAC(0, "hb0")
-	raw, _ := (&ethernet.Frame{Destination: victim, Source: rogue.MAC("hb0"), EtherType: testbed.EtherType, Payload: forged}).MarshalBinary()
+	inj := newInjector(t, b)
+	raw := inj.frame(forged)
 
 	d0 := dropped(t, b, 0, "hb0")
 	start := time.Now()
 	var sent int
 	for time.Since(start) < 5*time.Second {
 		for i := 0; i < 256; i++ {
-			if _, err := inj.WriteTo(raw, &packet.Addr{HardwareAddr: victim}); err == nil {
+			if inj.send(raw) == nil {
 				sent++
 			}
 		}
@@ -259,4 +243,37 @@ func TestFloodOfForgedFrames(t *testing.T) {
 	if st := mustStatus(t, b, 0); !testbed.AllLinksUp(st, 2) {
 		t.Fatalf("after the flood:\n%s", testbed.Summary(st))
 	}
+}
+
+// injector is a rogue host on hb0 that sends raw Ethernet frames (our
+// EtherType) to node 0.
+type injector struct {
+	t        *testing.T
+	conn     *packet.Conn
+	src, dst net.HardwareAddr
+}
+
+func newInjector(t *testing.T, b *testbed.Bed) *injector {
+	t.Helper()
+	rogue := b.AddHost("rogue", "hb0")
+	c, err := testbed.OpenPacket(rogue.NS, rogue.Iface("hb0"), testbed.EtherType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &injector{t: t, conn: c, src: rogue.MAC("hb0"), dst: b.MAC(0, "hb0")}
+}
+
+// frame wraps payload in an Ethernet frame to node 0.
+func (in *injector) frame(payload []byte) []byte {
+	raw, err := (&ethernet.Frame{Destination: in.dst, Source: in.src, EtherType: testbed.EtherType, Payload: payload}).MarshalBinary()
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	return raw
+}
+
+func (in *injector) send(raw []byte) error {
+	_, err := in.conn.WriteTo(raw, &packet.Addr{HardwareAddr: in.dst})
+	return err
 }

@@ -27,6 +27,15 @@ type Received struct {
 	AuthFailure bool
 }
 
+// Clone returns a copy of r that owns its vector and payload: readers reuse
+// one Received, so a Deliver that keeps a frame must clone it.
+func (r *Received) Clone() Received {
+	cp := *r
+	cp.Frame.Vector = append([]llt.VectorEntry(nil), r.Frame.Vector...)
+	cp.Frame.Payload = append([]byte(nil), r.Frame.Payload...)
+	return cp
+}
+
 // YieldEvery is how many frames a reader processes back to back before it
 // lets other goroutines run (runtime.Gosched): under a flood the timers and
 // the other networks' readers still get the processor within about a

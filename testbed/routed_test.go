@@ -29,14 +29,7 @@ func newRoutedBed(t *testing.T) *Bed {
 // reads on every connection, until the test ends.
 func echoServer(t *testing.T, b *Bed, i int, network string) netip.AddrPort {
 	t.Helper()
-	var ln net.Listener
-	err := InNS(b.NodeNS(i), func() (err error) {
-		ln, err = net.Listen("tcp", netip.AddrPortFrom(b.IP(i, network), 0).String())
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenOn(t, b, i, network)
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex

@@ -110,9 +110,9 @@ func TestTopology(t *testing.T) {
 	}
 }
 
-// acceptOne listens on node i's address on network and reports the source IP
-// of the first connection it accepts (or the accept error).
-func acceptOne(t *testing.T, b *Bed, i int, network string) (netip.AddrPort, <-chan string) {
+// listenOn listens on an ephemeral TCP port of node i's address on network,
+// inside node i's namespace.
+func listenOn(t *testing.T, b *Bed, i int, network string) net.Listener {
 	t.Helper()
 	var ln net.Listener
 	err := InNS(b.NodeNS(i), func() (err error) {
@@ -122,6 +122,14 @@ func acceptOne(t *testing.T, b *Bed, i int, network string) (netip.AddrPort, <-c
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// acceptOne listens on node i's address on network and reports the source IP
+// of the first connection it accepts (or the accept error).
+func acceptOne(t *testing.T, b *Bed, i int, network string) (netip.AddrPort, <-chan string) {
+	t.Helper()
+	ln := listenOn(t, b, i, network)
 	t.Cleanup(func() { ln.Close() })
 	accepted := make(chan string, 1)
 	go func() {

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/tether-ha/tether/bench/internal/bedutil"
-	"github.com/tether-ha/tether/bench/internal/proc"
 	"github.com/tether-ha/tether/bench/internal/report"
 	"github.com/tether-ha/tether/testbed"
 )
@@ -60,7 +59,7 @@ func profiles() []profile {
 	return []profile{
 		{name: "default", idleCPU: defaultIdleCPU,
 			blackholeTarget: func(t bedutil.Timers) float64 { return t.PeerInactMs + t.HeartbeatMs }},
-		{name: "fast", timers: map[string]string{"heartbeat": "10ms", "peertrouble": "20ms", "peerinact": "30ms"},
+		{name: "fast", timers: bedutil.FastTimers(),
 			idleCPU: fastIdleCPU, blackholeTarget: func(bedutil.Timers) float64 { return fastTargetMs }},
 	}
 }
@@ -105,12 +104,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.burn > 0 {
 		return o, nil
 	}
-	for p := range strings.SplitSeq(*only, ",") {
-		p = strings.TrimSpace(p)
-		if !slices.Contains([]string{partCarrier, partBlackhole, partIdle, partSoak}, p) {
-			return o, fmt.Errorf("-only: unknown part %q (want carrier, blackhole, idle, soak)", p)
-		}
-		o.parts = append(o.parts, p)
+	var err error
+	if o.parts, err = bedutil.Parts(*only, partCarrier, partBlackhole, partIdle, partSoak); err != nil {
+		return o, err
 	}
 	all := profiles()
 	find := func(flag, name string) (profile, error) {
@@ -127,7 +123,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.profiles = append(o.profiles, p)
 	}
-	var err error
 	if o.soakProf, err = find("-soak-profile", *soakProf); err != nil {
 		return o, err
 	}
@@ -166,7 +161,7 @@ func main() {
 // run runs every part asked for and writes the results.
 func run(t testbed.T, o options) {
 	o.bin = bedutil.Prepare(t, o.bin, o.out)
-	res := &Results{Machine: proc.MachineInfo(o.bin), Started: time.Now(), Command: bedutil.CommandLine(), Seed: o.seed}
+	res := &Results{Run: bedutil.StartRun(o.bin), Seed: o.seed}
 	save := func() {
 		if err := writeResults(o.out, res); err != nil {
 			t.Fatalf("write results: %v", err)
@@ -211,13 +206,9 @@ func run(t testbed.T, o options) {
 			}
 			res.Soak = sr
 		}
-		if err := bedutil.SaveLogs(b, o.out, "soak"); err != nil {
-			t.Logf("save soak logs: %v", err)
-		}
-		bedutil.StopAll(b)
+		bedutil.Finish(t, b, o.out, "soak")
 	}
-	res.Finished = time.Now()
-	res.Machine.LoadAfter = proc.LoadAvg()
+	res.End()
 	save()
 	report.Print(os.Stdout, tables(res))
 	t.Logf("results in %s", filepath.Join(o.out, "detect.json"))
@@ -231,12 +222,7 @@ func runProfile(t testbed.T, o options, p profile, rng *rand.Rand) *ProfileResul
 	pr := &ProfileResult{Name: p.name, Config: p.timers}
 	t.Logf("profile %s: starting a 3-node, 2-network bed", p.name)
 	b := testbed.New(t, testbed.Options{BinDir: o.bin, Timers: p.timers})
-	defer bedutil.StopAll(b)
-	defer func() {
-		if err := bedutil.SaveLogs(b, o.out, "profile-"+p.name); err != nil {
-			t.Logf("save logs: %v", err)
-		}
-	}()
+	defer bedutil.Finish(t, b, o.out, "profile-"+p.name)
 	b.StartAll()
 	if err := bedutil.WaitAllUp(b, upTimeout); err != nil {
 		pr.Error = err.Error()

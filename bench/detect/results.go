@@ -1,8 +1,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/tether-ha/tether/bench/internal/bedutil"
 	"github.com/tether-ha/tether/bench/internal/idle"
 	"github.com/tether-ha/tether/bench/internal/proc"
@@ -11,10 +9,7 @@ import (
 
 // Results is everything one run measured; written as detect.json.
 type Results struct {
-	Machine  proc.Machine     `json:"machine"`
-	Started  time.Time        `json:"started"`
-	Finished time.Time        `json:"finished,omitzero"`
-	Command  string           `json:"command"`
+	bedutil.Run
 	Seed     uint64           `json:"seed"` // of the pre-fault random delays
 	Profiles []*ProfileResult `json:"profiles"`
 	Soak     *SoakResult      `json:"soak,omitempty"`

@@ -45,12 +45,7 @@ func cpuRun(t testbed.T, o options, p profile, channels []string) *CPURun {
 	r := &CPURun{Profile: p.name, Channels: channels}
 	b := testbed.New(t, testbed.Options{BinDir: o.bin, Timers: p.timers, Networks: []testbed.NetworkSpec{
 		{Name: "hb0", Channels: channels}, {Name: "hb1", Channels: channels}}})
-	defer bedutil.StopAll(b)
-	defer func() {
-		if err := bedutil.SaveLogs(b, o.out, "tcp-cpu-"+p.name+"-"+strings.Join(channels, "+")); err != nil {
-			t.Logf("save logs: %v", err)
-		}
-	}()
+	defer bedutil.Finish(t, b, o.out, "tcp-cpu-"+p.name+"-"+strings.Join(channels, "+"))
 	b.StartAll()
 	if err := bedutil.WaitAllChannelsUp(b, upTimeout); err != nil {
 		r.Error = err.Error()

@@ -34,7 +34,6 @@ import (
 	"time"
 
 	"github.com/tether-ha/tether/bench/internal/bedutil"
-	"github.com/tether-ha/tether/bench/internal/proc"
 	"github.com/tether-ha/tether/bench/internal/report"
 	"github.com/tether-ha/tether/testbed"
 )
@@ -59,7 +58,7 @@ type profile struct {
 
 var allProfiles = []profile{
 	{name: "default"},
-	{name: "fast", timers: map[string]string{"heartbeat": "10ms", "peertrouble": "20ms", "peerinact": "30ms"}},
+	{name: "fast", timers: bedutil.FastTimers()},
 }
 
 // options are the command-line flags.
@@ -97,12 +96,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	for p := range strings.SplitSeq(*only, ",") {
-		p = strings.TrimSpace(p)
-		if !slices.Contains([]string{partCPU, partMem, partMsg}, p) {
-			return o, fmt.Errorf("-only: unknown part %q (want cpu, mem, msg)", p)
-		}
-		o.parts = append(o.parts, p)
+	var err error
+	if o.parts, err = bedutil.Parts(*only, partCPU, partMem, partMsg); err != nil {
+		return o, err
 	}
 	for name := range strings.SplitSeq(*profs, ",") {
 		k := slices.IndexFunc(allProfiles, func(p profile) bool { return p.name == strings.TrimSpace(name) })
@@ -152,7 +148,7 @@ func main() {
 // run runs every part asked for and writes the results.
 func run(t testbed.T, o options) {
 	o.bin = bedutil.Prepare(t, o.bin, o.out)
-	res := &Results{Machine: proc.MachineInfo(o.bin), Started: time.Now(), Command: bedutil.CommandLine()}
+	res := &Results{Run: bedutil.StartRun(o.bin)}
 	save := func() {
 		heading := fmt.Sprintf("tether tcp channel and message benchmarks, %s\n\n`%s`", res.Started.Format("2006-01-02"), res.Command)
 		if err := report.Write(o.out, "tcp", heading, res, tables(res)); err != nil {
@@ -183,8 +179,7 @@ func run(t testbed.T, o options) {
 		res.Errors = append(res.Errors, res.Msg.Errors...)
 		save()
 	}
-	res.Finished = time.Now()
-	res.Machine.LoadAfter = proc.LoadAvg()
+	res.End()
 	save()
 	report.Print(os.Stdout, tables(res))
 	t.Logf("results in %s", filepath.Join(o.out, "tcp.json"))

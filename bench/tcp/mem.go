@@ -41,12 +41,7 @@ func memPoint(t testbed.T, o options, ch string, n int) MemPoint {
 	p := MemPoint{Channel: ch, Nodes: n, Peers: n - 1, Bytes: map[string]uint64{}}
 	b := testbed.New(t, testbed.Options{BinDir: o.bin, Nodes: n, Networks: []testbed.NetworkSpec{{Name: "hb0", Channels: []string{ch}}},
 		ExtraArgs: []string{"--pprof", pprofAddr}})
-	defer bedutil.StopAll(b)
-	defer func() {
-		if err := bedutil.SaveLogs(b, o.out, fmt.Sprintf("tcp-mem-%s-%d", ch, n)); err != nil {
-			t.Logf("save logs: %v", err)
-		}
-	}()
+	defer bedutil.Finish(t, b, o.out, fmt.Sprintf("tcp-mem-%s-%d", ch, n))
 	b.StartAll()
 	// Every node dials and accepts n-1 connections: allow for it.
 	if err := bedutil.WaitAllChannelsUp(b, upTimeout+time.Duration(n)*time.Second); err != nil {

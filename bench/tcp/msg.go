@@ -38,7 +38,7 @@ func runMsg(t testbed.T, o options) *MsgResult {
 		b := msgBed(t, o, bed)
 		if err := bedutil.WaitAllChannelsUp(b, upTimeout); err != nil {
 			r.Errors = append(r.Errors, fmt.Sprintf("msg %s bed: %v", bed, err))
-			bedutil.StopAll(b)
+			bedutil.Finish(t, b, o.out, "tcp-msg-"+bed)
 			continue
 		}
 		time.Sleep(startupSettle)
@@ -62,10 +62,7 @@ func runMsg(t testbed.T, o options) *MsgResult {
 				}
 			}
 		}
-		bedutil.StopAll(b)
-		if err := bedutil.SaveLogs(b, o.out, "tcp-msg-"+bed); err != nil {
-			t.Logf("save logs: %v", err)
-		}
+		bedutil.Finish(t, b, o.out, "tcp-msg-"+bed)
 	}
 	for _, run := range append(r.Latency, r.Throughput...) {
 		if run.Error != "" {

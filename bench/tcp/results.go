@@ -1,22 +1,16 @@
 package main
 
 import (
-	"time"
-
 	"github.com/tether-ha/tether/agent/status"
 	"github.com/tether-ha/tether/bench/internal/bedutil"
 	"github.com/tether-ha/tether/bench/internal/idle"
-	"github.com/tether-ha/tether/bench/internal/proc"
 	"github.com/tether-ha/tether/bench/internal/stats"
 )
 
 // Results is everything one run measured; written as tcp.json.
 type Results struct {
-	Machine  proc.Machine `json:"machine"`
-	Started  time.Time    `json:"started"`
-	Finished time.Time    `json:"finished,omitzero"`
-	Command  string       `json:"command"`
-	CPU      []*CPURun    `json:"cpu,omitempty"`
+	bedutil.Run
+	CPU []*CPURun `json:"cpu,omitempty"`
 	// CPUDerived is, per timer profile, what the tcp channel costs.
 	CPUDerived []TCPCost  `json:"cpu_derived,omitempty"`
 	Mem        *MemResult `json:"memory,omitempty"`

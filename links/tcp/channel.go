@@ -247,8 +247,7 @@ func (ch *Channel) Room(peer llt.NodeID, dir llt.Channel, n int) bool {
 	if c == nil {
 		return false
 	}
-	used, _ := c.sendBuf()
-	return used+4+n <= ch.cfg.SendBufLimit/MessageShare
+	return c.used()+4+n <= ch.cfg.SendBufLimit/MessageShare
 }
 
 // conn returns the live connection to peer of direction dir, or nil.

@@ -389,10 +389,5 @@ func TestRedialWithBackoffUntilPeerIsBack(t *testing.T) {
 
 // toChan delivers copies of received frames into c.
 func toChan(c chan<- links.Received) links.Deliver {
-	return func(r *links.Received) {
-		cp := *r
-		cp.Frame.Vector = append([]llt.VectorEntry(nil), r.Frame.Vector...)
-		cp.Frame.Payload = append([]byte(nil), r.Frame.Payload...)
-		c <- cp
-	}
+	return func(r *links.Received) { c <- r.Clone() }
 }

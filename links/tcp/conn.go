@@ -134,6 +134,14 @@ func (c *conn) enqueue(frame []byte) error {
 	return nil
 }
 
+// used returns the bytes queued and in the writer's hands: what the
+// limit counts.
+func (c *conn) used() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queued + int(c.writing.Load())
+}
+
 // sendBuf returns the bytes queued and the bytes the queue holds
 // allocated (Redis CLUSTER LINKS' send-buffer-used / -allocated).
 func (c *conn) sendBuf() (used, alloc int) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -228,4 +229,53 @@ func Begin(b *testbed.Bed) (pids []int, before []*status.Status, cur *Cursor, er
 	cur = NewCursor(b)
 	cur.Poll()
 	return pids, before, cur, nil
+}
+
+// Finish stops every agent of b and saves their logs under dir for phase;
+// a failure to save is logged, not fatal (the measurements stand).
+func Finish(t testbed.T, b *testbed.Bed, dir, phase string) {
+	StopAll(b)
+	if err := SaveLogs(b, dir, phase); err != nil {
+		t.Logf("save %s logs: %v", phase, err)
+	}
+}
+
+// Run is what every benchmark program's results start with: the machine,
+// when and how it ran.
+type Run struct {
+	Machine  proc.Machine `json:"machine"`
+	Started  time.Time    `json:"started"`
+	Finished time.Time    `json:"finished,omitzero"`
+	Command  string       `json:"command"`
+}
+
+// StartRun records the machine (tetherd from binDir) and the start.
+func StartRun(binDir string) Run {
+	return Run{Machine: proc.MachineInfo(binDir), Started: time.Now(), Command: CommandLine()}
+}
+
+// End records the end of the run and the load average then.
+func (r *Run) End() {
+	r.Finished = time.Now()
+	r.Machine.LoadAfter = proc.LoadAvg()
+}
+
+// FastTimers is the config timers section of the 10/20/30 ms profile
+// (BFD's aggressive 10 ms × 3), which both benchmark programs measure.
+func FastTimers() map[string]string {
+	return map[string]string{"heartbeat": "10ms", "peertrouble": "20ms", "peerinact": "30ms"}
+}
+
+// Parts parses a comma-separated -only value against the parts a program
+// knows.
+func Parts(value string, known ...string) ([]string, error) {
+	var parts []string
+	for p := range strings.SplitSeq(value, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(known, p) {
+			return nil, fmt.Errorf("-only: unknown part %q (want %s)", p, strings.Join(known, ", "))
+		}
+		parts = append(parts, p)
+	}
+	return parts, nil
 }
