@@ -67,7 +67,7 @@ func NewCounters(dropCauses, connCauses []string) *Counters {
 	for k := llt.ErrKindTruncated; k <= llt.ErrKindBadTag; k++ {
 		c.drops[k.String()] = new(atomic.Uint64)
 	}
-	for v := llt.DropForeignCluster; v <= llt.DropCarrierDown; v++ {
+	for v := llt.DropForeignCluster; int(v) < llt.NumVerdicts; v++ {
 		c.drops[v.String()] = new(atomic.Uint64)
 	}
 	for _, e := range dropCauses {

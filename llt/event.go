@@ -44,21 +44,6 @@ type Event struct {
 	Pause time.Duration
 }
 
-// Output collects what one Machine call produced. Reuse it between calls
-// (Reset) to avoid allocations; frames are valid until the next call.
-type Output struct {
-	Frames   []Outgoing
-	Events   []Event
-	Messages []Message // application messages received
-}
-
-// Reset empties o, keeping its capacity.
-func (o *Output) Reset() {
-	o.Frames = o.Frames[:0]
-	o.Events = o.Events[:0]
-	o.Messages = o.Messages[:0]
-}
-
 // Message is an application message received from a peer. Payload
 // aliases the received frame.
 type Message struct {
@@ -93,33 +78,36 @@ type Verdict uint8
 
 // Verdicts.
 const (
-	Accepted             Verdict = iota
-	DropForeignCluster           // authentic, but another cluster id
-	DropSelf                     // our own frame, looped back
-	DropDuplicateNodeID          // another sender uses our node id
-	DropNotForUs                 // addressed to another node
-	DropUnknownNode              // sender is not in the node table
-	DropUnknownNetwork           // network name we do not have, or bad index
-	DropCrossConnected           // peer's frame for network X arrived on our network Y
-	DropNoChannel                // channel not configured on this network
-	DropStaleIncarnation         // an older incarnation of a live peer (replay)
-	DropReplay                   // sequence number already seen or too old
-	DropCarrierDown              // arrived while we believe the NIC has no carrier
+	Accepted                Verdict = iota
+	DropForeignCluster              // authentic, but another cluster id
+	DropSelf                        // our own frame, looped back
+	DropDuplicateNodeID             // another sender uses our node id
+	DropNotForUs                    // addressed to another node
+	DropUnknownNode                 // sender is not in the node table
+	DropUnknownNetwork              // network name we do not have, or bad index
+	DropCrossConnected              // peer's frame for network X arrived on our network Y
+	DropNoChannel                   // channel not configured on this network
+	DropStaleIncarnation            // an older incarnation of a live peer (replay)
+	DropReplay                      // sequence number already seen or too old
+	DropCarrierDown                 // arrived while we believe the NIC has no carrier
+	DropUnprovenIncarnation         // a newer incarnation that has not proved it is live (see Receive)
+	numVerdicts
 )
 
 var verdictNames = [...]string{
-	Accepted:             "accepted",
-	DropForeignCluster:   "foreign-cluster",
-	DropSelf:             "self",
-	DropDuplicateNodeID:  "duplicate-node-id",
-	DropNotForUs:         "not-for-us",
-	DropUnknownNode:      "unknown-node",
-	DropUnknownNetwork:   "unknown-network",
-	DropCrossConnected:   "cross-connected",
-	DropNoChannel:        "no-channel",
-	DropStaleIncarnation: "stale-incarnation",
-	DropReplay:           "replay",
-	DropCarrierDown:      "carrier-down",
+	Accepted:                "accepted",
+	DropForeignCluster:      "foreign-cluster",
+	DropSelf:                "self",
+	DropDuplicateNodeID:     "duplicate-node-id",
+	DropNotForUs:            "not-for-us",
+	DropUnknownNode:         "unknown-node",
+	DropUnknownNetwork:      "unknown-network",
+	DropCrossConnected:      "cross-connected",
+	DropNoChannel:           "no-channel",
+	DropStaleIncarnation:    "stale-incarnation",
+	DropReplay:              "replay",
+	DropCarrierDown:         "carrier-down",
+	DropUnprovenIncarnation: "unproven-incarnation",
 }
 
 // String returns the stable counter label of v.
@@ -129,3 +117,6 @@ func (v Verdict) String() string {
 	}
 	return "unknown"
 }
+
+// NumVerdicts is the number of verdicts: they are 0..NumVerdicts-1.
+const NumVerdicts = int(numVerdicts)

@@ -264,7 +264,7 @@ func TestCarrierLossIsImmediateAndRecoveryNeedsHandshake(t *testing.T) {
 	n0 := s.nodes[0]
 
 	fault := s.now
-	n0.m.SetCarrier(s.now, 1, false, &n0.out)
+	n0.m.SetCarrier(s.now, 1, false)
 	// A pulled cable: node 0 stops sending and receiving on hb1.
 	s.isolate(0, 1, true)
 	s.collect(n0)
@@ -302,7 +302,7 @@ func TestCarrierLossIsImmediateAndRecoveryNeedsHandshake(t *testing.T) {
 	// Carrier returns: nothing comes up until frames prove both ways.
 	restore := s.now
 	s.isolate(0, 1, false)
-	n0.m.SetCarrier(s.now, 1, true, &n0.out)
+	n0.m.SetCarrier(s.now, 1, true)
 	if l := n0.m.Snapshot(s.now).Peers[0].Links[1]; l.State != LinkDown {
 		t.Fatalf("link %v right at carrier return, want DOWN until the handshake", l.State)
 	}
@@ -329,12 +329,12 @@ func TestCarrierBackButPeerSilent(t *testing.T) {
 	s := newSim(t, 2, ether("hb0"), tm)
 	s.run(time.Second)
 	n0 := s.nodes[0]
-	n0.m.SetCarrier(s.now, 0, false, &n0.out)
+	n0.m.SetCarrier(s.now, 0, false)
 	s.collect(n0)
 	s.isolate(0, 0, true)
 	s.run(time.Second)
 	back := s.now
-	n0.m.SetCarrier(s.now, 0, true, &n0.out)
+	n0.m.SetCarrier(s.now, 0, true)
 	s.collect(n0)
 	s.runUntil(back.Add(tm.PeerInact - ms))
 	if l := s.link(0, 1, 0); l.Reason != ReasonCarrierLost {
@@ -350,7 +350,7 @@ func TestCarrierDownIgnoresLateFrames(t *testing.T) {
 	s := newSim(t, 2, ether("hb0"), DefaultTimers())
 	s.run(time.Second)
 	n0 := s.nodes[0]
-	n0.m.SetCarrier(s.now, 0, false, &n0.out)
+	n0.m.SetCarrier(s.now, 0, false)
 	s.collect(n0)
 	s.run(time.Second) // node 1 keeps sending; the frames must not bring the link up
 	if l := s.link(0, 1, 0); l.State != LinkDown || l.Reason != ReasonCarrierLost {
@@ -366,7 +366,7 @@ func TestShutdownTakesPeerDownAtOnce(t *testing.T) {
 	s.run(time.Second)
 	n2 := s.nodes[2]
 	stop := s.now
-	n2.m.Shutdown(s.now, &n2.out)
+	n2.m.Shutdown(s.now)
 	s.collect(n2)
 	n2.down = true
 	s.run(5 * ms)
@@ -445,7 +445,7 @@ func TestReplayedFramesChangeNothing(t *testing.T) {
 			if err := n0.codec.Decode(b, &f); err != nil {
 				t.Fatal(err)
 			}
-			n0.verdict[n0.m.Receive(s.now, Inbound{Network: 0, Channel: ChannelEther, From: "attacker", Frame: &f}, &n0.out)]++
+			n0.verdict[n0.m.Receive(s.now, Inbound{Network: 0, Channel: ChannelEther, From: "attacker", Frame: &f})]++
 		}
 		s.collect(n0)
 	}
@@ -505,7 +505,7 @@ func TestForeignAndMisaddressedFramesAreDropped(t *testing.T) {
 	for _, c := range cases {
 		f := base
 		c.mod(&f)
-		if v := n0.m.Receive(s.now, Inbound{Network: 0, Channel: ChannelEther, From: "x", Frame: &f}, &n0.out); v != c.want {
+		if v := n0.m.Receive(s.now, Inbound{Network: 0, Channel: ChannelEther, From: "x", Frame: &f}); v != c.want {
 			t.Errorf("%s: verdict %v, want %v", c.name, v, c.want)
 		}
 	}
@@ -513,7 +513,7 @@ func TestForeignAndMisaddressedFramesAreDropped(t *testing.T) {
 	if len(n0.events) != before {
 		t.Fatalf("dropped frames produced events: %+v", n0.events[before:])
 	}
-	if v := n0.m.Receive(s.now, Inbound{Network: 5, Frame: &base}, &n0.out); v != DropUnknownNetwork {
+	if v := n0.m.Receive(s.now, Inbound{Network: 5, Frame: &base}); v != DropUnknownNetwork {
 		t.Errorf("bad network index: %v", v)
 	}
 	s.run(time.Second)
@@ -545,7 +545,7 @@ func TestAuthFailuresNameTheReasonOnlyOnDownLinks(t *testing.T) {
 	s.run(time.Second)
 	n0 := s.nodes[0]
 	before := len(n0.events)
-	n0.m.NoteAuthFailure(s.now, 0, 1, &n0.out)
+	n0.m.NoteAuthFailure(s.now, 0, 1)
 	s.collect(n0)
 	if len(n0.events) != before {
 		t.Fatalf("an auth failure changed an UP link: %+v", n0.events[before:])
@@ -554,7 +554,7 @@ func TestAuthFailuresNameTheReasonOnlyOnDownLinks(t *testing.T) {
 	s.cutLink(0, 1, 1, true)
 	for i := 0; i < 30; i++ {
 		s.run(100 * ms)
-		n0.m.NoteAuthFailure(s.now, 1, 1, &n0.out)
+		n0.m.NoteAuthFailure(s.now, 1, 1)
 		s.collect(n0)
 	}
 	if l := s.link(0, 1, 1); l.State != LinkDown || l.Reason != ReasonAuthFailure {
@@ -663,7 +663,7 @@ func TestQuickRestartAfterShutdownIsClean(t *testing.T) {
 	s := newSim(t, 2, ether("hb0", "hb1"), tm)
 	s.run(time.Second)
 	n1 := s.nodes[1]
-	n1.m.Shutdown(s.now, &n1.out)
+	n1.m.Shutdown(s.now)
 	s.collect(n1)
 	n1.down = true
 	s.run(200 * ms)
@@ -772,13 +772,13 @@ func TestStaleCarrierReportDoesNotDownARestoredLink(t *testing.T) {
 			s.netLatency[0] = tm.Heartbeat / 5 // hb0 frames arrive late
 			s.run(time.Second)
 			n0 := s.nodes[0]
-			n0.m.SetCarrier(s.now, 1, false, &n0.out)
+			n0.m.SetCarrier(s.now, 1, false)
 			s.isolate(0, 1, true)
 			s.collect(n0)
 			s.run(time.Second + offset)
 			restore := s.now
 			s.isolate(0, 1, false)
-			n0.m.SetCarrier(s.now, 1, true, &n0.out)
+			n0.m.SetCarrier(s.now, 1, true)
 			s.collect(n0)
 			s.run(time.Second)
 			for _, obs := range []int{1, 2} {

@@ -34,12 +34,12 @@ func freshWithin(hb time.Duration) time.Duration { return hb + hb/4 }
 // Delivery is at most once: no acknowledgement, no retransmission beyond
 // what TCP itself does. Messages on one route arrive in order; a change of
 // route can reorder or lose messages in flight.
-func (m *Machine) SendMessage(now time.Time, peer NodeID, payload []byte, out *Output) (Route, error) {
+func (m *Machine) SendMessage(now time.Time, peer NodeID, payload []byte) (Route, error) {
 	r, err := m.MessageRoute(now, peer, len(payload))
 	if err != nil {
 		return r, err
 	}
-	return r, m.SendMessageVia(now, peer, r, payload, out)
+	return r, m.SendMessageVia(now, peer, r, payload)
 }
 
 // MessageRoute is the best usable link to peer for a message of size
@@ -92,7 +92,8 @@ func (m *Machine) MessageRoute(now time.Time, peer NodeID, size int) (Route, err
 
 // SendMessageVia sends payload to peer on the given route, which must be
 // up (probes use it to test one link).
-func (m *Machine) SendMessageVia(now time.Time, peer NodeID, r Route, payload []byte, out *Output) error {
+func (m *Machine) SendMessageVia(now time.Time, peer NodeID, r Route, payload []byte) error {
+	m.enter()
 	p := m.peerByID[peer]
 	if p == nil {
 		return fmt.Errorf("llt: unknown peer %d", peer)
@@ -110,6 +111,6 @@ func (m *Machine) SendMessageVia(now time.Time, peer NodeID, r Route, payload []
 	case len(payload) > MaxPayload || r.Channel == ChannelEther && len(payload) > m.nets[r.Network].cfg.MaxEtherPayload:
 		return ErrTooLarge
 	}
-	m.send(now, p, l, s, FrameMessage, payload, out)
+	m.send(now, p, l, s, FrameMessage, payload)
 	return nil
 }

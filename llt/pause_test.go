@@ -88,17 +88,15 @@ func TestPauseThreshold(t *testing.T) {
 	s.run(time.Second)
 	n := s.nodes[0]
 	due := n.m.NextDeadline(s.now)
-	n.m.Advance(due.Add(100*ms), &n.out)
-	if pe := n.out.Events; len(pe) != 0 {
+	n.m.Advance(due.Add(100 * ms))
+	if pe := n.drain(); len(pe) != 0 {
 		t.Fatalf("Advance 100 ms late: events %+v, want none", pe)
 	}
-	n.out.Reset()
 	due = n.m.NextDeadline(due.Add(100 * ms))
-	n.m.Advance(due.Add(100*ms+1), &n.out)
-	if len(n.out.Events) != 1 || n.out.Events[0].Kind != EventPause || n.out.Events[0].Pause != 100*ms+1 {
-		t.Fatalf("Advance 100 ms + 1 ns late: events %+v, want one pause of that length", n.out.Events)
+	n.m.Advance(due.Add(100*ms + 1))
+	if ev := n.drain(); len(ev) != 1 || ev[0].Kind != EventPause || ev[0].Pause != 100*ms+1 {
+		t.Fatalf("Advance 100 ms + 1 ns late: events %+v, want one pause of that length", ev)
 	}
-	n.out.Reset()
 	n.m.ResetCounters(due)
 	if ps := n.m.Pauses(); ps.Count != 0 {
 		t.Errorf("pauses after a counter reset: %+v", ps)
@@ -110,8 +108,8 @@ func TestPauseThreshold(t *testing.T) {
 func TestFirstAdvanceIsNotAPause(t *testing.T) {
 	s := newSim(t, 2, ether("hb0"), fastTimers)
 	n := s.nodes[0]
-	n.m.Advance(s.now.Add(time.Second), &n.out)
-	for _, e := range n.out.Events {
+	n.m.Advance(s.now.Add(time.Second))
+	for _, e := range n.drain() {
 		if e.Kind == EventPause {
 			t.Fatalf("pause reported at the first Advance: %+v", e)
 		}

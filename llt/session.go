@@ -33,8 +33,9 @@ type session struct {
 	lastEchoed uint64 // highest of our sequence numbers the peer echoed
 
 	// Send side.
-	txSeq   uint64
-	sendNow bool
+	txSeq        uint64
+	sendNow      bool
+	challengedAt time.Time // last answer to an unproven incarnation (Receive)
 
 	stats sessionStats
 }
@@ -79,6 +80,19 @@ func (s *session) acceptSeq(seq uint64) bool {
 		s.stats.lost-- // it was counted lost, it only came late
 	}
 	return true
+}
+
+// wouldAccept reports whether acceptSeq would accept seq, without
+// changing anything.
+func (s *session) wouldAccept(seq uint64) bool {
+	if seq == 0 {
+		return false
+	}
+	if s.maxSeq == 0 || seq > s.maxSeq {
+		return true
+	}
+	d := s.maxSeq - seq
+	return d < replayWindow && s.window&(uint64(1)<<d) == 0
 }
 
 // resetPeer forgets everything learned from the peer's previous

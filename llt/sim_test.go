@@ -39,7 +39,6 @@ type simNode struct {
 	id      NodeID
 	m       *Machine
 	codec   *Codec
-	out     Output
 	events  []Event
 	verdict map[Verdict]int
 	down    bool // stopped: sends and receives nothing
@@ -135,7 +134,12 @@ func addr(node, net int) string { return fmt.Sprintf("mac-%d-%d", node, net) }
 // collect moves a node's output onto the wire and its events into the log.
 func (s *sim) collect(n *simNode) {
 	src := int(n.id)
-	for _, o := range n.out.Frames {
+	out := n.m.Ready()
+	defer n.m.Release(out)
+	for _, msg := range out.Messages {
+		n.messages = append(n.messages, simMessage{at: s.now, msg: msg, payload: string(msg.Payload)})
+	}
+	for _, o := range out.Frames {
 		n.sentTo = append(n.sentTo, sentTo{at: s.now, to: o.To, ch: o.Channel})
 		b, err := n.codec.Append(nil, &o.Frame)
 		if err != nil {
@@ -187,8 +191,15 @@ func (s *sim) collect(n *simNode) {
 				net: arrive, ch: ch, from: addr(src, o.Network), b: b})
 		}
 	}
-	n.events = append(n.events, n.out.Events...)
-	n.out.Reset()
+	n.events = append(n.events, out.Events...)
+}
+
+// drain takes a node's output off the machine without sending it and
+// returns its events.
+func (n *simNode) drain() []Event {
+	out := n.m.Ready()
+	defer n.m.Release(out)
+	return append([]Event(nil), out.Events...)
 }
 
 func (s *sim) deliver(d delivery) {
@@ -209,11 +220,8 @@ func (s *sim) deliver(d delivery) {
 	if err := n.codec.Decode(d.b, &f); err != nil {
 		s.t.Fatalf("node %d: decode: %v", d.dst, err)
 	}
-	v := n.m.Receive(s.now, Inbound{Network: d.net, Channel: d.ch, From: d.from, Frame: &f}, &n.out)
+	v := n.m.Receive(s.now, Inbound{Network: d.net, Channel: d.ch, From: d.from, Frame: &f})
 	n.verdict[v]++
-	for _, msg := range n.out.Messages {
-		n.messages = append(n.messages, simMessage{at: s.now, msg: msg, payload: string(msg.Payload)})
-	}
 	s.collect(n)
 }
 
@@ -262,7 +270,7 @@ func (s *sim) runUntil(end time.Time) {
 				continue
 			}
 			if dl := n.m.NextDeadline(s.now); !dl.After(s.now) {
-				n.m.Advance(s.now, &n.out)
+				n.m.Advance(s.now)
 				s.collect(n)
 			}
 		}

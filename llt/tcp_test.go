@@ -137,7 +137,7 @@ func TestMessagesTakeTheBestLinkAndFailOver(t *testing.T) {
 	n0 := s.nodes[0]
 	send := func(payload string) Route {
 		t.Helper()
-		r, err := n0.m.SendMessage(s.now, 1, []byte(payload), &n0.out)
+		r, err := n0.m.SendMessage(s.now, 1, []byte(payload))
 		if err != nil {
 			t.Fatalf("send %q: %v", payload, err)
 		}
@@ -180,16 +180,16 @@ func TestMessagesTakeTheBestLinkAndFailOver(t *testing.T) {
 		t.Fatalf("route %+v, want hb1 ether", r)
 	}
 	big := strings.Repeat("x", DefaultMaxEtherPayload+1)
-	if _, err := n0.m.SendMessage(s.now, 1, []byte(big), &n0.out); !errors.Is(err, ErrTooLarge) {
+	if _, err := n0.m.SendMessage(s.now, 1, []byte(big)); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("large message over ether only: %v, want ErrTooLarge", err)
 	}
 	// Nothing left: no route.
 	s.isolate(0, 1, true)
 	s.run(time.Second)
-	if _, err := n0.m.SendMessage(s.now, 1, []byte("z"), &n0.out); !errors.Is(err, ErrNoRoute) {
+	if _, err := n0.m.SendMessage(s.now, 1, []byte("z")); !errors.Is(err, ErrNoRoute) {
 		t.Fatalf("no links: %v, want ErrNoRoute", err)
 	}
-	if _, err := n0.m.SendMessage(s.now, 9, []byte("z"), &n0.out); err == nil {
+	if _, err := n0.m.SendMessage(s.now, 9, []byte("z")); err == nil {
 		t.Fatal("unknown peer accepted")
 	}
 }
@@ -202,7 +202,7 @@ func TestMessagesArriveInOrderOnARoute(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		p := strings.Repeat("m", i+1)
 		want = append(want, p)
-		if err := n0.m.SendMessageVia(s.now, 1, Route{0, ChannelTCPTo}, []byte(p), &n0.out); err != nil {
+		if err := n0.m.SendMessageVia(s.now, 1, Route{0, ChannelTCPTo}, []byte(p)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -217,12 +217,12 @@ func TestMessagesArriveInOrderOnARoute(t *testing.T) {
 			t.Fatalf("message %d out of order", i)
 		}
 	}
-	if err := n0.m.SendMessageVia(s.now, 1, Route{0, ChannelEther}, make([]byte, DefaultMaxEtherPayload+1), &n0.out); !errors.Is(err, ErrTooLarge) {
+	if err := n0.m.SendMessageVia(s.now, 1, Route{0, ChannelEther}, make([]byte, DefaultMaxEtherPayload+1)); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("oversized ether message: %v", err)
 	}
 	s.isolate(0, 0, true)
 	s.run(time.Second)
-	if err := n0.m.SendMessageVia(s.now, 1, Route{0, ChannelTCPTo}, []byte("x"), &n0.out); !errors.Is(err, ErrNoRoute) {
+	if err := n0.m.SendMessageVia(s.now, 1, Route{0, ChannelTCPTo}, []byte("x")); !errors.Is(err, ErrNoRoute) {
 		t.Errorf("message via a down session: %v", err)
 	}
 }

@@ -1,0 +1,93 @@
+package llt
+
+import "time"
+
+// flush sends a frame on every session that asked for one.
+func (m *Machine) flush(now time.Time) {
+	for _, p := range m.peers {
+		for _, l := range p.links {
+			carrier := m.nets[l.net].carrier
+			for s := range l.sessions() {
+				switch {
+				case !carrier:
+					s.sendNow = false
+				case s.sendNow:
+					m.send(now, p, l, s, FrameHeartbeat, nil)
+				}
+			}
+		}
+	}
+}
+
+// Shutdown sends shutdown frames on every session so peers take this
+// node's links down at once instead of waiting for peerinact.
+func (m *Machine) Shutdown(now time.Time) {
+	m.enter()
+	for _, p := range m.peers {
+		for _, l := range p.links {
+			if !m.nets[l.net].carrier {
+				continue
+			}
+			for s := range l.sessions() {
+				m.send(now, p, l, s, FrameShutdown, nil)
+			}
+		}
+	}
+}
+
+func (m *Machine) send(now time.Time, p *peer, l *link, s *session, typ FrameType, payload []byte) {
+	s.sendNow = false
+	ns := &m.nets[l.net]
+	s.txSeq++
+	s.stats.sent++
+	state, diag := s.state, s.diag
+	if typ == FrameShutdown {
+		state, diag = SessionDown, DiagAdminDown
+	}
+	o := Outgoing{Network: l.net, Channel: s.ch, Peer: p.id}
+	_, inact := ns.cls.effective(s.remoteHB)
+	if s.hearing(now, inact) {
+		o.To = s.addr // unicast to the learned address while we hear the peer; else broadcast
+	}
+	o.Frame = Frame{
+		Type:        typ,
+		State:       state,
+		Diag:        diag,
+		Cluster:     m.cfg.Cluster,
+		Src:         m.cfg.Self,
+		Dst:         p.id,
+		Heartbeat:   ns.cls.heartbeat,
+		PeerInact:   ns.cls.inact,
+		Network:     ns.cfg.Name,
+		Incarnation: m.cfg.Incarnation,
+		Seq:         s.txSeq,
+		Timestamp:   int64(max(now.Sub(m.cfg.Epoch), 0)),
+		Vector:      m.vector(now, p),
+		Payload:     payload,
+	}
+	if s.echoSeq != 0 {
+		o.Frame.Echo = Echo{Incarnation: p.inc, Seq: s.echoSeq, Timestamp: s.echoTS, Hold: now.Sub(s.echoAt)}
+	}
+	m.out.Frames = append(m.out.Frames, o)
+}
+
+// vector builds our view of every link to p, in the Output's storage: it
+// lives until Release, whatever the Machine is asked next.
+func (m *Machine) vector(now time.Time, p *peer) []VectorEntry {
+	start := len(m.out.vecs)
+	for _, l := range p.links {
+		ns := &m.nets[l.net]
+		// "Hears you": a frame within one and a quarter heartbeats
+		// (freshWithin), so the claim dies quickly when the link does (see
+		// oneWayInAfter).
+		hears := false
+		for s := range l.sessions() {
+			if s.hearing(now, freshWithin(ns.cls.heartbeat)) {
+				hears = true
+			}
+		}
+		m.out.vecs = append(m.out.vecs, VectorEntry{Network: ns.cfg.Name, State: l.state, Reason: l.reason,
+			HearsYou: hears, Carrier: ns.carrier})
+	}
+	return m.out.vecs[start:len(m.out.vecs):len(m.out.vecs)]
+}

@@ -1,0 +1,91 @@
+package llt
+
+import "time"
+
+// Advance runs the timers: sessions that heard nothing for peerinact go
+// DOWN, links that heard nothing for peertrouble go TROUBLE, and due
+// heartbeats are sent. It runs at least once a heartbeat (NextDeadline);
+// see pause.go for what a late call means.
+func (m *Machine) Advance(now time.Time) {
+	m.enter()
+	m.checkPause(now)
+	m.started = true
+	m.advanced = now
+	for _, p := range m.peers {
+		for _, l := range p.links {
+			cls := m.nets[l.net].cls
+			for s := range l.activeSessions() {
+				if _, inact := cls.effective(s.remoteHB); !s.hearing(now, inact) {
+					s.theyHear = false
+					m.setSession(now, p, l, s, SessionDown, DiagTimeExpired)
+				}
+			}
+			m.evalLink(now, p, l)
+		}
+		m.evalPeer(now, p)
+	}
+	for c := range m.nextHB {
+		if !m.hasClass[c] || now.Before(m.nextHB[c]) {
+			continue
+		}
+		for _, l := range m.links() {
+			if m.nets[l.net].classIdx == c {
+				l.sendNowAll()
+			}
+		}
+		hb := m.nets[m.firstNetOfClass(c)].cls.heartbeat
+		// Jitter each interval down to 75..100 % (RFC 5880 §6.8.7) so that
+		// nodes do not synchronise.
+		m.nextHB[c] = now.Add(hb - time.Duration(m.rng.Int64N(int64(hb/4)+1)))
+	}
+	m.flush(now)
+}
+
+// heartbeatDue is when the earliest heartbeat is due.
+func (m *Machine) heartbeatDue() (time.Time, bool) {
+	var due time.Time
+	for c := range m.nextHB {
+		if m.hasClass[c] && (due.IsZero() || m.nextHB[c].Before(due)) {
+			due = m.nextHB[c]
+		}
+	}
+	return due, !due.IsZero()
+}
+
+func (m *Machine) firstNetOfClass(c int) int {
+	for i := range m.nets {
+		if m.nets[i].classIdx == c {
+			return i
+		}
+	}
+	return 0
+}
+
+// NextDeadline returns when Advance must next run: the earliest heartbeat,
+// session expiry or trouble threshold that the last Advance has not
+// handled yet. A result not after now means Advance is due now.
+func (m *Machine) NextDeadline(now time.Time) time.Time {
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(m.advanced) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for c := range m.nextHB {
+		if m.hasClass[c] {
+			consider(m.nextHB[c])
+		}
+	}
+	for _, l := range m.links() {
+		cls := m.nets[l.net].cls
+		for s := range l.activeSessions() {
+			trouble, inact := cls.effective(s.remoteHB)
+			consider(s.lastRx.Add(inact))
+			consider(s.lastRx.Add(trouble))
+			if s.state == SessionInit {
+				consider(s.since.Add(trouble))
+			}
+		}
+	}
+	return next
+}
