@@ -1,7 +1,9 @@
 // Package tcp is the tcp channel: per peer and network a pair of
 // long-lived TCP connections, one dialled by each side (like the Redis
 // cluster bus), each authenticated by a mutual challenge-response on the
-// cluster key and carrying length-prefixed llt frames both ways.
+// cluster key and carrying length-prefixed llt frames both ways. The
+// handshake (handshake.go) tells a client without the key nothing: no
+// identity, no reason for a refusal, the same answer to every HELLO.
 //
 // A connection is declared dead by its heartbeats (no frame for the idle
 // timeout, a little over peerinact), never by TCP keepalive, so a frozen
@@ -59,6 +61,16 @@ type Config struct {
 	BackoffMax       time.Duration // default 2 s
 	MaxPending       int           // handshakes in progress at once; default 32
 	MaxPendingPerIP  int           // from one address; default 4
+
+	// OnAuthFailure, when set, is called with a configured peer's id when
+	// the cluster key does not match with it: a connection from the
+	// peer's address claiming its id names a key we do not hold or fails
+	// its AUTH, or the peer we dialled does not prove the key (and has no
+	// authenticated RESULT to say otherwise). Refusals of a peer that
+	// holds the key (crossed addresses, wrong node) do not call it. It is
+	// called on a handshake goroutine, with no lock of the channel held,
+	// as often as it happens (the owner rate-limits): it must not block.
+	OnAuthFailure func(peer llt.NodeID)
 }
 
 // Defaults.
@@ -368,23 +380,29 @@ func (ch *Channel) admit(from llt.NodeID, addr netip.Addr) string {
 // the connection, counts and logs the refusal.
 func (ch *Channel) handshake(nc net.Conn, remote netip.Addr) (llt.NodeID, bool) {
 	deadline := time.Now().Add(ch.cfg.HandshakeTimeout)
-	peer, err := serverHandshake(nc, ch.id, ch.keys.Load(), ch.admit, remote, deadline)
+	peer, authFailed, err := serverHandshake(nc, ch.id, ch.keys.Load(), ch.admit, remote, deadline)
 	if err == nil {
 		ch.cfg.Counters.ConnEvent("accepted")
 		return peer, true
 	}
 	nc.Close()
+	// Only a configured peer's own address and id: a stranger claiming
+	// anything is not news about that peer's key.
+	if id, ok := ch.byIP[remote]; authFailed && ok && id == peer && ch.cfg.OnAuthFailure != nil {
+		ch.cfg.OnAuthFailure(peer)
+	}
 	reason := RefusedMalformed
 	var he *HandshakeError
 	if errors.As(err, &he) {
 		reason = he.Reason
 	}
-	ch.cfg.Counters.ConnEvent("refused-" + reason)
 	if p := ch.peers[ch.byIP[remote]]; p != nil {
 		p.mu.Lock()
 		p.inErr, p.inErrAt = err.Error(), time.Now()
 		p.mu.Unlock()
 	}
+	// Counted last: whoever sees the count sees the rest done.
+	ch.cfg.Counters.ConnEvent("refused-" + reason)
 	ch.logf(slog.LevelWarn, "connection refused", "event", "tcp.refused", "remote", nc.RemoteAddr().String(),
 		"reason", reason, "err", err)
 	return 0, false
@@ -436,9 +454,13 @@ func (ch *Channel) dial(ctx context.Context, p *peerState, deliver links.Deliver
 	}
 	if err := clientHandshake(nc, ch.id, ch.keys.Load(), p.ID, time.Now().Add(ch.cfg.HandshakeTimeout)); err != nil {
 		nc.Close()
-		ch.cfg.Counters.ConnEvent("handshake-failed")
 		var he *HandshakeError
-		if errors.As(err, &he) {
+		isHE := errors.As(err, &he)
+		if isHE && he.keyMismatch() && ch.cfg.OnAuthFailure != nil {
+			ch.cfg.OnAuthFailure(p.ID) // before the counter, as in handshake: who sees the count sees the call
+		}
+		ch.cfg.Counters.ConnEvent("handshake-failed")
+		if isHE {
 			ch.logf(slog.LevelWarn, "handshake failed", "event", "tcp.handshake_failed", "peer", p.Name,
 				"peer_id", uint16(p.ID), "remote", p.Addr.String(), "reason", he.Reason, "by_peer", he.ByRemote, "err", err)
 		}

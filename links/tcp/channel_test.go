@@ -2,12 +2,15 @@ package tcp
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,7 +18,9 @@ import (
 	"github.com/tether-ha/tether/llt"
 )
 
-// freePort finds a port free on both loopback addresses the tests use.
+// freePort finds a port free on 127.0.0.1, for the loopback addresses the
+// tests use. Another process may take it on one of them before we bind:
+// newTestNet then tries another.
 func freePort(t *testing.T) uint16 {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -43,11 +48,25 @@ type testNet struct {
 func addr(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 0, byte(i + 1)}) }
 
 func newTestNet(t *testing.T, tweak func(i int, c *Config)) *testNet {
-	tn := &testNet{t: t, port: freePort(t)}
-	for i := 0; i < 2; i++ {
-		tn.nodes = append(tn.nodes, tn.start(i, tweak))
+	for try := 0; ; try++ {
+		tn := &testNet{t: t, port: freePort(t)}
+		var err error
+		for i := 0; i < 2 && err == nil; i++ {
+			var n *node
+			if n, err = tn.tryStart(i, tweak); err == nil {
+				tn.nodes = append(tn.nodes, n)
+			}
+		}
+		if err == nil {
+			return tn
+		}
+		for _, n := range tn.nodes {
+			n.stop()
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || try == 10 {
+			t.Fatal(err)
+		}
 	}
-	return tn
 }
 
 func (tn *testNet) config(i int) Config {
@@ -69,13 +88,21 @@ func (tn *testNet) config(i int) Config {
 
 func (tn *testNet) start(i int, tweak func(i int, c *Config)) *node {
 	tn.t.Helper()
+	n, err := tn.tryStart(i, tweak)
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	return n
+}
+
+func (tn *testNet) tryStart(i int, tweak func(i int, c *Config)) (*node, error) {
 	cfg := tn.config(i)
 	if tweak != nil {
 		tweak(i, &cfg)
 	}
 	ch, err := New(cfg)
 	if err != nil {
-		tn.t.Fatal(err)
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &node{ch: ch, rx: make(chan links.Received, 4096), ctr: cfg.Counters}
@@ -87,7 +114,7 @@ func (tn *testNet) start(i int, tweak func(i int, c *Config)) *node {
 	}()
 	n.stop = sync.OnceFunc(func() { cancel(); wg.Wait() })
 	tn.t.Cleanup(n.stop)
-	return n
+	return n, nil
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
@@ -276,40 +303,177 @@ func TestRoomPushesMessagesBackBeforeTheLimit(t *testing.T) {
 	}
 }
 
+// dialAs plays a node by hand: it connects from from to node 0 of tn and
+// runs the client handshake as id.
+func dialAs(t *testing.T, tn *testNet, from netip.Addr, id identity, kr *llt.Keyring) error {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: from.AsSlice()}}
+	nc, err := d.Dial("tcp", netip.AddrPortFrom(addr(0), tn.port).String())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	return clientHandshake(nc, id, kr, 0, time.Now().Add(time.Second))
+}
+
 func TestRefusals(t *testing.T) {
 	tn := newTestNet(t, nil)
 	a := tn.nodes[0]
 	tn.nodes[1].stop()
-	target := netip.AddrPortFrom(addr(0), tn.port).String()
-	try := func(from netip.Addr, id identity, kr *llt.Keyring) error {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: from.AsSlice()}}
-		nc, err := d.Dial("tcp", target)
-		if err != nil {
-			return err
-		}
-		defer nc.Close()
-		return clientHandshake(nc, id, kr, 0, time.Now().Add(time.Second))
-	}
 	node1 := identity{cluster: 7, self: 1, network: "hb0"}
-	if err := try(addr(1), node1, ring(t, keyB)); err == nil {
-		t.Fatal("wrong key accepted")
+	err := dialAs(t, tn, addr(1), node1, ring(t, keyB))
+	if got, byRemote := reason(err); got != RefusedBadProof || byRemote {
+		t.Fatalf("wrong key: %v, want our own bad-proof verdict", err)
 	}
-	if err := try(addr(1), identity{cluster: 9, self: 1, network: "hb0"}, ring(t, keyA)); err == nil {
-		t.Fatal("foreign cluster accepted")
+	waitFor(t, "wrong key counted", func() bool { return a.ctr.ConnEvents()["refused-unknown-key"] == 1 })
+	err = dialAs(t, tn, addr(1), identity{cluster: 9, self: 1, network: "hb0"}, ring(t, keyA))
+	if got, byRemote := reason(err); got != RefusedForeignCluster || !byRemote || !strings.Contains(err.Error(), "reached node 0 of cluster 7 on hb0") {
+		t.Fatalf("foreign cluster: %v, want refused by the peer, naming it", err)
 	}
 	// 127.0.0.3 is nobody's address: closed before any handshake.
-	if err := try(addr(2), node1, ring(t, keyA)); err == nil {
+	if err := dialAs(t, tn, addr(2), node1, ring(t, keyA)); err == nil {
 		t.Fatal("unknown address accepted")
 	}
 	waitFor(t, "refusals counted", func() bool {
 		ev := a.ctr.ConnEvents()
-		return ev["refused-unknown-key"] == 1 && ev["refused-foreign-cluster"] == 1 && ev["refused-unknown-address"] == 1
+		return ev["refused-foreign-cluster"] == 1 && ev["refused-unknown-address"] == 1
 	})
 	for _, c := range a.ch.Connections() {
 		if c.Direction == "from" && !strings.Contains(c.LastError, "foreign-cluster") {
 			t.Errorf("inbound diagnosis %q, want the last refusal", c.LastError)
 		}
 	}
+}
+
+// authFailures records OnAuthFailure calls.
+type authFailures chan llt.NodeID
+
+func (c authFailures) report(peer llt.NodeID) {
+	select {
+	case c <- peer:
+	default: // must not block: a full record is enough
+	}
+}
+
+// none checks that nothing was reported (the channel reports before it
+// counts, so a counted refusal has been reported if it ever will).
+func (c authFailures) none(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case p := <-c:
+		t.Fatalf("%s: auth failure reported for node %d", what, p)
+	default:
+	}
+}
+
+func (c authFailures) want(t *testing.T, what string, peer llt.NodeID) {
+	t.Helper()
+	select {
+	case p := <-c:
+		if p != peer {
+			t.Fatalf("%s: auth failure reported for node %d, want %d", what, p, peer)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: no auth failure reported", what)
+	}
+}
+
+// The accepting side reports a configured peer that fails to authenticate
+// from its own address under its own id, and nothing else.
+func TestAuthFailureReportedByTheServer(t *testing.T) {
+	failures := make(authFailures, 16)
+	tn := newTestNet(t, func(i int, c *Config) {
+		if i == 0 {
+			c.OnAuthFailure = failures.report
+		}
+	})
+	a := tn.nodes[0]
+	tn.nodes[1].stop() // node 0's dials now fail to connect: no handshake, no report
+	count := func(reason string) uint64 { return a.ctr.ConnEvents()["refused-"+reason] }
+
+	// Authenticated refusals, and a wrong key under another id.
+	_ = dialAs(t, tn, addr(1), identity{cluster: 9, self: 1, network: "hb0"}, ring(t, keyA))
+	_ = dialAs(t, tn, addr(1), identity{cluster: 7, self: 1, network: "hb1"}, ring(t, keyA))
+	_ = dialAs(t, tn, addr(1), identity{cluster: 7, self: 5, network: "hb0"}, ring(t, keyB))
+	waitFor(t, "refusals counted", func() bool {
+		return count(RefusedForeignCluster) == 1 && count(RefusedWrongNetwork) == 1 && count(RefusedUnknownKey) == 1
+	})
+	failures.none(t, "identity mismatches and a stranger's id")
+
+	// Node 1's address and id, a key we do not hold.
+	_ = dialAs(t, tn, addr(1), identity{cluster: 7, self: 1, network: "hb0"}, ring(t, keyB))
+	failures.want(t, "unknown key", 1)
+
+	// Node 1's address and id, our key's id but not the key: a bad AUTH.
+	h := hello{cluster: 7, from: 1, to: 0, keyID: llt.KeyID(keyA), network: "hb0"}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: addr(1).AsSlice()}}
+	nc, err := d.Dial("tcp", netip.AddrPortFrom(addr(0), tn.port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(2 * time.Second))
+	if err := writeMsg(nc, h.marshal()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readMsg(nc); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeMsg(nc, shortMsg(msgAuth, make([]byte, proofLen)...)); err != nil {
+		t.Fatal(err)
+	}
+	failures.want(t, "bad AUTH", 1)
+	waitFor(t, "bad proof counted", func() bool { return count(RefusedBadProof) == 1 })
+}
+
+// fakeNode1 listens at node 1's address in place of its channel and runs
+// the server handshake as *id with *kr, whatever they are at the time.
+func fakeNode1(t *testing.T, tn *testNet, id *atomic.Pointer[identity], kr *atomic.Pointer[llt.Keyring]) {
+	t.Helper()
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(addr(1), tn.port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _, _ = serverHandshake(nc, *id.Load(), kr.Load(), func(llt.NodeID, netip.Addr) string { return "" },
+				addrOf(nc.RemoteAddr()), time.Now().Add(time.Second))
+			nc.Close()
+		}
+	}()
+}
+
+// The dialling side reports a peer that does not prove the key, not one
+// that proves it and refuses us.
+func TestAuthFailureReportedByTheDialler(t *testing.T) {
+	failures := make(authFailures, 16)
+	tn := newTestNet(t, func(i int, c *Config) {
+		if i == 0 {
+			c.OnAuthFailure = failures.report
+		}
+	})
+	a := tn.nodes[0]
+	tn.nodes[1].stop()
+	var id atomic.Pointer[identity]
+	var kr atomic.Pointer[llt.Keyring]
+	id.Store(&identity{cluster: 7, self: 3, network: "hb0"}) // node 3 answers at node 1's address
+	kr.Store(ring(t, keyA))
+	fakeNode1(t, tn, &id, &kr)
+	failed := a.ctr.ConnEvents()["handshake-failed"]
+	waitFor(t, "dials to the wrong node", func() bool { return a.ctr.ConnEvents()["handshake-failed"] >= failed+2 })
+	failures.none(t, "wrong node with the key")
+
+	id.Store(&identity{cluster: 7, self: 1, network: "hb0"})
+	kr.Store(ring(t, keyB))
+	failures.want(t, "wrong key", 1)
 }
 
 // Hundreds of bogus connections — from strangers and from a configured

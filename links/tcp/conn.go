@@ -235,8 +235,21 @@ func (c *conn) writeLoop(timeout time.Duration) {
 // connection counts as dead.
 func (c *conn) readFrame(idle time.Duration) ([]byte, error) {
 	_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+	b, err := readFrame(c.br)
+	if err != nil {
+		return nil, err
+	}
+	c.lastRx.Store(time.Now().UnixNano())
+	c.framesIn.Add(1)
+	c.bytesIn.Add(uint64(len(b)) + 4)
+	return b, nil
+}
+
+// readFrame reads one frame: a 32-bit length, checked before anything is
+// allocated (at most maxFrame), and that many bytes.
+func readFrame(r io.Reader) ([]byte, error) {
 	var h [4]byte
-	if _, err := io.ReadFull(c.br, h[:]); err != nil {
+	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return nil, err
 	}
 	n := binary.BigEndian.Uint32(h[:])
@@ -244,11 +257,8 @@ func (c *conn) readFrame(idle time.Duration) ([]byte, error) {
 		return nil, fmt.Errorf("frame length %d", n)
 	}
 	b := make([]byte, n)
-	if _, err := io.ReadFull(c.br, b); err != nil {
+	if _, err := io.ReadFull(r, b); err != nil {
 		return nil, err
 	}
-	c.lastRx.Store(time.Now().UnixNano())
-	c.framesIn.Add(1)
-	c.bytesIn.Add(uint64(n) + 4)
 	return b, nil
 }

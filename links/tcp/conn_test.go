@@ -1,6 +1,8 @@
 package tcp
 
 import (
+	"bytes"
+	"encoding/binary"
 	"io"
 	"net"
 	"testing"
@@ -79,4 +81,67 @@ func TestDirectWriteAfterTheWriterIsNotHitByItsDeadline(t *testing.T) {
 		t.Fatalf("connection closed: %s %v", why, err)
 	default:
 	}
+}
+
+// chunkReader hands out at most max bytes per Read (short reads, as TCP
+// gives) and records the largest buffer it was asked to fill.
+type chunkReader struct {
+	r       io.Reader
+	max     int
+	largest int
+}
+
+func (c *chunkReader) Read(b []byte) (int, error) {
+	c.largest = max(c.largest, len(b))
+	return c.r.Read(b[:min(len(b), c.max)])
+}
+
+// The length prefix decides an allocation before the peer has sent the
+// bytes: it must be bounded, and out of bounds refused before anything is
+// allocated or read.
+func FuzzReadFrame(f *testing.F) {
+	prefix := func(n uint32, body ...byte) []byte { return append(binary.BigEndian.AppendUint32(nil, n), body...) }
+	valid := frame(f, ring(f, keyA), 0, 1, 1)
+	f.Add(prefix(uint32(len(valid)), valid...), uint8(255))
+	f.Add(prefix(uint32(len(valid)), valid[:10]...), uint8(3)) // cut short
+	f.Add(prefix(llt.MinFrameLen, make([]byte, llt.MinFrameLen)...), uint8(0))
+	f.Add(prefix(llt.MinFrameLen-1, make([]byte, llt.MinFrameLen)...), uint8(255))
+	f.Add(prefix(maxFrame), uint8(255))
+	f.Add(prefix(maxFrame+1), uint8(255))
+	f.Add(prefix(0), uint8(1))
+	f.Add(prefix(1<<32-1), uint8(1))
+	f.Add([]byte{0, 0, 1}, uint8(0))
+	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
+		br := bytes.NewReader(in)
+		cr := &chunkReader{r: br, max: int(chunk) + 1}
+		b, err := readFrame(cr)
+		if cr.largest > maxFrame || cap(b) > maxFrame {
+			t.Fatalf("read into %d bytes, returned cap %d: over maxFrame %d", cr.largest, cap(b), maxFrame)
+		}
+		if len(in) < 4 {
+			if err == nil {
+				t.Fatal("frame from a partial length")
+			}
+			return
+		}
+		n := binary.BigEndian.Uint32(in)
+		if n < llt.MinFrameLen || n > maxFrame {
+			if err == nil {
+				t.Fatalf("length %d accepted", n)
+			}
+			if read := len(in) - br.Len(); read != 4 {
+				t.Fatalf("length %d refused after reading %d bytes, want only the prefix", n, read)
+			}
+			return
+		}
+		if uint32(len(in)-4) < n {
+			if err == nil {
+				t.Fatalf("frame of %d bytes from %d", n, len(in)-4)
+			}
+			return
+		}
+		if err != nil || !bytes.Equal(b, in[4:4+n]) {
+			t.Fatalf("frame of %d bytes: %v, got %d bytes", n, err, len(b))
+		}
+	})
 }

@@ -9,40 +9,67 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/tether-ha/tether/llt"
 )
 
-// The handshake proves, both ways, that each end holds the cluster key and
-// is the node it claims to be, before any frame is read:
+// The handshake proves, both ways, that each end holds the cluster key,
+// and tells nothing to an end that does not: no identity in clear before
+// the client has proven the key, and the same answer to every HELLO.
 //
-//	client -> HELLO     cluster, from (client), to (server), network, client nonce, key id
-//	server -> CHALLENGE cluster, from (server), to (client), network, server nonce, key id,
-//	                    proof = HMAC(key, "server", HELLO, CHALLENGE without proof)
-//	client -> AUTH      proof = HMAC(key, "client", HELLO, CHALLENGE)
-//	server -> RESULT    ok, or the reason of a refusal
+//	client -> HELLO     cluster, from (client), to (server), key id, client nonce, network
+//	server -> CHALLENGE server nonce, proof = HMAC(key, labelServer, HELLO,
+//	                    server's cluster, node id, network, server nonce)
+//	client -> AUTH      HMAC(key, labelClient, HELLO, CHALLENGE)
+//	server -> RESULT    only if AUTH verifies: code, the server's cluster, node id,
+//	                    network, HMAC(key, labelResult, HELLO, CHALLENGE, AUTH, RESULT before the MAC)
 //
-// Both proofs cover both nonces, so neither can be replayed; the labels
-// keep a server proof from passing for a client proof. The key is the one
-// the client names (so rotation works as for frames). A server refuses
-// with a RESULT naming the reason before closing, so the dialling side can
-// log why. Every message is a 16-bit length and a body.
+// The key is the one the HELLO names, so rotation works as for frames.
+// The server answers every well-formed HELLO with a CHALLENGE of the same
+// size whatever it claims; without the named key the proof is a MAC under
+// a secret key of this process, indistinguishable from random and as costly
+// to compute. It then reads the AUTH and, unless it verifies, closes without
+// another byte. So a client without the key learns nothing, not even whether
+// its guess of cluster, node or key id was right. Only a key holder gets a
+// RESULT, which names the precise reason of a refusal and the server's real
+// identity (so the dialling side can log what it reached).
+//
+// The client checks the proof against the identity it expects (the node it
+// dialled); it sends its AUTH even when the proof fails (AUTH is bound to
+// both nonces, an impostor can do nothing with it) so that an authenticated
+// RESULT can still say what the server really is. Without a verifiable
+// RESULT after a failed proof, the peer does not hold our key.
+//
+// Every MAC covers both nonces, so nothing can be replayed; the labels keep
+// one message's MAC from passing for another's. Every message is a 16-bit
+// length and a body; the bodies, all integers big-endian:
+//
+//	HELLO      "THTC" 2 1 cluster:2 from:2 to:2 keyid:4 nonce:32 netlen:1 network  (49+netlen bytes)
+//	CHALLENGE  "THTC" 2 2 nonce:32 proof:32                                         (70 bytes)
+//	AUTH       "THTC" 2 3 mac:32                                                    (38 bytes)
+//	RESULT     "THTC" 2 4 code:1 cluster:2 node:2 netlen:1 network mac:32           (45+netlen bytes)
 const (
 	hsMagic   = "THTC"
-	hsVersion = 1
+	hsVersion = 2
 
 	msgHello     = 1
 	msgChallenge = 2
 	msgAuth      = 3
 	msgResult    = 4
 
-	nonceLen    = 32
-	proofLen    = 32
-	maxHSMsg    = 512
-	helloFixed  = 4 + 1 + 1 + 2 + 2 + 2 + 4 + nonceLen + 1 // magic ver type cluster from to keyid nonce netlen
-	labelServer = "tether tcp v1 server"
-	labelClient = "tether tcp v1 client"
+	nonceLen     = 32
+	proofLen     = 32
+	maxHSMsg     = 512
+	hsHeader     = 4 + 1 + 1                               // magic, version, type
+	helloFixed   = hsHeader + 2 + 2 + 2 + 4 + nonceLen + 1 // ... cluster from to keyid nonce netlen
+	challengeLen = hsHeader + nonceLen + proofLen          // the same for every HELLO
+	authLen      = hsHeader + proofLen
+	resultFixed  = hsHeader + 1 + 2 + 2 + 1 + proofLen // ... code cluster node netlen mac
+	labelServer  = "tether tcp v2 server"
+	labelClient  = "tether tcp v2 client"
+	labelResult  = "tether tcp v2 result"
 )
 
 // Refusal reasons: the RESULT codes and the counter labels.
@@ -59,6 +86,7 @@ const (
 	RefusedTimeout        = "timeout"
 )
 
+// resultCodes index the RESULT code; the order is the wire format.
 var resultCodes = []string{"", RefusedForeignCluster, RefusedWrongNode, RefusedUnknownNode, RefusedWrongAddress,
 	RefusedWrongNetwork, RefusedUnknownKey, RefusedBadProof, RefusedBusy, RefusedMalformed, RefusedTimeout}
 
@@ -74,7 +102,7 @@ func resultCode(reason string) byte {
 // HandshakeError says why a handshake failed and which side refused.
 type HandshakeError struct {
 	Reason   string // one of the Refused* constants
-	ByRemote bool   // the other end refused us
+	ByRemote bool   // the other end refused us, in an authenticated RESULT
 	Detail   string
 }
 
@@ -89,13 +117,16 @@ func (e *HandshakeError) Error() string {
 	return "handshake " + who + ": " + e.Reason + ": " + e.Detail
 }
 
+// keyMismatch reports whether a client handshake failed because the peer
+// did not prove the key (and did not say otherwise in a RESULT we trust).
+func (e *HandshakeError) keyMismatch() bool { return e.Reason == RefusedBadProof && !e.ByRemote }
+
 func refuse(reason, format string, args ...any) *HandshakeError {
 	return &HandshakeError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
 }
 
-// hello is HELLO and the first part of CHALLENGE.
+// hello is a HELLO.
 type hello struct {
-	typ     byte
 	cluster uint16
 	from    llt.NodeID
 	to      llt.NodeID
@@ -105,9 +136,9 @@ type hello struct {
 }
 
 func (h *hello) marshal() []byte {
-	b := make([]byte, 0, helloFixed+len(h.network)+proofLen)
+	b := make([]byte, 0, helloFixed+len(h.network))
 	b = append(b, hsMagic...)
-	b = append(b, hsVersion, h.typ)
+	b = append(b, hsVersion, msgHello)
 	b = binary.BigEndian.AppendUint16(b, h.cluster)
 	b = binary.BigEndian.AppendUint16(b, uint16(h.from))
 	b = binary.BigEndian.AppendUint16(b, uint16(h.to))
@@ -117,40 +148,88 @@ func (h *hello) marshal() []byte {
 	return append(b, h.network...)
 }
 
-// parseHello parses a HELLO (withProof false) or a CHALLENGE (true) and
-// returns the proof of a CHALLENGE.
-func parseHello(b []byte, typ byte, withProof bool) (h hello, proof []byte, err error) {
-	if len(b) < helloFixed || string(b[:4]) != hsMagic {
-		return h, nil, refuse(RefusedMalformed, "not a tether handshake")
+// checkHeader checks magic, version and type of a message of at least
+// min bytes.
+func checkHeader(b []byte, typ byte, min int) error {
+	switch {
+	case len(b) < hsHeader || string(b[:4]) != hsMagic:
+		return refuse(RefusedMalformed, "not a tether handshake")
+	case b[4] != hsVersion:
+		// Most likely a tether of another release: say so.
+		return refuse(RefusedMalformed, "handshake version %d, want %d: the peer runs another tether release", b[4], hsVersion)
+	case b[5] != typ:
+		return refuse(RefusedMalformed, "message type %d, want %d", b[5], typ)
+	case len(b) < min:
+		return refuse(RefusedMalformed, "message type %d of %d bytes, want at least %d", typ, len(b), min)
 	}
-	if b[4] != hsVersion {
-		return h, nil, refuse(RefusedMalformed, "handshake version %d", b[4])
+	return nil
+}
+
+func parseHello(b []byte) (h hello, err error) {
+	if err := checkHeader(b, msgHello, helloFixed); err != nil {
+		return h, err
 	}
-	if b[5] != typ {
-		return h, nil, refuse(RefusedMalformed, "message type %d, want %d", b[5], typ)
-	}
-	h.typ = typ
 	h.cluster = binary.BigEndian.Uint16(b[6:])
 	h.from = llt.NodeID(binary.BigEndian.Uint16(b[8:]))
 	h.to = llt.NodeID(binary.BigEndian.Uint16(b[10:]))
 	h.keyID = binary.BigEndian.Uint32(b[12:])
 	copy(h.nonce[:], b[16:16+nonceLen])
 	n := int(b[helloFixed-1])
-	want := helloFixed + n
-	if withProof {
-		want += proofLen
+	if len(b) != helloFixed+n {
+		return h, refuse(RefusedMalformed, "HELLO of %d bytes, want %d", len(b), helloFixed+n)
 	}
-	if len(b) != want {
-		return h, nil, refuse(RefusedMalformed, "%d bytes, want %d", len(b), want)
-	}
-	h.network = string(b[helloFixed : helloFixed+n])
+	h.network = string(b[helloFixed:])
 	if !llt.ValidName(h.network) {
-		return h, nil, refuse(RefusedMalformed, "bad network name")
+		return h, refuse(RefusedMalformed, "bad network name")
 	}
-	if withProof {
-		proof = b[helloFixed+n:]
+	return h, nil
+}
+
+func parseChallenge(b []byte) (nonce, proof []byte, err error) {
+	if err := checkHeader(b, msgChallenge, challengeLen); err != nil {
+		return nil, nil, err
 	}
-	return h, proof, nil
+	if len(b) != challengeLen {
+		return nil, nil, refuse(RefusedMalformed, "CHALLENGE of %d bytes, want %d", len(b), challengeLen)
+	}
+	return b[hsHeader : hsHeader+nonceLen], b[hsHeader+nonceLen:], nil
+}
+
+// result is a RESULT: the verdict and who gave it.
+type result struct {
+	code   byte
+	server identity
+}
+
+// marshal returns the RESULT without its MAC.
+func (r *result) marshal() []byte {
+	b := make([]byte, 0, resultFixed+len(r.server.network))
+	b = append(b, hsMagic...)
+	b = append(b, hsVersion, msgResult, r.code)
+	b = binary.BigEndian.AppendUint16(b, r.server.cluster)
+	b = binary.BigEndian.AppendUint16(b, uint16(r.server.self))
+	b = append(b, byte(len(r.server.network)))
+	return append(b, r.server.network...)
+}
+
+// parseResult splits a RESULT into its fields and MAC; the caller
+// verifies the MAC before believing any of it.
+func parseResult(b []byte) (r result, signed, mac []byte, err error) {
+	if err := checkHeader(b, msgResult, resultFixed); err != nil {
+		return r, nil, nil, err
+	}
+	r.code = b[6]
+	r.server.cluster = binary.BigEndian.Uint16(b[7:])
+	r.server.self = llt.NodeID(binary.BigEndian.Uint16(b[9:]))
+	n := int(b[11])
+	if len(b) != resultFixed+n {
+		return r, nil, nil, refuse(RefusedMalformed, "RESULT of %d bytes, want %d", len(b), resultFixed+n)
+	}
+	r.server.network = string(b[12 : 12+n])
+	if !llt.ValidName(r.server.network) {
+		return r, nil, nil, refuse(RefusedMalformed, "bad network name in RESULT")
+	}
+	return r, b[:12+n], b[12+n:], nil
 }
 
 func writeMsg(w io.Writer, body []byte) error {
@@ -179,10 +258,10 @@ func shortMsg(typ byte, payload ...byte) []byte {
 }
 
 func parseShort(b []byte, typ byte, n int) ([]byte, error) {
-	if len(b) != 6+n || string(b[:4]) != hsMagic || b[4] != hsVersion || b[5] != typ {
+	if len(b) != hsHeader+n || string(b[:4]) != hsMagic || b[4] != hsVersion || b[5] != typ {
 		return nil, refuse(RefusedMalformed, "bad handshake message (type %d)", typ)
 	}
-	return b[6:], nil
+	return b[hsHeader:], nil
 }
 
 // identity is what one end knows of itself on a network.
@@ -192,11 +271,46 @@ type identity struct {
 	network string
 }
 
+func (id identity) String() string {
+	return fmt.Sprintf("node %d of cluster %d on %s", id.self, id.cluster, id.network)
+}
+
+// serverProof is the CHALLENGE's proof: the server holds the key and is
+// server. Each field is a part of its own, so Keyring.MAC length-prefixes it.
+func serverProof(kr *llt.Keyring, keyID uint32, hb []byte, server identity, nonce []byte) []byte {
+	var c, n [2]byte
+	binary.BigEndian.PutUint16(c[:], server.cluster)
+	binary.BigEndian.PutUint16(n[:], uint16(server.self))
+	mac, _ := kr.MAC(keyID, labelServer, hb, c[:], n[:], []byte(server.network), nonce)
+	return mac
+}
+
+// decoy is a keyring of one random key of this process: the server proves
+// and verifies with it when it does not hold the key a HELLO names, so
+// that its answer looks and costs the same. Nobody knows the key, so the
+// proof is as good as random and no AUTH verifies under it (it is never
+// accepted anyway).
+var decoy = sync.OnceValue(func() *llt.Keyring {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k) // never fails (Go 1.24+)
+	kr, err := llt.NewKeyring(k)
+	if err != nil {
+		panic(err)
+	}
+	return kr
+})
+
 // ClientHandshake authenticates a connection nc that node self of cluster
 // dialled to peer on network, as tetherd does; tools and tests use it to
 // talk to an agent as a cluster node.
 func ClientHandshake(nc net.Conn, cluster uint16, self llt.NodeID, network string, kr *llt.Keyring, peer llt.NodeID, deadline time.Time) error {
 	return clientHandshake(nc, identity{cluster: cluster, self: self, network: network}, kr, peer, deadline)
+}
+
+// errNoProof is the client's verdict on a peer that does not prove the
+// key and has no verifiable RESULT to offer.
+func errNoProof() *HandshakeError {
+	return refuse(RefusedBadProof, "the peer does not prove the cluster key: wrong key on one side, or not a tether node")
 }
 
 // clientHandshake runs the dialling side against peer.
@@ -205,7 +319,7 @@ func clientHandshake(nc net.Conn, id identity, kr *llt.Keyring, peer llt.NodeID,
 		return err
 	}
 	defer nc.SetDeadline(time.Time{})
-	h := hello{typ: msgHello, cluster: id.cluster, from: id.self, to: peer, keyID: kr.SendKeyID(), network: id.network}
+	h := hello{cluster: id.cluster, from: id.self, to: peer, keyID: kr.SendKeyID(), network: id.network}
 	if _, err := rand.Read(h.nonce[:]); err != nil {
 		return err
 	}
@@ -217,117 +331,150 @@ func clientHandshake(nc net.Conn, id identity, kr *llt.Keyring, peer llt.NodeID,
 	if err != nil {
 		return err
 	}
-	if len(cb) == 7 && cb[5] == msgResult { // refused at HELLO
-		return remoteRefusal(cb)
-	}
-	c, proof, err := parseHello(cb, msgChallenge, true)
+	nonce, proof, err := parseChallenge(cb)
 	if err != nil {
 		return err
 	}
-	switch {
-	case c.cluster != id.cluster:
-		return refuse(RefusedForeignCluster, "answered by cluster %d", c.cluster)
-	case c.from != peer || c.to != id.self:
-		return refuse(RefusedWrongNode, "dialled node %d, answered by node %d (for node %d): check the addresses in the node table", peer, c.from, c.to)
-	case c.network != id.network:
-		return refuse(RefusedWrongNetwork, "dialled on %s, answered on %s: crossed addresses", id.network, c.network)
-	case c.keyID != h.keyID:
-		return refuse(RefusedMalformed, "challenge with key %08x, want %08x", c.keyID, h.keyID)
-	}
-	want, _ := kr.MAC(h.keyID, labelServer, hb, cb[:len(cb)-proofLen])
-	if !hmac.Equal(proof, want) {
-		return refuse(RefusedBadProof, "the peer does not prove the cluster key: wrong key on one side")
-	}
+	want := identity{cluster: id.cluster, self: peer, network: id.network}
+	proved := hmac.Equal(proof, serverProof(kr, h.keyID, hb, want, nonce))
 	mine, _ := kr.MAC(h.keyID, labelClient, hb, cb)
-	if err := writeMsg(nc, shortMsg(msgAuth, mine...)); err != nil {
+	ab := shortMsg(msgAuth, mine...)
+	// From here on, after a failed proof, whatever goes wrong means the
+	// same: the peer does not hold our key.
+	fail := func(err error) error {
+		if !proved {
+			return errNoProof()
+		}
 		return err
+	}
+	if err := writeMsg(nc, ab); err != nil {
+		return fail(err)
 	}
 	rb, err := readMsg(nc)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	return remoteRefusal(rb)
+	r, signed, mac, err := parseResult(rb)
+	if err != nil {
+		return fail(err)
+	}
+	if wantMAC, _ := kr.MAC(h.keyID, labelResult, hb, cb, ab, signed); !hmac.Equal(mac, wantMAC) {
+		return fail(refuse(RefusedMalformed, "the RESULT of %s does not verify: altered in transit", want))
+	}
+	if r.code != 0 {
+		return remoteRefusal(r, id, want, nc.LocalAddr())
+	}
+	if !proved || r.server != want {
+		// A key holder admits us but is not what it proves: not a tether
+		// that follows this protocol.
+		return refuse(RefusedMalformed, "admitted by %s, whose proof does not match", r.server)
+	}
+	return nil
 }
 
-func remoteRefusal(rb []byte) error {
-	code, err := parseShort(rb, msgResult, 1)
-	if err != nil {
-		return err
-	}
-	if code[0] == 0 {
-		return nil
-	}
+// remoteRefusal is the error for an authenticated refusal: the reason and
+// what we dialled against what we reached.
+func remoteRefusal(r result, self, want identity, local net.Addr) error {
 	reason := "unknown"
-	if int(code[0]) < len(resultCodes) {
-		reason = resultCodes[code[0]]
+	if int(r.code) < len(resultCodes) {
+		reason = resultCodes[r.code]
 	}
-	return &HandshakeError{Reason: reason, ByRemote: true}
+	d := fmt.Sprintf("dialled %s, reached %s", want, r.server)
+	switch reason {
+	case RefusedWrongNode:
+		d += ": check the addresses in the node table"
+	case RefusedForeignCluster:
+		d += ": another cluster with the same key at this address, check the addresses and cluster ids"
+	case RefusedWrongNetwork:
+		d += ": crossed addresses, check the node table's addresses per network"
+	case RefusedUnknownNode:
+		d += fmt.Sprintf(": its node table has no node %d", self.self)
+	case RefusedWrongAddress:
+		d += fmt.Sprintf(": it does not expect node %d from %v, check the addresses in the node table", self.self, local)
+	}
+	return &HandshakeError{Reason: reason, ByRemote: true, Detail: d}
 }
 
 // admit decides whether a node may connect from an address; it returns a
 // Refused* reason, or "" to admit.
 type admit func(from llt.NodeID, addr netip.Addr) string
 
-// serverHandshake runs the accepting side and returns the authenticated
-// peer. On refusal it tells the client why before returning the error.
-func serverHandshake(nc net.Conn, id identity, kr *llt.Keyring, ok admit, remote netip.Addr, deadline time.Time) (llt.NodeID, error) {
+// serverHandshake runs the accepting side. It returns the node the HELLO
+// claims (the authenticated peer when err is nil), and whether the client
+// failed to authenticate: it names a key we do not hold or its AUTH does
+// not verify. An authenticated client is told the verdict in a RESULT;
+// anyone else gets the connection closed after its AUTH, nothing more.
+func serverHandshake(nc net.Conn, id identity, kr *llt.Keyring, ok admit, remote netip.Addr, deadline time.Time) (from llt.NodeID, authFailed bool, err error) {
 	if err := nc.SetDeadline(deadline); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer nc.SetDeadline(time.Time{})
-	fail := func(e *HandshakeError) (llt.NodeID, error) {
-		_ = writeMsg(nc, shortMsg(msgResult, resultCode(e.Reason)))
-		return 0, e
-	}
 	hb, err := readMsg(nc)
 	if err != nil {
-		return 0, timeoutOr(err)
+		return 0, false, timeoutOr(err)
 	}
-	h, _, err := parseHello(hb, msgHello, false)
+	h, err := parseHello(hb)
 	if err != nil {
-		var he *HandshakeError
-		errors.As(err, &he)
-		return fail(he)
+		return 0, false, err
 	}
-	switch {
-	case h.cluster != id.cluster:
-		return fail(refuse(RefusedForeignCluster, "node %d of cluster %d", h.from, h.cluster))
-	case h.to != id.self:
-		return fail(refuse(RefusedWrongNode, "node %d dialled node %d here", h.from, h.to))
-	case h.network != id.network:
-		return fail(refuse(RefusedWrongNetwork, "node %d dialled for network %s", h.from, h.network))
-	case !kr.Has(h.keyID):
-		return fail(refuse(RefusedUnknownKey, "node %d signs with key %08x", h.from, h.keyID))
+	// Unproven claims: for the log only until the AUTH verifies.
+	claims := fmt.Sprintf("%s, claiming node %d of cluster %d on %s", remote, h.from, h.cluster, h.network)
+	known := kr.Has(h.keyID)
+	ring, keyID := kr, h.keyID
+	if !known {
+		ring, keyID = decoy(), decoy().SendKeyID()
 	}
-	if reason := ok(h.from, remote); reason != "" {
-		return fail(refuse(reason, "node %d from %s", h.from, remote))
+	var nonce [nonceLen]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return h.from, false, err
 	}
-	c := hello{typ: msgChallenge, cluster: id.cluster, from: id.self, to: h.from, keyID: h.keyID, network: id.network}
-	if _, err := rand.Read(c.nonce[:]); err != nil {
-		return 0, err
-	}
-	cb := c.marshal()
-	proof, _ := kr.MAC(h.keyID, labelServer, hb, cb)
-	cb = append(cb, proof...)
+	cb := shortMsg(msgChallenge, append(nonce[:], serverProof(ring, keyID, hb, id, nonce[:])...)...)
 	if err := writeMsg(nc, cb); err != nil {
-		return 0, err
+		return h.from, false, err
 	}
 	ab, err := readMsg(nc)
-	if err != nil {
-		return 0, timeoutOr(err)
+	if err != nil && known {
+		return h.from, false, timeoutOr(err)
 	}
-	theirs, err := parseShort(ab, msgAuth, proofLen)
-	if err != nil {
-		return fail(refuse(RefusedMalformed, "bad AUTH from node %d", h.from))
+	want, _ := ring.MAC(keyID, labelClient, hb, cb)
+	theirs, perr := parseShort(ab, msgAuth, proofLen)
+	switch {
+	case !known:
+		return h.from, true, refuse(RefusedUnknownKey, "%s, signs with key %08x", claims, h.keyID)
+	case perr != nil:
+		return h.from, true, refuse(RefusedMalformed, "bad AUTH from %s", claims)
+	case !hmac.Equal(theirs, want):
+		return h.from, true, refuse(RefusedBadProof, "%s, does not prove key %08x", claims, h.keyID)
 	}
-	want, _ := kr.MAC(h.keyID, labelClient, hb, cb)
-	if !hmac.Equal(theirs, want) {
-		return fail(refuse(RefusedBadProof, "node %d does not prove the cluster key", h.from))
+	// Authenticated: the claims are the client's word, and it may hear
+	// exactly why it is refused.
+	var refusal *HandshakeError
+	switch {
+	case h.cluster != id.cluster:
+		refusal = refuse(RefusedForeignCluster, "node %d of cluster %d", h.from, h.cluster)
+	case h.to != id.self:
+		refusal = refuse(RefusedWrongNode, "node %d dialled node %d here", h.from, h.to)
+	case h.network != id.network:
+		refusal = refuse(RefusedWrongNetwork, "node %d dialled for network %s", h.from, h.network)
+	default:
+		if reason := ok(h.from, remote); reason != "" {
+			refusal = refuse(reason, "node %d from %s", h.from, remote)
+		}
 	}
-	if err := writeMsg(nc, shortMsg(msgResult, 0)); err != nil {
-		return 0, err
+	r := result{server: id}
+	if refusal != nil {
+		r.code = resultCode(refusal.Reason)
 	}
-	return h.from, nil
+	rb := r.marshal()
+	mac, _ := ring.MAC(keyID, labelResult, hb, cb, ab, rb)
+	werr := writeMsg(nc, append(rb, mac...))
+	if refusal != nil {
+		return h.from, false, refusal
+	}
+	if werr != nil {
+		return h.from, false, werr
+	}
+	return h.from, false, nil
 }
 
 func timeoutOr(err error) error {
