@@ -43,13 +43,15 @@ import (
 // RESULT after a failed proof, the peer does not hold our key.
 //
 // Every MAC covers both nonces, so nothing can be replayed; the labels keep
-// one message's MAC from passing for another's. Every message is a 16-bit
+// one message's MAC from passing for another's. MAC parts are the message
+// bodies and, for the identity, cluster (2 bytes), node id (2) and network
+// name, each length-prefixed by Keyring.MAC. Every message is a 16-bit
 // length and a body; the bodies, all integers big-endian:
 //
 //	HELLO      "THTC" 2 1 cluster:2 from:2 to:2 keyid:4 nonce:32 netlen:1 network  (49+netlen bytes)
 //	CHALLENGE  "THTC" 2 2 nonce:32 proof:32                                         (70 bytes)
 //	AUTH       "THTC" 2 3 mac:32                                                    (38 bytes)
-//	RESULT     "THTC" 2 4 code:1 cluster:2 node:2 netlen:1 network mac:32           (45+netlen bytes)
+//	RESULT     "THTC" 2 4 code:1 cluster:2 node:2 netlen:1 network mac:32           (44+netlen bytes)
 const (
 	hsMagic   = "THTC"
 	hsVersion = 2
@@ -65,8 +67,7 @@ const (
 	hsHeader     = 4 + 1 + 1                               // magic, version, type
 	helloFixed   = hsHeader + 2 + 2 + 2 + 4 + nonceLen + 1 // ... cluster from to keyid nonce netlen
 	challengeLen = hsHeader + nonceLen + proofLen          // the same for every HELLO
-	authLen      = hsHeader + proofLen
-	resultFixed  = hsHeader + 1 + 2 + 2 + 1 + proofLen // ... code cluster node netlen mac
+	resultFixed  = hsHeader + 1 + 2 + 2 + 1 + proofLen     // ... code cluster node netlen mac
 	labelServer  = "tether tcp v2 server"
 	labelClient  = "tether tcp v2 client"
 	labelResult  = "tether tcp v2 result"
