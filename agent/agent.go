@@ -1,15 +1,18 @@
 // Package agent wires tetherd together: configuration, the protocol
 // machine (llt), the channels (links), the status API and the event log.
 //
-// The llt.Machine and everything that goes with it (the output buffer, the
-// encoder, the NIC facts, message waiters) sit behind one mutex. Channels
-// read, decode and authenticate frames on their own goroutines and then,
-// holding the mutex, feed them to the machine and send what it answers
-// (non-blocking writes, or the tcp channel's bounded queues). A timer
-// goroutine runs the machine's timers; status requests and NIC events take
-// the same mutex. Processing a frame where it was read, instead of handing
-// it to a central goroutine, saves a thread wakeup per frame: most of an
-// idle agent's CPU.
+// The llt.Machine and everything that goes with it (the encoder, the NIC
+// facts) sit behind one mutex, the engine's lock. Channels read, decode
+// and authenticate frames on their own goroutines and then, holding the
+// lock, feed them to the machine and send what it answers (non-blocking
+// writes, or the tcp channel's bounded queues). A timer goroutine runs the
+// machine's timers; status requests and NIC events take the same lock.
+// Processing a frame where it was read, instead of handing it to a central
+// goroutine, saves a thread wakeup per frame: most of an idle agent's CPU.
+//
+// Nothing that can block runs under the lock: events are logged through a
+// non-blocking handler (logsink), and received messages are delivered to
+// their handlers after the lock is released.
 package agent
 
 import (
@@ -20,6 +23,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/tether-ha/tether/agent/config"
 	"github.com/tether-ha/tether/agent/status"
@@ -44,15 +49,23 @@ type Agent struct {
 	netNames  []string
 	peerNames map[llt.NodeID]string
 
-	mu      sync.Mutex // guards everything below and m, codec, keys, nets[].nic
-	out     llt.Output
+	mu      sync.Mutex  // the engine's lock: guards everything below and m, codec, keys, nets[].nic
 	timer   *time.Timer // fires when the machine's timers are due
 	timerAt time.Time
-	stopped bool // shutdown frames sent: no more processing
+	stopped bool  // shutdown frames sent: no more processing
+	fatal   error // the agent must stop (a duplicate node id at start-up); Run returns it
+	fatalCh chan struct{}
+	tables  chan struct{} // a link changed: send the link tables soon
 
-	handlers    map[byte]MessageHandler   // set before Run
-	echoWaiters map[uint64]chan time.Time // pings awaiting replies (under mu)
-	msgs        status.Messages           // message API counters (under mu)
+	handlers   map[byte]MessageHandler // set before Run
+	msgs       status.Messages         // message API counters (under mu)
+	tableStats tableStats              // link table messages (under mu)
+	tableLimit *rate.Limiter           // rejected link tables logged
+
+	logDropped func() uint64 // log records dropped by the log output; nil: not counted
+
+	echoMu      sync.Mutex                // guards echoWaiters (not the engine's lock: replies are matched outside it)
+	echoWaiters map[uint64]chan time.Time // pings awaiting replies
 }
 
 // New validates what it can, opens every socket and builds the machine.
@@ -72,6 +85,9 @@ func New(cfg *config.Config, keys [][]byte, log *slog.Logger) (*Agent, error) {
 		cfg: cfg, log: log, startedAt: now, keys: kr,
 		inc:         llt.NewIncarnation(now, binary.BigEndian.Uint16(rnd[:])),
 		peerNames:   make(map[llt.NodeID]string),
+		fatalCh:     make(chan struct{}),
+		tableLimit:  rate.NewLimiter(rate.Every(time.Second), 3),
+		tables:      make(chan struct{}, 1),
 		handlers:    make(map[byte]MessageHandler),
 		echoWaiters: make(map[uint64]chan time.Time),
 	}
@@ -82,7 +98,7 @@ func New(cfg *config.Config, keys [][]byte, log *slog.Logger) (*Agent, error) {
 	a.netNames = names
 	a.codec = llt.NewCodec(kr, names...)
 	for i := range cfg.Networks {
-		nw, err := openNetwork(cfg, i, names, kr, log)
+		nw, err := openNetwork(cfg, i, names, kr, log, a.tcpAuthFailure(i))
 		if err != nil {
 			a.close()
 			return nil, err
@@ -92,7 +108,7 @@ func New(cfg *config.Config, keys [][]byte, log *slog.Logger) (*Agent, error) {
 	var lnets []llt.NetworkConfig
 	for _, nw := range a.nets {
 		lnets = append(lnets, llt.NetworkConfig{Name: nw.cfg.Name, Lowpri: nw.cfg.Lowpri,
-			Ether: nw.ether != nil, TCP: nw.tcp != nil, MaxEtherPayload: nw.maxEtherPayload()})
+			Ether: nw.ether != nil, TCP: nw.tcp != nil, MaxEtherPayload: nw.maxEtherPayload(), MTU: nw.nic.MTU})
 	}
 	var peers []llt.NodeID
 	for _, p := range cfg.Peers() {
@@ -101,13 +117,19 @@ func New(cfg *config.Config, keys [][]byte, log *slog.Logger) (*Agent, error) {
 	}
 	a.m, err = llt.New(llt.Config{
 		Cluster: cfg.Cluster.ID, Self: llt.NodeID(cfg.Node.ID), Incarnation: a.inc, Epoch: now,
-		Networks: lnets, Peers: peers, Timers: timers(cfg.Timers),
+		Networks: lnets, Peers: peers, Timers: timers(cfg.Timers), Diagnostics: diagnostics(cfg.Diagnostics),
 	})
 	if err != nil {
 		a.close()
 		return nil, err
 	}
 	return a, nil
+}
+
+func diagnostics(d config.Diagnostics) llt.Diagnostics {
+	return llt.Diagnostics{LossWindow: d.LossWindow, LossThreshold: d.LossThreshold, FlapCount: d.FlapCount,
+		FlapWindow: d.FlapWindow, FlapHold: d.FlapHold, FlapHoldMax: d.FlapHoldMax, ProbeEvery: d.MTUProbeEvery,
+		BroadcastEvery: d.BroadcastEvery}
 }
 
 func timers(t config.Timers) llt.Timers {
@@ -141,7 +163,8 @@ func (a *Agent) SetKeys(ctx context.Context, keys [][]byte) error {
 	})
 }
 
-// do runs fn with the machine locked, then re-arms the timer.
+// do runs fn with the machine locked, sends what it produced, then
+// re-arms the timer.
 func (a *Agent) do(ctx context.Context, fn func(now time.Time)) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -150,6 +173,7 @@ func (a *Agent) do(ctx context.Context, fn func(now time.Time)) error {
 	defer a.mu.Unlock()
 	now := time.Now()
 	fn(now)
+	a.flush(nil)
 	a.rearm(now)
 	return nil
 }
@@ -164,16 +188,22 @@ func (a *Agent) rearm(now time.Time) {
 	a.timer.Reset(max(dl.Sub(now), 0))
 }
 
-// deliver processes a frame on the channel's reader goroutine.
+// deliver processes a frame on the channel's reader goroutine. Messages it
+// carried go to their handlers once the lock is released; their payloads
+// alias r, which the reader keeps until deliver returns.
 func (a *Agent) deliver(r *links.Received) {
+	var inbox []llt.Message
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.stopped {
-		return
+	if !a.stopped {
+		now := time.Now()
+		a.receive(now, r)
+		inbox = a.flush(inbox)
+		a.rearm(now)
 	}
-	now := time.Now()
-	a.receive(now, r)
-	a.rearm(now)
+	a.mu.Unlock()
+	if len(inbox) > 0 {
+		a.dispatch(inbox)
+	}
 }
 
 // Run runs the agent until ctx is done, then tells the peers it is
@@ -224,13 +254,19 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.applyNIC(now, n, n.nic, true)
 		}
 	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.tableLoop(watchCtx)
+	}()
 	for {
 		select {
+		case <-a.fatalCh:
+			return a.fatal
 		case <-ctx.Done():
 			_ = a.do(context.Background(), func(now time.Time) {
 				a.stopped = true
-				a.m.Shutdown(now, &a.out)
-				a.flush()
+				a.m.Shutdown(now)
 			})
 			a.log.Info("tetherd stopping: peers told", "event", "agent.stop", "node", a.cfg.Node.Name)
 			return nil
@@ -242,8 +278,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			_ = a.do(ctx, func(now time.Time) {
 				a.timerAt = time.Time{} // fired: rearm must set it again
 				if !a.stopped && !a.m.NextDeadline(now).After(now) {
-					a.m.Advance(now, &a.out)
-					a.flush()
+					a.m.Advance(now)
 				}
 			})
 		}
@@ -254,17 +289,23 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) receive(now time.Time, r *links.Received) {
 	n := a.nets[r.Network]
 	if r.AuthFailure {
-		a.m.NoteAuthFailure(now, r.Network, r.Frame.Src, &a.out)
-		a.flush()
+		// Its header is unverified: a frame that claims another cluster
+		// is another cluster's (it has another key), one that claims ours
+		// is a wrong key or a forgery.
+		from := formatAddr(r.Channel, r.From)
+		if r.Frame.Cluster != a.cfg.Cluster.ID {
+			a.m.NoteForeign(now, r.Network, r.Frame.Cluster, r.Frame.Src, from)
+		} else {
+			a.m.NoteAuthFailure(now, r.Network, r.Frame.Src, from)
+		}
 		return
 	}
-	v := a.m.Receive(now, llt.Inbound{Network: r.Network, Channel: r.Channel, From: r.From, Frame: &r.Frame}, &a.out)
+	v := a.m.Receive(now, llt.Inbound{Network: r.Network, Channel: r.Channel, From: r.From, Frame: &r.Frame})
 	if v != llt.Accepted {
 		if ctr := n.counters(r.Channel); ctr != nil {
 			ctr.Drop(v.String())
 		}
 	}
-	a.flush()
 }
 
 // applyNIC feeds a NIC state change to the machine and logs carrier
@@ -282,8 +323,10 @@ func (a *Agent) applyNIC(now time.Time, n *network, s nicwatch.State, initial bo
 				"interface", s.Name, "carrier", s.Carrier, "exists", s.Exists, "oper_state", s.OperState)
 		}
 	}
-	a.m.SetCarrier(now, n.idx, s.Carrier, &a.out)
-	a.flush()
+	a.m.SetCarrier(now, n.idx, s.Carrier)
+	if s.MTU > 0 && s.MTU != prev.MTU {
+		a.m.SetMTU(now, n.idx, s.MTU)
+	}
 }
 
 func carrierMsg(s nicwatch.State) string {
@@ -296,27 +339,59 @@ func carrierMsg(s nicwatch.State) string {
 	return "carrier up"
 }
 
-// flush sends the frames, logs the events and delivers the messages the
-// machine produced (locked).
-func (a *Agent) flush() {
-	if len(a.out.Messages) > 0 {
-		msgs := append([]llt.Message(nil), a.out.Messages...)
-		a.out.Messages = a.out.Messages[:0]
-		a.dispatch(time.Now(), msgs)
-	}
-	for i := range a.out.Frames {
-		o := &a.out.Frames[i]
+// flush takes what the machine produced (locked): it sends the frames,
+// logs the events (non-blocking: the logger is a logsink) and appends the
+// received messages to inbox for delivery after the lock is released.
+func (a *Agent) flush(inbox []llt.Message) []llt.Message {
+	out := a.m.Ready()
+	defer a.m.Release(out)
+	for i := range out.Frames {
+		o := &out.Frames[i]
 		n := a.nets[o.Network]
 		b, err := a.codec.Append(nil, &o.Frame)
 		if err != nil {
 			// Only a bug can get here: the machine built a frame the codec rejects.
-			a.log.Error("cannot encode frame", "event", "frame.encode_error", "network", n.cfg.Name, "err", err)
+			a.log.Error("cannot encode frame", "event", EvFrameEncodeError, "network", n.cfg.Name, "err", err)
 			continue
 		}
 		n.send(o, b)
 	}
-	for _, e := range a.out.Events {
+	changed := false
+	for _, e := range out.Events {
 		a.logEvent(e)
+		switch e.Kind {
+		case llt.EventLink, llt.EventNetwork:
+			changed = true
+		case llt.EventDuplicateID:
+			if e.Fatal && a.fatal == nil {
+				a.fatal = a.duplicateError(e)
+				close(a.fatalCh)
+			}
+		}
 	}
-	a.out.Reset()
+	if changed {
+		select {
+		case a.tables <- struct{}{}:
+		default:
+		}
+	}
+	return append(inbox, out.Messages...)
+}
+
+// duplicateError is the error tetherd exits with when its node id is taken.
+func (a *Agent) duplicateError(e llt.Event) error {
+	return fmt.Errorf("node id %d is already in use on network %s by %s (incarnation %016x): refusing to start; give this node a free id in the node table",
+		a.cfg.Node.ID, a.nets[e.Network].cfg.Name, formatAddr(llt.ChannelEther, e.Addr), e.Incarnation)
+}
+
+// tcpAuthFailure is the tcp channel's report that a configured peer failed
+// to authenticate on network i (wrong key).
+func (a *Agent) tcpAuthFailure(i int) func(peer llt.NodeID) {
+	return func(peer llt.NodeID) {
+		_ = a.do(context.Background(), func(now time.Time) {
+			if !a.stopped {
+				a.m.NoteAuthFailure(now, i, peer, "tcp")
+			}
+		})
+	}
 }

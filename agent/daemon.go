@@ -21,6 +21,11 @@ type Daemon struct {
 	// Reload delivers a value for every SIGHUP: the key file is re-read and
 	// the new keys installed without a restart (key rotation).
 	Reload <-chan struct{}
+	// LogDropped, if set, counts log records the log output could not
+	// take in time (shown in the status counters).
+	LogDropped func() uint64
+
+	run func(a *Agent, ctx context.Context) error // the agent's run loop; (*Agent).Run unless a test sets it
 }
 
 // Check loads and validates the configuration and the key file.
@@ -48,20 +53,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.logDropped = d.LogDropped
 	srv, err := status.Listen(cfg.Status.Socket, a, d.Log)
 	if err != nil {
 		a.close()
 		return err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Everything below stops when the agent's run loop returns, for
+	// whatever reason: the status server, key reloads and the watchdog (a
+	// dead engine must not look alive to systemd). Cancel first, then wait.
+	runCtx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		cancel(nil)
+		wg.Wait()
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(runCtx); err != nil {
-			d.Log.Error("status server failed", "event", "status.error", "err", err)
+			d.Log.Error("status server failed", "event", EvStatusError, "err", err)
+			cancel(fmt.Errorf("status server: %w", err))
 		}
 	}()
 	wg.Add(1)
@@ -72,8 +84,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		d.Log.Debug("sd_notify failed", "err", err)
 	}
-	err = a.Run(runCtx)
+	run := d.run
+	if run == nil {
+		run = (*Agent).Run
+	}
+	err = run(a, runCtx)
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+	if err == nil && ctx.Err() == nil {
+		err = context.Cause(runCtx) // a part failed and stopped the agent
+	}
 	return err
 }
 

@@ -11,18 +11,21 @@ import (
 // Stable event ids (the "event" attribute of every log record). Scripts and
 // alerts may match on them; never rename one.
 const (
-	EvAgentStart   = "agent.start"
-	EvAgentStop    = "agent.stop"
-	EvLinkUp       = "link.up"
-	EvLinkDown     = "link.down"
-	EvLinkTrouble  = "link.trouble"
-	EvLinkReason   = "link.reason" // still not healthy, but for another reason
-	EvChannelState = "channel.state"
-	EvNodeState    = "node.state"
-	EvPeerRestart  = "peer.restart"
-	EvNICCarrier   = "nic.carrier"
-	EvFrameReject  = "frame.rejected"
-	EvAgentPaused  = "agent.paused" // this node did not run for a while (not scheduled, VM paused, SIGSTOP)
+	EvAgentStart       = "agent.start"
+	EvAgentStop        = "agent.stop"
+	EvLinkUp           = "link.up"
+	EvLinkDown         = "link.down"
+	EvLinkTrouble      = "link.trouble"
+	EvLinkReason       = "link.reason" // still not healthy, but for another reason
+	EvChannelState     = "channel.state"
+	EvNodeState        = "node.state"
+	EvPeerRestart      = "peer.restart"
+	EvNICCarrier       = "nic.carrier"
+	EvFrameReject      = "frame.rejected"
+	EvFrameEncodeError = "frame.encode_error" // a bug: the machine built a frame the codec refuses
+	EvStatusError      = "status.error"       // the status server failed: the agent stops
+	EvTableRejected    = "table.rejected"     // a peer's link table could not be taken (rate-limited)
+	EvAgentPaused      = "agent.paused"       // this node did not run for a while (not scheduled, VM paused, SIGSTOP)
 )
 
 func (a *Agent) peerName(id llt.NodeID) string {

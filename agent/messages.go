@@ -32,14 +32,15 @@ import (
 const (
 	TopicEcho      byte = 0  // echo request: the receiver sends the body back
 	TopicEchoReply byte = 1  // echo reply
+	TopicLinkTable byte = 2  // a peer's link table (linktables.go)
 	FirstAppTopic  byte = 16 // topics below are the agent's
 )
 
 // MessageHandler receives a message's body (without the topic byte). It
-// runs with the agent locked, on the goroutine that read the frame: it
-// must not block, must copy the body to keep it, and must not call Send
-// itself (Send takes the same lock): hand the work to a goroutine of its
-// own instead.
+// runs on the goroutine that read the frame, after the engine's lock is
+// released: it may call Send, but it holds up that network's reader while
+// it runs, so it must not block for long (hand slow work to a goroutine of
+// its own), and it must copy the body to keep it.
 type MessageHandler func(from uint16, body []byte)
 
 // Errors of Send.
@@ -84,8 +85,7 @@ func (a *Agent) sendNow(now time.Time, peer llt.NodeID, topic byte, body []byte)
 		payload := make([]byte, 1+len(body))
 		payload[0] = topic
 		copy(payload[1:], body)
-		err = a.m.SendMessageVia(now, peer, r, payload, &a.out)
-		a.flush()
+		err = a.m.SendMessageVia(now, peer, r, payload)
 	}
 	switch {
 	case err == nil:
@@ -112,40 +112,57 @@ func (a *Agent) route(now time.Time, peer llt.NodeID, size int) (llt.Route, erro
 	return r, nil
 }
 
-// dispatch delivers received messages (locked).
-func (a *Agent) dispatch(now time.Time, msgs []llt.Message) {
+// dispatch delivers received messages to the echo service and the
+// handlers. It runs without the engine's lock.
+func (a *Agent) dispatch(msgs []llt.Message) {
 	for _, msg := range msgs {
 		if len(msg.Payload) == 0 {
 			continue
 		}
 		topic, body := msg.Payload[0], msg.Payload[1:]
-		a.msgs.Received++
 		switch topic {
 		case TopicEcho:
 			// Echo the body back; a refused reply is shed and counted.
-			if _, err := a.sendNow(now, msg.Peer, TopicEchoReply, body); err != nil {
-				a.msgs.EchoShed++
-			}
+			_ = a.do(context.Background(), func(now time.Time) {
+				a.msgs.Received++
+				if _, err := a.sendNow(now, msg.Peer, TopicEchoReply, body); err != nil {
+					a.msgs.EchoShed++
+				}
+			})
 		case TopicEchoReply:
+			a.count(func(c *status.Messages) { c.Received++ })
 			if len(body) < 8 {
 				continue
 			}
 			id := binary.BigEndian.Uint64(body)
-			if w, ok := a.echoWaiters[id]; ok {
-				delete(a.echoWaiters, id)
+			a.echoMu.Lock()
+			w, ok := a.echoWaiters[id]
+			delete(a.echoWaiters, id)
+			a.echoMu.Unlock()
+			if ok {
 				select {
-				case w <- now:
+				case w <- time.Now():
 				default:
 				}
 			}
+		case TopicLinkTable:
+			a.receiveTable(msg.Peer, body)
 		default:
 			if h := a.handlers[topic]; h != nil {
+				a.count(func(c *status.Messages) { c.Received++ })
 				h(uint16(msg.Peer), body)
 			} else {
-				a.msgs.Unrouted++
+				a.count(func(c *status.Messages) { c.Received++; c.Unrouted++ })
 			}
 		}
 	}
+}
+
+// count updates the message counters under the engine's lock.
+func (a *Agent) count(fn func(*status.Messages)) {
+	a.mu.Lock()
+	fn(&a.msgs)
+	a.mu.Unlock()
 }
 
 // Ping sends echo messages to a peer and measures their round trips
@@ -210,14 +227,18 @@ func (a *Agent) Ping(ctx context.Context, req status.PingRequest) (*status.PingR
 		f := flight{reply: make(chan time.Time, 1)}
 		var r llt.Route
 		var err error
+		a.echoMu.Lock()
+		a.echoWaiters[id] = f.reply
+		a.echoMu.Unlock()
 		derr := a.do(ctx, func(now time.Time) {
-			a.echoWaiters[id] = f.reply
 			f.sent = time.Now()
 			r, err = a.sendNow(now, llt.NodeID(req.Peer), TopicEcho, body)
-			if err != nil {
-				delete(a.echoWaiters, id)
-			}
 		})
+		if derr != nil || err != nil {
+			a.echoMu.Lock()
+			delete(a.echoWaiters, id)
+			a.echoMu.Unlock()
+		}
 		if derr != nil {
 			return nil, derr
 		}
@@ -250,11 +271,11 @@ func (a *Agent) Ping(ctx context.Context, req status.PingRequest) (*status.PingR
 	}
 	elapsed := time.Since(start)
 	// Forget replies that will never come.
-	_ = a.do(context.Background(), func(time.Time) {
-		for i := 0; i < req.Count; i++ {
-			delete(a.echoWaiters, firstID+uint64(i))
-		}
-	})
+	a.echoMu.Lock()
+	for i := 0; i < req.Count; i++ {
+		delete(a.echoWaiters, firstID+uint64(i))
+	}
+	a.echoMu.Unlock()
 	res.Received = len(rtts)
 	res.DurationMs = float64(elapsed) / float64(time.Millisecond)
 	if elapsed > 0 {

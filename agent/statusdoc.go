@@ -52,6 +52,9 @@ func (a *Agent) buildStatus(now time.Time) *status.Status {
 		Config:   a.configDoc(),
 		Counters: status.Counters{ResetAt: snap.CountersAt, Pauses: pausesDoc(a.m.Pauses()), Messages: a.msgs},
 	}
+	if a.logDropped != nil {
+		st.Counters.LogDropped = a.logDropped()
+	}
 	self := a.cfg.Self()
 	for _, n := range a.nets {
 		st.Networks = append(st.Networks, a.networkDoc(n, self))
@@ -150,7 +153,7 @@ func (a *Agent) configDoc() status.Config {
 	c := status.Config{
 		ConfigFile: a.cfg.File, HeartbeatMs: ms(t.Heartbeat), PeerTroubleMs: ms(t.PeerTrouble), PeerInactMs: ms(t.PeerInact),
 		HeartbeatLoMs: ms(t.HeartbeatLo), PeerTroubleLoMs: ms(t.PeerTroubleLo), PeerInactLoMs: ms(t.PeerInactLo),
-		StatusSocket: a.cfg.Status.Socket, MetricsListen: a.cfg.Metrics.Listen, MaxNodeID: uint16(llt.MaxNodeID),
+		StatusSocket: a.cfg.Status.Socket, MaxNodeID: uint16(llt.MaxNodeID),
 		TCPSendBufLimit: a.cfg.TCP.SendBufLimit, TCPHandshakeTimeoutMs: ms(a.cfg.TCP.HandshakeTimeout),
 		TCPConnectTimeoutMs: ms(a.cfg.TCP.ConnectTimeout), TCPBackoffMaxMs: ms(a.cfg.TCP.BackoffMax),
 	}

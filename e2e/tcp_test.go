@@ -355,7 +355,6 @@ type fakePeer struct {
 	codec   *llt.Codec
 	mu      sync.Mutex
 	m       *llt.Machine
-	out     llt.Output
 	reading atomic.Bool
 	done    chan struct{}
 	wg      sync.WaitGroup
@@ -378,7 +377,8 @@ func startFakePeer(t *testing.T, b *testbed.Bed, self, to int, rcvbuf int) *fake
 		}
 	}
 	m, err := llt.New(llt.Config{Cluster: testbed.DefaultClusterID, Self: llt.NodeID(self), Incarnation: llt.NewIncarnation(now, 1),
-		Epoch: now, Networks: []llt.NetworkConfig{{Name: "hb0", TCP: true}}, Peers: peers, Timers: llt.DefaultTimers()})
+		Epoch: now, Networks: []llt.NetworkConfig{{Name: "hb0", TCP: true}}, Peers: peers, Timers: llt.DefaultTimers(),
+		Diagnostics: llt.Diagnostics{Claim: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +408,9 @@ func startFakePeer(t *testing.T, b *testbed.Bed, self, to int, rcvbuf int) *fake
 
 // flush writes the machine's frames for the connection (locked).
 func (fp *fakePeer) flush() {
-	for _, o := range fp.out.Frames {
+	out := fp.m.Ready()
+	defer fp.m.Release(out)
+	for _, o := range out.Frames {
 		if o.Channel != llt.ChannelTCPTo {
 			continue
 		}
@@ -420,7 +422,6 @@ func (fp *fakePeer) flush() {
 		fp.nc.SetWriteDeadline(time.Now().Add(time.Second))
 		fp.nc.Write(append(hdr, b...))
 	}
-	fp.out.Reset()
 }
 
 func (fp *fakePeer) tickLoop() {
@@ -436,7 +437,7 @@ func (fp *fakePeer) tickLoop() {
 		fp.mu.Lock()
 		now := time.Now()
 		if !fp.m.NextDeadline(now).After(now) {
-			fp.m.Advance(now, &fp.out)
+			fp.m.Advance(now)
 			fp.flush()
 		}
 		fp.mu.Unlock()
@@ -459,7 +460,7 @@ func (fp *fakePeer) readLoop() {
 			continue
 		}
 		fp.mu.Lock()
-		fp.m.Receive(time.Now(), llt.Inbound{Network: 0, Channel: llt.ChannelTCPTo, From: "x", Frame: &f}, &fp.out)
+		fp.m.Receive(time.Now(), llt.Inbound{Network: 0, Channel: llt.ChannelTCPTo, From: "x", Frame: &f})
 		fp.flush()
 		fp.mu.Unlock()
 	}

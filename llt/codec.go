@@ -10,13 +10,13 @@ import (
 	"time"
 )
 
-// Wire layout, version 1, big-endian:
+// Wire layout, version 2, big-endian:
 //
 //	off len field
 //	0   2   magic "TH"
 //	2   1   version
-//	3   1   type
-//	4   1   flags
+//	3   1   type (1 heartbeat, 2 shutdown, 3 message, 4 claim)
+//	4   1   flags (bit 0: MTU probe, padded to the network's MTU; others 0)
 //	5   1   session state
 //	6   1   diag
 //	7   1   network name length (1..32)
@@ -32,14 +32,17 @@ import (
 //	54  8   echo sequence
 //	62  8   echo timestamp
 //	70  4   echo hold, µs
-//	74  1   vector entry count (0..8)
-//	75  2   payload length
-//	77  2   pad length
-//	79  ..  network name
-//	..  ..  vector entries: name length, name, state, reason, flags
+//	74  8   probe ack: sequence of the newest MTU probe received from the destination
+//	82  1   vector entry count (0..8)
+//	83  2   payload length
+//	85  2   pad length
+//	87  ..  network name
+//	..  ..  vector entries: name length, name, state, reason, flags, loss (% or 255)
 //	..  ..  payload, then pad (zero bytes)
 //	..  4   key id
 //	..  16  HMAC-SHA256(key, everything before the tag), truncated
+//
+// Version 1 had neither the probe ack nor the loss byte.
 const (
 	magic0, magic1 = 'T', 'H'
 
@@ -217,6 +220,7 @@ func (c *Codec) Append(dst []byte, f *Frame) ([]byte, error) {
 	dst = binary.BigEndian.AppendUint64(dst, f.Echo.Seq)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(f.Echo.Timestamp))
 	dst = binary.BigEndian.AppendUint32(dst, durMicros(f.Echo.Hold))
+	dst = binary.BigEndian.AppendUint64(dst, f.ProbeAck)
 	dst = append(dst, byte(len(f.Vector)))
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(f.Payload)))
 	dst = binary.BigEndian.AppendUint16(dst, uint16(f.Pad))
@@ -232,7 +236,7 @@ func (c *Codec) Append(dst []byte, f *Frame) ([]byte, error) {
 		}
 		dst = append(dst, byte(len(v.Network)))
 		dst = append(dst, v.Network...)
-		dst = append(dst, byte(v.State), byte(v.Reason), fl)
+		dst = append(dst, byte(v.State), byte(v.Reason), fl, v.Loss)
 	}
 	dst = append(dst, f.Payload...)
 	for i := 0; i < f.Pad; i++ {
@@ -247,6 +251,8 @@ func checkEncodable(f *Frame) error {
 	switch {
 	case f.Type == 0 || f.Type > maxFrameType:
 		return fmt.Errorf("llt: cannot encode frame type %d", f.Type)
+	case f.Flags&^knownFlags != 0:
+		return fmt.Errorf("llt: cannot encode flags %#02x", f.Flags)
 	case f.State < SessionDown || f.State > SessionUp:
 		return fmt.Errorf("llt: cannot encode session state %d", f.State)
 	case !validName(f.Network):
@@ -264,7 +270,7 @@ func checkEncodable(f *Frame) error {
 	}
 	for i := range f.Vector {
 		v := &f.Vector[i]
-		if !validName(v.Network) || v.State < LinkDown || v.State > LinkUp || !v.Reason.Valid() {
+		if !validName(v.Network) || v.State < LinkDown || v.State > LinkUp || !v.Reason.Valid() || !validLoss(v.Loss) {
 			return fmt.Errorf("llt: cannot encode link vector entry %d (%q %d %d)", i, v.Network, v.State, v.Reason)
 		}
 	}
@@ -308,13 +314,16 @@ func (c *Codec) Decode(b []byte, f *Frame) error {
 	f.Echo.Seq = be.Uint64(b[54:])
 	f.Echo.Timestamp = int64(be.Uint64(b[62:]))
 	f.Echo.Hold = time.Duration(be.Uint32(b[70:])) * time.Microsecond
-	nvec := int(b[74])
-	payLen := int(be.Uint16(b[75:]))
-	f.Pad = int(be.Uint16(b[77:]))
+	f.ProbeAck = be.Uint64(b[74:])
+	nvec := int(b[82])
+	payLen := int(be.Uint16(b[83:]))
+	f.Pad = int(be.Uint16(b[85:]))
 
 	switch {
 	case f.Type == 0 || f.Type > maxFrameType:
 		return decodeErr(ErrKindMalformed, "frame type %d", f.Type)
+	case f.Flags&^knownFlags != 0:
+		return decodeErr(ErrKindMalformed, "reserved flags %#02x", f.Flags)
 	case f.State < SessionDown || f.State > SessionUp:
 		return decodeErr(ErrKindMalformed, "session state %d", f.State)
 	case nameLen == 0 || nameLen > MaxNameLen:
@@ -325,6 +334,9 @@ func (c *Codec) Decode(b []byte, f *Frame) error {
 		return decodeErr(ErrKindMalformed, "incarnation 0")
 	case f.Timestamp < 0 || f.Echo.Timestamp < 0:
 		return decodeErr(ErrKindMalformed, "negative timestamp")
+	case payLen > MaxPayload || f.Pad > MaxPad:
+		// Decode accepts exactly what Append can produce.
+		return decodeErr(ErrKindMalformed, "payload %d / pad %d bytes, max %d / %d", payLen, f.Pad, MaxPayload, MaxPad)
 	}
 
 	body := b[:len(b)-trailerLen] // everything the tag covers but the key id
@@ -344,14 +356,14 @@ func (c *Codec) Decode(b []byte, f *Frame) error {
 			return decodeErr(ErrKindTruncated, "link vector entry %d", i)
 		}
 		n := int(body[off])
-		if off+1+n+3 > len(body) {
+		if off+1+n+vectorFixedLen-1 > len(body) {
 			return decodeErr(ErrKindTruncated, "link vector entry %d", i)
 		}
 		vname, ok := c.name(body[off+1 : off+1+n])
 		if !ok || n == 0 {
 			return decodeErr(ErrKindMalformed, "link vector entry %d: network name %q", i, body[off+1:off+1+n])
 		}
-		st, rs, fl := LinkState(body[off+1+n]), Reason(body[off+2+n]), body[off+3+n]
+		st, rs, fl, loss := LinkState(body[off+1+n]), Reason(body[off+2+n]), body[off+3+n], body[off+4+n]
 		if st < LinkDown || st > LinkUp {
 			return decodeErr(ErrKindMalformed, "link vector entry %d: state %d", i, st)
 		}
@@ -361,9 +373,12 @@ func (c *Codec) Decode(b []byte, f *Frame) error {
 		if !rs.Valid() {
 			return decodeErr(ErrKindMalformed, "link vector entry %d: reason %d", i, rs)
 		}
+		if !validLoss(loss) {
+			return decodeErr(ErrKindMalformed, "link vector entry %d: loss %d", i, loss)
+		}
 		f.Vector = append(f.Vector, VectorEntry{Network: vname, State: st, Reason: rs,
-			HearsYou: fl&vecHearsYou != 0, Carrier: fl&vecCarrier != 0})
-		off += 1 + n + 3
+			HearsYou: fl&vecHearsYou != 0, Carrier: fl&vecCarrier != 0, Loss: loss})
+		off += n + vectorFixedLen
 	}
 	if off+payLen+f.Pad > len(body) {
 		return decodeErr(ErrKindTruncated, "payload %d + pad %d bytes", payLen, f.Pad)
@@ -418,6 +433,9 @@ func validName(s string) bool {
 	}
 	return true
 }
+
+// validLoss reports whether b is a loss byte: a percentage or LossUnknown.
+func validLoss(b uint8) bool { return b <= 100 || b == LossUnknown }
 
 // ValidName reports whether s can be a network name on the wire.
 func ValidName(s string) bool { return validName(s) }

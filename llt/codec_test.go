@@ -21,10 +21,11 @@ func sampleFrame() Frame {
 		Cluster: 7, Src: 3, Dst: 1,
 		Heartbeat: 100 * time.Millisecond, PeerInact: 600 * time.Millisecond,
 		Network: "hb0", Incarnation: 0x0123456789abcdef, Seq: 42, Timestamp: 123456789,
-		Echo: Echo{Incarnation: 0xfedcba9876543210, Seq: 41, Timestamp: 987654321, Hold: 1500 * time.Microsecond},
+		Echo:     Echo{Incarnation: 0xfedcba9876543210, Seq: 41, Timestamp: 987654321, Hold: 1500 * time.Microsecond},
+		ProbeAck: 40,
 		Vector: []VectorEntry{
-			{Network: "hb0", State: LinkUp, HearsYou: true, Carrier: true},
-			{Network: "hb1", State: LinkDown, Reason: ReasonCarrierLost},
+			{Network: "hb0", State: LinkUp, HearsYou: true, Carrier: true, Loss: 3},
+			{Network: "hb1", State: LinkDown, Reason: ReasonCarrierLost, Loss: LossUnknown},
 		},
 		Payload: []byte("hello"),
 		Pad:     3,
@@ -121,7 +122,8 @@ func TestDecodeErrorKinds(t *testing.T) {
 		{"bad type", mod(func(b []byte) { b[3] = 99 }), ErrMalformed},
 		{"bad state", mod(func(b []byte) { b[5] = 0 }), ErrMalformed},
 		{"zero name length", mod(func(b []byte) { b[7] = 0 }), ErrMalformed},
-		{"too many vector entries", mod(func(b []byte) { b[74] = 9 }), ErrMalformed},
+		{"too many vector entries", mod(func(b []byte) { b[82] = 9 }), ErrMalformed},
+		{"reserved flag", mod(func(b []byte) { b[4] = 0x80 }), ErrMalformed},
 		{"tag", mod(func(b []byte) { b[len(b)-1] ^= 1 }), ErrBadTag},
 		{"key id", mod(func(b []byte) { b[len(b)-TagLen-1] ^= 1 }), ErrUnknownKey},
 		{"payload", mod(func(b []byte) { b[len(b)-trailerLen-4] ^= 1 }), ErrBadTag},
@@ -197,6 +199,9 @@ func TestAppendRejectsUnencodable(t *testing.T) {
 		"pad":         func(f *Frame) { f.Pad = -1 },
 		"incarnation": func(f *Frame) { f.Incarnation = 0 },
 		"timestamp":   func(f *Frame) { f.Timestamp = -1 },
+		"flags":       func(f *Frame) { f.Flags = 0x40 },
+		"loss":        func(f *Frame) { f.Vector[0].Loss = 101 },
+		"big pad":     func(f *Frame) { f.Pad = MaxPad + 1 },
 	}
 	for name, mod := range cases {
 		f := sampleFrame()
@@ -224,6 +229,35 @@ func TestDecodeDoesNotAllocateInSteadyState(t *testing.T) {
 	}
 }
 
+// Decode accepts exactly what Append produces: a validly signed frame
+// whose payload or pad length is beyond what Append encodes is malformed
+// (FuzzDecode's round trip found the gap).
+func TestDecodeRejectsWhatAppendRefuses(t *testing.T) {
+	c := mustCodec(t, keyA)
+	for _, tc := range []struct {
+		name     string
+		pay, pad int
+	}{{"payload", MaxPayload + 1, 0}, {"pad", 0, MaxPad + 1}} {
+		f := sampleFrame()
+		f.Vector, f.Payload, f.Pad = nil, nil, 0
+		b, err := c.Append(nil, &f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Splice in the oversized payload or pad and sign it again.
+		body := bytes.Clone(b[:len(b)-trailerLen])
+		binary.BigEndian.PutUint16(body[83:], uint16(tc.pay))
+		binary.BigEndian.PutUint16(body[85:], uint16(tc.pad))
+		body = append(body, make([]byte, tc.pay+tc.pad)...)
+		body = binary.BigEndian.AppendUint32(body, KeyID(keyA))
+		body = append(body, c.tag(0, body)...)
+		var g Frame
+		if err := c.Decode(body, &g); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s beyond the maximum: %v, want malformed", tc.name, err)
+		}
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	c := mustCodec(f, keyA)
 	fr := sampleFrame()
@@ -232,7 +266,10 @@ func FuzzDecode(f *testing.F) {
 	fr.Vector, fr.Payload, fr.Pad = nil, nil, 0
 	b2, _ := c.Append(nil, &fr)
 	f.Add(b2)
-	f.Add([]byte("TH\x01"))
+	f.Add([]byte("TH\x02"))
+	fr.Type, fr.Flags, fr.Pad = FrameClaim, FlagProbe, 200
+	b3, _ := c.Append(nil, &fr)
+	f.Add(b3)
 	f.Add([]byte{})
 	check := func(t *testing.T, data []byte) {
 		var g Frame

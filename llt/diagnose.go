@@ -2,6 +2,25 @@ package llt
 
 import "time"
 
+// Every link that is not healthy has one primary reason. When several
+// apply, the first of this order wins (a cause before its symptoms, our
+// side before the peer's):
+//
+//	DOWN (or TROUBLE)              UP
+//	1  carrier-lost                 shared-segment
+//	2  nic-silent                   cross-connected (ether broken, TCP up)
+//	3  peer-stopped                 duplicate-node-id
+//	4  shared-segment               mtu-mismatch
+//	5  cross-connected              tcp-blocked
+//	6  duplicate-node-id            lossy
+//	7  flapping (held down)
+//	8  auth-failure
+//	9  one-way-out, one-way-in
+//	10 peer-silent (TROUBLE: lossy if the link is lossy)
+//
+// foreign-cluster never names a link: another cluster on the wire changes
+// nothing of ours; it shows on the network (netreason.go).
+
 // setSession changes a session's state. Callers re-evaluate the link once
 // they are done, so one call reports one link transition, not its steps.
 func (m *Machine) setSession(now time.Time, p *peer, l *link, s *session, st SessionState, dg Diag) {
@@ -11,38 +30,64 @@ func (m *Machine) setSession(now time.Time, p *peer, l *link, s *session, st Ses
 	}
 	m.emit(Event{Kind: EventSession, At: now, Peer: p.id, Network: l.net,
 		Channel: s.ch, PrevSession: s.state, Session: st, Diag: dg})
+	if s.state == SessionUp {
+		s.probe.reset() // a link that comes back is probed afresh
+	}
 	s.state, s.since = st, now
 	s.sendNow = true // tell the peer at once: the handshake takes one round trip, not two heartbeats
 }
 
-// evalLink recomputes a link's state and reason and reports changes.
-func (m *Machine) evalLink(now time.Time, p *peer, l *link) {
+// rawLinkState is the link state its sessions give: UP when one is up and
+// heard within peertrouble, TROUBLE when one is up but none heard that
+// recently, else DOWN.
+func (m *Machine) rawLinkState(now time.Time, l *link) LinkState {
 	ns := &m.nets[l.net]
-	state := LinkDown
-	up, troubled := false, true
+	st := LinkDown
 	for s := range l.sessions() {
 		if s.state != SessionUp {
 			continue
 		}
-		up = true
 		if trouble, _ := ns.cls.effective(s.remoteHB); now.Sub(s.lastRx) < trouble {
-			troubled = false
+			return LinkUp
 		}
+		st = LinkTrouble
+	}
+	return st
+}
+
+// evalLink recomputes a link's state and reason and reports changes.
+func (m *Machine) evalLink(now time.Time, p *peer, l *link) {
+	raw := m.rawLinkState(now, l)
+	if l.rawState.Usable() && !raw.Usable() && m.countsAsFlap(l) {
+		l.flap.noteDown(now, &m.diag)
+	}
+	if raw.Usable() {
+		l.flap.noteUp(now)
+	} else {
+		l.flap.upSince = time.Time{}
+	}
+	l.rawState = raw
+	state := raw
+	held := raw.Usable() && l.flap.held(now)
+	if held {
+		state = LinkDown
 	}
 	var reason Reason
-	switch {
-	case up && !troubled:
-		state = LinkUp
-		if m.tcpBlocked(now, l) {
-			reason = ReasonTCPBlocked
+	switch state {
+	case LinkUp:
+		reason = m.reasonUp(now, p, l)
+	case LinkTrouble:
+		if reason = m.reasonUp(now, p, l); reason == ReasonNone || reason == ReasonTCPBlocked || reason == ReasonMTUMismatch {
+			reason = ReasonPeerSilent
+			if m.lossy(now, l) {
+				reason = ReasonLossy
+			}
 		}
-	case up:
-		state, reason = LinkTrouble, ReasonPeerSilent
 	default:
-		reason = m.downReason(now, l)
+		reason = m.reasonDown(now, p, l, held)
 	}
 	remoteReason := ReasonNone
-	if state != LinkUp && !l.remoteAt.IsZero() && now.Sub(l.remoteAt) < m.vectorTTL && l.remote.State != LinkUp {
+	if state != LinkUp && m.remoteFresh(now, l) && l.remote.State != LinkUp {
 		remoteReason = l.remote.Reason
 	}
 	if state == l.state && reason == l.reason && remoteReason == l.remoteReason {
@@ -59,6 +104,42 @@ func (m *Machine) evalLink(now time.Time, p *peer, l *link) {
 	}
 	l.state, l.reason, l.remoteReason = state, reason, remoteReason
 	m.emit(ev)
+}
+
+// countsAsFlap reports whether a link going down now is a flap: not when
+// the peer stopped or restarted (the link did nothing wrong).
+func (m *Machine) countsAsFlap(l *link) bool {
+	if l.stopped {
+		return false
+	}
+	for s := range l.sessions() {
+		if s.diag == DiagPeerShutdown || s.diag == DiagPeerRestart {
+			return false
+		}
+	}
+	return true
+}
+
+// reasonUp names what is wrong with a link that is up ("" when nothing).
+func (m *Machine) reasonUp(now time.Time, p *peer, l *link) Reason {
+	switch {
+	case m.sharedWith(now, l.net) != 0:
+		return ReasonSharedSegment
+	case m.crossConnected(now, l):
+		return ReasonCrossConnected
+	case m.dupRecent(now, l.net, p.id):
+		return ReasonDuplicateNodeID
+	}
+	if bad, _ := m.mtuMismatch(l); bad {
+		return ReasonMTUMismatch
+	}
+	switch {
+	case m.tcpBlocked(now, l):
+		return ReasonTCPBlocked
+	case m.lossy(now, l):
+		return ReasonLossy
+	}
+	return ReasonNone
 }
 
 // tcpBlocked reports whether a TCP connection of an UP link is not up:
@@ -79,21 +160,36 @@ func (m *Machine) tcpBlocked(now time.Time, l *link) bool {
 	return false
 }
 
-// downReason names why a link that is not up is down.
-func (m *Machine) downReason(now time.Time, l *link) Reason {
+// reasonDown names why a link that is not up is down.
+func (m *Machine) reasonDown(now time.Time, p *peer, l *link, held bool) Reason {
 	ns := &m.nets[l.net]
-	if !ns.carrier {
+	switch {
+	case !ns.carrier:
 		return ReasonCarrierLost
-	}
-	if l.reason == ReasonCarrierLost && now.Sub(ns.carrierSince) < ns.cls.inact {
+	case l.reason == ReasonCarrierLost && now.Sub(ns.carrierSince) < ns.cls.inact:
 		// Carrier is back and the handshake gets peerinact to succeed
 		// before the link is called anything else.
 		return ReasonCarrierLost
-	}
-	if l.stopped && (l.stoppedUntil.IsZero() || now.Before(l.stoppedUntil)) {
+	case ns.ev.silent:
+		return ReasonNICSilent
+	case l.stopped && (l.stoppedUntil.IsZero() || now.Before(l.stoppedUntil)):
 		return ReasonPeerStopped
+	case m.sharedWith(now, l.net) != 0:
+		return ReasonSharedSegment
+	case m.crossConnected(now, l):
+		return ReasonCrossConnected
+	case m.dupRecent(now, l.net, p.id):
+		return ReasonDuplicateNodeID
+	case held || l.flap.flapping(now, &m.diag):
+		return ReasonFlapping
 	}
-	remoteFresh := !l.remoteAt.IsZero() && now.Sub(l.remoteAt) < m.vectorTTL
+	return m.silenceReason(now, l)
+}
+
+// silenceReason names why a link hears too little: one way or the other,
+// forged frames in place of the peer's, or nothing at all.
+func (m *Machine) silenceReason(now time.Time, l *link) Reason {
+	ns := &m.nets[l.net]
 	hearing, oneWayOut := false, false
 	for s := range l.sessions() {
 		trouble, inact := ns.cls.effective(s.remoteHB)
@@ -112,18 +208,17 @@ func (m *Machine) downReason(now time.Time, l *link) Reason {
 		if oneWayOut {
 			return ReasonOneWayOut
 		}
-		if l.reason != ReasonNone {
+		switch l.reason {
+		case ReasonPeerSilent, ReasonOneWayIn, ReasonOneWayOut, ReasonAuthFailure:
 			return l.reason // a handshake in progress keeps the reason it had
 		}
 		return ReasonPeerSilent
 	}
 	recent := func(t time.Time) bool { return !t.IsZero() && now.Sub(t) < ns.cls.inact }
 	switch {
-	case recent(l.crossAt):
-		return ReasonCrossConnected
 	case recent(l.authFail):
 		return ReasonAuthFailure
-	case remoteFresh && l.remote.HearsYou && l.remoteAt.Sub(m.lastHeard(l)) >= oneWayInAfter(ns.cls.heartbeat):
+	case m.remoteFresh(now, l) && l.remote.HearsYou && l.remoteAt.Sub(m.lastHeard(l)) >= oneWayInAfter(ns.cls.heartbeat):
 		return ReasonOneWayIn
 	}
 	return ReasonPeerSilent

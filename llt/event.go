@@ -12,6 +12,10 @@ const (
 	EventNode                             // a peer node's state changed
 	EventPeerRestart                      // a peer came back with a new incarnation
 	EventPause                            // this node's engine did not run for Pause (see Advance)
+	EventNetwork                          // a network's network-wide reasons changed
+	EventLocal                            // this node's own state changed (its NICs)
+	EventClaimed                          // the claim phase ended: no other node uses our id
+	EventDuplicateID                      // another node uses our node id (Fatal while claiming)
 )
 
 // Event is a state change the Machine reports. Which fields are set
@@ -34,14 +38,22 @@ type Event struct {
 	PrevSession, Session SessionState
 	Diag                 Diag
 
-	// EventNode
+	// EventNode, EventLocal
 	PrevNode, Node NodeState
 
-	// EventPeerRestart
+	// EventPeerRestart (and EventDuplicateID: Incarnation)
 	PrevIncarnation, Incarnation uint64
 
 	// EventPause: how long this node's engine did not run.
 	Pause time.Duration
+
+	// EventNetwork: the network's reasons before and after.
+	PrevNetReasons, NetReasons []Reason
+
+	// EventDuplicateID: the other sender's address (and Incarnation);
+	// Fatal: it was found during the claim phase: do not start.
+	Addr  string
+	Fatal bool
 }
 
 // Message is an application message received from a peer. Payload
@@ -91,6 +103,7 @@ const (
 	DropReplay                      // sequence number already seen or too old
 	DropCarrierDown                 // arrived while we believe the NIC has no carrier
 	DropUnprovenIncarnation         // a newer incarnation that has not proved it is live (see Receive)
+	DropClaim                       // a peer\'s claim of its id at start-up (claim.go): nothing to do
 	numVerdicts
 )
 
@@ -108,6 +121,7 @@ var verdictNames = [...]string{
 	DropReplay:              "replay",
 	DropCarrierDown:         "carrier-down",
 	DropUnprovenIncarnation: "unproven-incarnation",
+	DropClaim:               "claim",
 }
 
 // String returns the stable counter label of v.

@@ -10,7 +10,19 @@ const (
 	FrameHeartbeat FrameType = 1 // periodic heartbeat, carries session state and echo
 	FrameShutdown  FrameType = 2 // the sender's agent is stopping: take its links down now
 	FrameMessage   FrameType = 3 // an application message (Payload); also serves as a heartbeat
-	maxFrameType             = FrameMessage
+	// FrameClaim: the sender is about to use its node id and asks whether
+	// another node already does (sent at start-up, broadcast); with an
+	// Echo, the answer of the node that holds the id.
+	FrameClaim   FrameType = 4
+	maxFrameType           = FrameClaim
+)
+
+// Frame flags.
+const (
+	// FlagProbe: the frame is padded to the network's MTU to prove that
+	// frames of that size pass (ProbeAck acknowledges it).
+	FlagProbe  uint8 = 1 << 0
+	knownFlags       = FlagProbe
 )
 
 func (t FrameType) String() string {
@@ -21,19 +33,21 @@ func (t FrameType) String() string {
 		return "shutdown"
 	case FrameMessage:
 		return "message"
+	case FrameClaim:
+		return "claim"
 	}
 	return "unknown"
 }
 
 // Wire format limits.
 const (
-	Version        = 1
+	Version        = 2
 	MaxNameLen     = 32 // network name bytes
 	MaxVector      = 8  // link vector entries (networks)
 	TagLen         = 16 // HMAC-SHA256 truncated to 128 bits
 	KeyIDLen       = 4
-	headerLen      = 79
-	vectorFixedLen = 4 // name length, state, reason, flags
+	headerLen      = 87
+	vectorFixedLen = 5 // name length, state, reason, flags, loss
 	trailerLen     = KeyIDLen + TagLen
 	// MinFrameLen is the shortest possible encoded frame.
 	MinFrameLen = headerLen + 1 + trailerLen
@@ -62,7 +76,15 @@ type VectorEntry struct {
 	Reason   Reason
 	HearsYou bool // the sender receives the receiver's frames on this network
 	Carrier  bool // the sender's NIC on this network has carrier
+	// Loss is the percentage of the receiver's frames on this network
+	// that the sender did not get, over its loss window (LossUnknown:
+	// too few frames to tell). It tells the receiver its own outgoing
+	// loss.
+	Loss uint8
 }
+
+// LossUnknown is the loss byte of a link with too few frames to measure.
+const LossUnknown uint8 = 255
 
 // Frame is one decoded heartbeat-protocol frame. Decode reuses the Vector
 // slice of the Frame it fills, and Payload aliases the decoded buffer.
@@ -81,10 +103,14 @@ type Frame struct {
 	Seq         uint64        // per session, starts at 1
 	Timestamp   int64         // ns on the sender's clock
 	Echo        Echo
-	Vector      []VectorEntry
-	Payload     []byte
-	Pad         int    // zero bytes appended (covered by the tag)
-	KeyID       uint32 // set by Decode: the key that authenticated the frame
+	// ProbeAck is the sequence number of the newest MTU probe (FlagProbe)
+	// the sender received from the destination on this session: the probe
+	// of that size passed.
+	ProbeAck uint64
+	Vector   []VectorEntry
+	Payload  []byte
+	Pad      int    // zero bytes appended (covered by the tag)
+	KeyID    uint32 // set by Decode: the key that authenticated the frame
 }
 
 // EncodedLen returns the length of f once encoded.

@@ -58,7 +58,7 @@ func (s *sim) restartNode(i int, random uint16) *Machine {
 		}
 	}
 	m, err := New(Config{Cluster: 7, Self: NodeID(i), Incarnation: NewIncarnation(s.now, random), Epoch: s.now,
-		Networks: s.nets, Peers: peers, Timers: s.nodes[i].m.cfg.Timers})
+		Networks: s.nets, Peers: peers, Timers: s.nodes[i].m.cfg.Timers, Diagnostics: simDiag})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -24,6 +24,9 @@ type NetworkConfig struct {
 	// MaxEtherPayload bounds a message sent as an Ethernet frame (from the
 	// network's MTU); 0 means DefaultMaxEtherPayload.
 	MaxEtherPayload int
+	// MTU is the largest Ethernet payload the NIC sends (its MTU): MTU
+	// probes are padded to it. 0: 1500.
+	MTU int
 }
 
 // DefaultMaxEtherPayload fits a 1500-byte MTU with room for the header,
@@ -39,6 +42,7 @@ type Config struct {
 	Networks    []NetworkConfig
 	Peers       []NodeID // every other node of the cluster
 	Timers      Timers
+	Diagnostics Diagnostics
 	Rand        *rand.Rand // heartbeat jitter; nil: seeded from Incarnation
 }
 
@@ -77,7 +81,12 @@ type Machine struct {
 	advanced   time.Time // when Advance last ran: timer points up to here are handled
 	started    bool      // Advance has run once: heartbeats are owed from then on
 
-	pause pauseState
+	diag        Diagnostics // with defaults
+	pause       pauseState
+	claim       claimState
+	local       localState
+	tables      map[NodeID]*peerTable // the peers' link tables (matrix.go)
+	tableSerial uint64
 }
 
 type netState struct {
@@ -87,6 +96,7 @@ type netState struct {
 	carrier      bool
 	carrierSince time.Time
 	hasCh        [NumChannels]bool
+	ev           netEvidence
 }
 
 type peer struct {
@@ -103,11 +113,13 @@ type peer struct {
 	restarts  uint64
 	everOpen  bool
 	links     []*link
+	seen      [MaxVector]seenFrames // where its recent frames arrived, per network they name (segment.go)
 }
 
 type link struct {
 	net          int
 	sess         [NumChannels]*session
+	rawState     LinkState // from the sessions, before flap damping
 	state        LinkState
 	reason       Reason
 	remoteReason Reason
@@ -117,9 +129,11 @@ type link struct {
 	remote     VectorEntry // the peer's view of this link
 	remoteAt   time.Time
 	remoteSent int64     // the peer's send timestamp of the frame that carried it
-	crossAt    time.Time // the peer's frames for another network arrived here
+	crossIn    crossMark // the peer's frames for this network arrived on another of ours
+	crossOut   crossMark // the peer's frames for another network arrived on this one
 	authFail   time.Time // frames claiming to be the peer failed authentication here
-	stopped    bool      // the peer said it is shutting down
+	flap       flapState
+	stopped    bool // the peer said it is shutting down
 	// stoppedUntil: after the peer restarts, a stopped link keeps its
 	// reason until it hears the new incarnation or this passes.
 	stoppedUntil time.Time
@@ -136,16 +150,27 @@ func New(cfg Config) (*Machine, error) {
 	if len(cfg.Networks) == 0 || len(cfg.Networks) > MaxVector {
 		return nil, fmt.Errorf("llt: need 1..%d networks, got %d", MaxVector, len(cfg.Networks))
 	}
+	if cfg.Diagnostics.FlapCount == 1 {
+		return nil, errors.New("llt: a flap count of 1 would damp every link that ever goes down")
+	}
 	m := &Machine{
 		cfg:      cfg,
+		diag:     cfg.Diagnostics.withDefaults(cfg.Timers.Heartbeat),
+		tables:   make(map[NodeID]*peerTable),
 		netIndex: make(map[string]int, len(cfg.Networks)),
 		peerByID: make(map[NodeID]*peer, len(cfg.Peers)),
 		rng:      cfg.Rand,
 		resetAt:  cfg.Epoch,
 		advanced: cfg.Epoch.Add(-1),
 	}
+	if err := m.diag.Validate(); err != nil {
+		return nil, err
+	}
 	if m.rng == nil {
 		m.rng = rand.New(rand.NewPCG(cfg.Incarnation, uint64(cfg.Self)))
+	}
+	if m.diag.Claim > 0 {
+		m.claim.until, m.claim.claiming = cfg.Epoch.Add(m.diag.Claim), true
 	}
 	private := 0
 	for i, n := range cfg.Networks {
@@ -171,6 +196,9 @@ func New(cfg Config) (*Machine, error) {
 		if ns.cfg.MaxEtherPayload == 0 {
 			ns.cfg.MaxEtherPayload = DefaultMaxEtherPayload
 		}
+		if ns.cfg.MTU == 0 {
+			ns.cfg.MTU = 1500
+		}
 		if !m.hasClass[ns.classIdx] {
 			m.pause.threshold(ns.cls)
 		}
@@ -194,7 +222,7 @@ func New(cfg Config) (*Machine, error) {
 		}
 		p := &peer{id: id, state: NodeConnWait, since: cfg.Epoch}
 		for ni := range m.nets {
-			l := &link{net: ni, state: LinkDown, reason: ReasonPeerSilent, since: cfg.Epoch}
+			l := &link{net: ni, rawState: LinkDown, state: LinkDown, reason: ReasonPeerSilent, since: cfg.Epoch}
 			for c := Channel(0); c < NumChannels; c++ {
 				if m.nets[ni].hasCh[c] {
 					l.sess[c] = &session{ch: c, state: SessionDown, since: cfg.Epoch}
@@ -205,7 +233,33 @@ func New(cfg Config) (*Machine, error) {
 		m.peers = append(m.peers, p)
 		m.peerByID[id] = p
 	}
+	m.local = localState{state: NodeOpen, since: cfg.Epoch}
+	m.evalLocal(cfg.Epoch)
+	if len(m.out.Events) > 0 {
+		m.out.Events = m.out.Events[:0] // the first state is not a change
+	}
 	return m, nil
+}
+
+// SetMTU reports a network's NIC MTU (it changed): MTU probes follow it.
+func (m *Machine) SetMTU(now time.Time, network, mtu int) {
+	m.enter()
+	if network < 0 || network >= len(m.nets) || mtu <= 0 {
+		return
+	}
+	ns := &m.nets[network]
+	if ns.cfg.MTU == mtu {
+		return
+	}
+	ns.cfg.MTU = mtu
+	for p, l := range m.links() {
+		if s := l.sess[ChannelEther]; s != nil {
+			s.probe.reset()
+		}
+		if l.net == network {
+			m.evalLink(now, p, l)
+		}
+	}
 }
 
 // Incarnation returns this node's incarnation.
@@ -273,19 +327,37 @@ func (m *Machine) SetCarrier(now time.Time, network int, up bool) {
 	m.flush(now)
 }
 
-// NoteAuthFailure records that a frame claiming to come from src arrived on
-// network but failed authentication. It changes no link or node state; it
-// only lets a link that is already DOWN name auth-failure as its reason.
-func (m *Machine) NoteAuthFailure(now time.Time, network int, src NodeID) {
+// NoteAuthFailure records that a frame (or a TCP handshake) claiming to
+// come from src of our cluster arrived on network but failed
+// authentication, from address from. It changes no link or node state; it
+// counts for the network (auth-failure) and lets a link that is already
+// DOWN name auth-failure as its reason.
+func (m *Machine) NoteAuthFailure(now time.Time, network int, src NodeID, from string) {
 	m.enter()
 	m.checkPause(now)
+	if network < 0 || network >= len(m.nets) {
+		return
+	}
 	p := m.peerByID[src]
-	if p == nil || network < 0 || network >= len(m.nets) {
+	if p == nil {
+		m.noteAuth(now, network, src, from)
 		return
 	}
 	l := p.links[network]
 	l.authFail = now
+	m.noteAuth(now, network, src, "")
 	m.evalLink(now, p, l)
+}
+
+// noteAuth counts a frame that failed authentication on network.
+func (m *Machine) noteAuth(now time.Time, network int, src NodeID, from string) {
+	a := &m.nets[network].ev.auth
+	fresh := a.Last.IsZero() || now.Sub(a.Last) >= m.evidenceTTL()
+	a.Count++
+	a.Last, a.Node, a.From = now, src, from
+	if fresh {
+		m.evalNetworks(now)
+	}
 }
 
 // sendNowAll asks for a frame on every session of l.

@@ -399,7 +399,7 @@ func TestPeerRestartIsReportedAndLinksRecover(t *testing.T) {
 		t.Fatalf("crashed peer %v, want DOWN", st)
 	}
 	m, err := New(Config{Cluster: 7, Self: 1, Incarnation: NewIncarnation(s.now, 99), Epoch: s.now,
-		Networks: s.nets, Peers: []NodeID{0}, Timers: tm})
+		Networks: s.nets, Peers: []NodeID{0}, Timers: tm, Diagnostics: simDiag})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +463,7 @@ func TestReplayedFramesChangeNothing(t *testing.T) {
 
 	// After the peer restarts, its old incarnation's frames are stale.
 	m, err := New(Config{Cluster: 7, Self: 1, Incarnation: NewIncarnation(s.now, 7), Epoch: s.now,
-		Networks: s.nets, Peers: []NodeID{0}, Timers: tm})
+		Networks: s.nets, Peers: []NodeID{0}, Timers: tm, Diagnostics: simDiag})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,8 +510,12 @@ func TestForeignAndMisaddressedFramesAreDropped(t *testing.T) {
 		}
 	}
 	s.collect(n0)
-	if len(n0.events) != before {
-		t.Fatalf("dropped frames produced events: %+v", n0.events[before:])
+	if ch := stateChanges(n0.events[before:]); len(ch) != 0 {
+		t.Fatalf("dropped frames changed state: %+v", ch)
+	}
+	// The foreign cluster shows on the network, and only there.
+	if r := s.netReasons(0, 0); len(r) != 1 || r[0] != ReasonForeignCluster {
+		t.Errorf("network reasons %v, want [foreign-cluster]", r)
 	}
 	if v := n0.m.Receive(s.now, Inbound{Network: 5, Frame: &base}); v != DropUnknownNetwork {
 		t.Errorf("bad network index: %v", v)
@@ -545,16 +549,19 @@ func TestAuthFailuresNameTheReasonOnlyOnDownLinks(t *testing.T) {
 	s.run(time.Second)
 	n0 := s.nodes[0]
 	before := len(n0.events)
-	n0.m.NoteAuthFailure(s.now, 0, 1)
+	n0.m.NoteAuthFailure(s.now, 0, 1, "x")
 	s.collect(n0)
-	if len(n0.events) != before {
-		t.Fatalf("an auth failure changed an UP link: %+v", n0.events[before:])
+	if ch := stateChanges(n0.events[before:]); len(ch) != 0 {
+		t.Fatalf("an auth failure changed an UP link: %+v", ch)
+	}
+	if r := s.netReasons(0, 0); len(r) != 1 || r[0] != ReasonAuthFailure {
+		t.Errorf("network reasons %v, want [auth-failure]", r)
 	}
 	// The peer's hb1 now only sends frames we cannot authenticate (wrong key).
 	s.cutLink(0, 1, 1, true)
 	for i := 0; i < 30; i++ {
 		s.run(100 * ms)
-		n0.m.NoteAuthFailure(s.now, 1, 1)
+		n0.m.NoteAuthFailure(s.now, 1, 1, "x")
 		s.collect(n0)
 	}
 	if l := s.link(0, 1, 1); l.State != LinkDown || l.Reason != ReasonAuthFailure {
@@ -612,7 +619,7 @@ func TestSlowPeerDoesNotFlap(t *testing.T) {
 	s := newSim(t, 2, ether("hb0"), fast)
 	slow := DefaultTimers()
 	m, err := New(Config{Cluster: 7, Self: 1, Incarnation: NewIncarnation(s.now, 5), Epoch: s.now,
-		Networks: s.nets, Peers: []NodeID{0}, Timers: slow})
+		Networks: s.nets, Peers: []NodeID{0}, Timers: slow, Diagnostics: simDiag})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -669,7 +676,7 @@ func TestQuickRestartAfterShutdownIsClean(t *testing.T) {
 	s.run(200 * ms)
 	restart := s.now
 	m, err := New(Config{Cluster: 7, Self: 1, Incarnation: NewIncarnation(s.now, 3), Epoch: s.now,
-		Networks: s.nets, Peers: []NodeID{0}, Timers: tm})
+		Networks: s.nets, Peers: []NodeID{0}, Timers: tm, Diagnostics: simDiag})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,3 +114,16 @@ func (m *Machine) SendMessageVia(now time.Time, peer NodeID, r Route, payload []
 	m.send(now, p, l, s, FrameMessage, payload)
 	return nil
 }
+
+// routeOrder is the order in which MessageRoute tries the networks.
+func (m *Machine) routeOrder() []int {
+	var out []int
+	for _, lowpri := range []bool{false, true} {
+		for i := range m.nets {
+			if m.nets[i].cfg.Lowpri == lowpri {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
+}

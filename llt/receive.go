@@ -21,55 +21,83 @@ func (m *Machine) Receive(now time.Time, in Inbound) Verdict {
 		return DropUnknownNetwork
 	}
 	ns := &m.nets[in.Network]
-	switch {
-	case f.Cluster != m.cfg.Cluster:
+	if f.Cluster != m.cfg.Cluster {
+		m.noteForeign(now, in.Network, f.Cluster, f.Src, in.From)
+		m.evalNetworks(now)
 		return DropForeignCluster
-	case f.Src == m.cfg.Self && f.Incarnation == m.cfg.Incarnation:
-		return DropSelf
-	case f.Src == m.cfg.Self:
-		return DropDuplicateNodeID
-	case f.Dst != m.cfg.Self && f.Dst != Broadcast:
+	}
+	fnet, known := m.netIndex[f.Network]
+	if !known {
+		fnet = -1
+	}
+	if f.Src == m.cfg.Self {
+		v := m.receiveSelf(now, in, fnet)
+		m.flush(now)
+		return v
+	}
+	if f.Dst != m.cfg.Self && f.Dst != Broadcast {
 		return DropNotForUs
 	}
 	p := m.peerByID[f.Src]
 	if p == nil {
 		return DropUnknownNode
 	}
-	fnet, known := m.netIndex[f.Network]
-	if !known {
+	if fnet < 0 {
 		return DropUnknownNetwork
 	}
-	if in.Channel >= NumChannels || !ns.hasCh[in.Channel] {
+	if in.Channel >= NumChannels || !ns.hasCh[in.Channel] || p.links[fnet].sess[in.Channel] == nil {
 		return DropNoChannel
 	}
 	if !ns.carrier && in.Channel == ChannelEther {
 		return DropCarrierDown
 	}
-	if v := m.fresh(p, fnet, in.Channel, f); v != Accepted {
-		if v == DropUnprovenIncarnation && fnet == in.Network {
-			m.challenge(now, p, p.links[fnet], p.links[fnet].sess[in.Channel])
-		}
-		return v
+	if f.Type == FrameClaim {
+		return DropClaim // a peer starting: nothing to do until it heartbeats
 	}
 	if fnet != in.Network {
-		l := p.links[in.Network]
-		l.crossAt = now
-		m.evalLink(now, p, l)
-		m.flush(now)
+		if f.Incarnation < p.inc {
+			return DropStaleIncarnation
+		}
+		if in.Channel == ChannelEther {
+			m.receiveCross(now, p, fnet, in.Network, f)
+			m.flush(now)
+		}
 		return DropCrossConnected
+	}
+	if v := m.fresh(now, p, in, f); v != Accepted {
+		if v == DropUnprovenIncarnation {
+			m.challenge(now, p, p.links[fnet], p.links[fnet].sess[in.Channel])
+		}
+		m.flush(now)
+		return v
 	}
 	l := p.links[in.Network]
 	s := l.sess[in.Channel]
 	if f.Incarnation != p.inc {
 		m.restartPeer(now, p, f.Incarnation)
 	}
-	if !s.acceptSeq(f.Seq) {
+	wasUp := s.state == SessionUp
+	ok, gap := s.acceptSeq(f.Seq)
+	if !ok {
 		s.stats.replays++
 		return DropReplay
 	}
 	if m.echoesUs(s, f) {
 		p.confirmed = true
 	}
+	if wasUp || gap < 0 {
+		s.loss.add(bucketOf(now, m.cfg.Epoch, m.diag.LossWindow), gap)
+	} else {
+		s.loss.add(bucketOf(now, m.cfg.Epoch, m.diag.LossWindow), 0)
+	}
+	if in.Channel == ChannelEther {
+		mask, _ := p.seen[fnet].note(f.Seq, in.Network)
+		m.noteSharedMask(now, mask, p.id)
+	}
+	if f.Flags&FlagProbe != 0 && f.Seq > s.probeAck {
+		s.probeAck = f.Seq
+	}
+	m.noteProbeAck(now, l, s, f.ProbeAck)
 	s.stats.received++
 	s.addr = in.From
 	if f.Type == FrameShutdown {
@@ -102,15 +130,19 @@ func (m *Machine) Receive(now time.Time, in Inbound) Verdict {
 	return Accepted
 }
 
-// fresh applies the incarnation and sequence checks to a frame of p for
-// network fnet arriving on channel ch, without changing anything.
-func (m *Machine) fresh(p *peer, fnet int, ch Channel, f *Frame) Verdict {
-	s := p.links[fnet].sess[ch]
-	if s == nil {
-		return DropNoChannel
-	}
+// fresh applies the incarnation and sequence checks to a frame of p that
+// arrived on the session of its own network and channel, without changing
+// any state. A frame of an older incarnation that echoes a recent frame of
+// ours is no replay but a second live node with p's id: that is noted for
+// the network (duplicate-node-id), and the frame still changes nothing.
+func (m *Machine) fresh(now time.Time, p *peer, in Inbound, f *Frame) Verdict {
+	s := p.links[in.Network].sess[in.Channel]
 	switch {
 	case f.Incarnation < p.inc:
+		if m.echoesUs(s, f) && m.echoRecent(now, in.Network, s, f) {
+			m.noteDup(now, in.Network, p.id, in.From, f.Incarnation)
+			m.evalNetworks(now)
+		}
 		return DropStaleIncarnation
 	case f.Incarnation > p.inc && p.inc != 0 && p.confirmed && !m.echoesUs(s, f):
 		return DropUnprovenIncarnation
@@ -131,6 +163,14 @@ func (m *Machine) challenge(now time.Time, p *peer, l *link, s *session) {
 	}
 	s.challengedAt = now
 	m.send(now, p, l, s, FrameHeartbeat, nil)
+}
+
+// echoRecent reports whether f's echo of our frame is younger than
+// peerinact.
+func (m *Machine) echoRecent(now time.Time, net int, s *session, f *Frame) bool {
+	sentAt := m.cfg.Epoch.Add(time.Duration(f.Echo.Timestamp))
+	_, inact := m.nets[net].cls.effective(s.remoteHB)
+	return !sentAt.After(now) && now.Sub(sentAt) < inact
 }
 
 // echoesUs reports whether f echoes a frame this incarnation of ours sent

@@ -2,27 +2,43 @@ package llt
 
 import "time"
 
-// flush sends a frame on every session that asked for one.
+// flush sends a frame on every session that asked for one. While our own
+// frames are being lost on the way to the peer (it reports loss of them),
+// an ether heartbeat goes out twice: at 30 % loss one is lost in three,
+// both only one in eleven, so a lossy link is named lossy instead of
+// going down every few minutes.
 func (m *Machine) flush(now time.Time) {
 	for _, p := range m.peers {
 		for _, l := range p.links {
 			carrier := m.nets[l.net].carrier
 			for s := range l.sessions() {
 				switch {
-				case !carrier:
+				case !carrier || m.claim.claiming:
 					s.sendNow = false
 				case s.sendNow:
 					m.send(now, p, l, s, FrameHeartbeat, nil)
+					if s.ch == ChannelEther && m.txLossy(now, l) {
+						m.send(now, p, l, s, FrameHeartbeat, nil)
+					}
 				}
 			}
 		}
 	}
 }
 
+// txLossy reports whether the peer says it lost some of our frames on l
+// lately.
+func (m *Machine) txLossy(now time.Time, l *link) bool {
+	return m.remoteFresh(now, l) && l.remote.Loss != LossUnknown && l.remote.Loss > 0
+}
+
 // Shutdown sends shutdown frames on every session so peers take this
 // node's links down at once instead of waiting for peerinact.
 func (m *Machine) Shutdown(now time.Time) {
 	m.enter()
+	if m.claim.claiming {
+		return // we never spoke: nothing to take down
+	}
 	for _, p := range m.peers {
 		for _, l := range p.links {
 			if !m.nets[l.net].carrier {
@@ -49,6 +65,9 @@ func (m *Machine) send(now time.Time, p *peer, l *link, s *session, typ FrameTyp
 	if s.hearing(now, inact) {
 		o.To = s.addr // unicast to the learned address while we hear the peer; else broadcast
 	}
+	if m.broadcastDue(now, s, o.To != "") {
+		o.To = "" // the periodic broadcast (segment.go)
+	}
 	o.Frame = Frame{
 		Type:        typ,
 		State:       state,
@@ -68,6 +87,15 @@ func (m *Machine) send(now time.Time, p *peer, l *link, s *session, typ FrameTyp
 	if s.echoSeq != 0 {
 		o.Frame.Echo = Echo{Incarnation: p.inc, Seq: s.echoSeq, Timestamp: s.echoTS, Hold: now.Sub(s.echoAt)}
 	}
+	o.Frame.ProbeAck = s.probeAck
+	if typ == FrameHeartbeat {
+		base := o.Frame.EncodedLen()
+		if size := m.probeSize(now, l, s, base); size > base {
+			o.Frame.Flags |= FlagProbe
+			o.Frame.Pad = size - base
+			s.probe.sent(s.txSeq, size, now)
+		}
+	}
 	m.out.Frames = append(m.out.Frames, o)
 }
 
@@ -86,8 +114,12 @@ func (m *Machine) vector(now time.Time, p *peer) []VectorEntry {
 				hears = true
 			}
 		}
+		rx := LossUnknown
+		if s := l.sess[ChannelEther]; s != nil {
+			rx, _ = s.loss.percent(bucketOf(now, m.cfg.Epoch, m.diag.LossWindow))
+		}
 		m.out.vecs = append(m.out.vecs, VectorEntry{Network: ns.cfg.Name, State: l.state, Reason: l.reason,
-			HearsYou: hears, Carrier: ns.carrier})
+			HearsYou: hears, Carrier: ns.carrier, Loss: rx})
 	}
 	return m.out.vecs[start:len(m.out.vecs):len(m.out.vecs)]
 }

@@ -33,9 +33,14 @@ type session struct {
 	lastEchoed uint64 // highest of our sequence numbers the peer echoed
 
 	// Send side.
-	txSeq        uint64
-	sendNow      bool
-	challengedAt time.Time // last answer to an unproven incarnation (Receive)
+	txSeq         uint64
+	sendNow       bool
+	challengedAt  time.Time // last answer to an unproven incarnation (Receive)
+	lastBroadcast time.Time // last frame sent to the broadcast address (segment.go)
+
+	loss     lossWindow // the peer's frames accepted and lost (loss.go)
+	probe    probeState // our MTU probes (mtu.go)
+	probeAck uint64     // the newest MTU probe of the peer's we accepted
 
 	stats sessionStats
 }
@@ -47,14 +52,16 @@ type sessionStats struct {
 }
 
 // acceptSeq applies the anti-replay check and updates loss counters. It
-// reports false for a replayed or too-old sequence number.
-func (s *session) acceptSeq(seq uint64) bool {
+// reports false for a replayed or too-old sequence number, and how many
+// frames the accepted one shows lost (-1: it was counted lost and only
+// came late).
+func (s *session) acceptSeq(seq uint64) (bool, int) {
 	if seq == 0 {
-		return false
+		return false, 0
 	}
 	if s.maxSeq == 0 {
 		s.maxSeq, s.window = seq, 1
-		return true
+		return true, 0
 	}
 	if seq > s.maxSeq {
 		d := seq - s.maxSeq
@@ -65,21 +72,21 @@ func (s *session) acceptSeq(seq uint64) bool {
 		}
 		s.stats.lost += d - 1
 		s.maxSeq = seq
-		return true
+		return true, int(min(d-1, 1<<20))
 	}
 	d := s.maxSeq - seq
 	if d >= replayWindow {
-		return false
+		return false, 0
 	}
 	bit := uint64(1) << d
 	if s.window&bit != 0 {
-		return false
+		return false, 0
 	}
 	s.window |= bit
 	if s.stats.lost > 0 {
 		s.stats.lost-- // it was counted lost, it only came late
 	}
-	return true
+	return true, -1
 }
 
 // wouldAccept reports whether acceptSeq would accept seq, without
@@ -103,6 +110,9 @@ func (s *session) resetPeer() {
 	s.echoSeq, s.echoTS, s.echoAt = 0, 0, time.Time{}
 	s.theyHear = false
 	s.lastEchoed = 0
+	s.loss.reset()
+	s.probe.reset()
+	s.probeAck = 0
 }
 
 // hearing reports whether a frame was accepted within inact.

@@ -28,9 +28,19 @@ type sim struct {
 	// nothing flows on it either way.
 	noDial map[[3]int]bool
 	// route maps (src, net) to the network index the frame arrives on
-	// at the receivers (swapped cables); identity unless set.
+	// at the receivers (swapped cables); identity unless set. It moves
+	// the NIC to that network's segment, like seg.
 	route map[[2]int]int
-	seq   int
+	// seg maps (node, net) to the segment its NIC is plugged into; the
+	// network's own unless set (a cable in the wrong switch or VLAN).
+	seg map[[2]int]int
+	// egressLoss[(node, net)]: percent of the NIC's ether frames lost.
+	egressLoss map[[2]int]int
+	// portMTU[(node, net)]: frames longer than this are dropped to and
+	// from the NIC (the switch port's MTU); 0: no limit.
+	portMTU map[[2]int]int
+	rng     *rand.Rand
+	seq     int
 	// tap, when set, sees every encoded frame before delivery.
 	tap func(src, dst, net int, b []byte)
 }
@@ -88,7 +98,8 @@ func testKeyring(t testing.TB) *Keyring {
 func newSim(t *testing.T, n int, nets []NetworkConfig, timers Timers) *sim {
 	t.Helper()
 	s := &sim{t: t, now: simEpoch, nets: nets, latency: 50 * time.Microsecond,
-		cut: map[[3]int]bool{}, netLatency: map[int]time.Duration{}, tcpCut: map[[3]int]bool{}, noDial: map[[3]int]bool{}, route: map[[2]int]int{}}
+		cut: map[[3]int]bool{}, netLatency: map[int]time.Duration{}, tcpCut: map[[3]int]bool{}, noDial: map[[3]int]bool{}, route: map[[2]int]int{},
+		seg: map[[2]int]int{}, egressLoss: map[[2]int]int{}, portMTU: map[[2]int]int{}, rng: rand.New(rand.NewPCG(7, 7))}
 	kr := testKeyring(t)
 	names := make([]string, len(nets))
 	for i, nc := range nets {
@@ -103,7 +114,7 @@ func newSim(t *testing.T, n int, nets []NetworkConfig, timers Timers) *sim {
 		}
 		m, err := New(Config{
 			Cluster: 7, Self: NodeID(i), Incarnation: NewIncarnation(s.now, uint16(i+1)), Epoch: s.now,
-			Networks: nets, Peers: peers, Timers: timers, Rand: rand.New(rand.NewPCG(uint64(i), 42)),
+			Networks: nets, Peers: peers, Timers: timers, Diagnostics: simDiag, Rand: rand.New(rand.NewPCG(uint64(i), 42)),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -148,18 +159,18 @@ func (s *sim) collect(n *simNode) {
 		if n.down {
 			continue
 		}
+		if o.Channel == ChannelEther {
+			s.sendEther(src, o, b)
+			continue
+		}
 		for dst := range s.nodes {
 			if dst == src {
 				continue
 			}
-			// Broadcast frames reach everyone; unicast only the owner of the address.
 			if o.To != "" && o.To != addr(dst, o.Network) {
 				continue
 			}
-			if s.cut[[3]int{src, dst, o.Network}] && o.Channel == ChannelEther {
-				continue
-			}
-			if o.Channel.IsTCP() && s.tcpCut[[3]int{src, dst, o.Network}] {
+			if s.tcpCut[[3]int{src, dst, o.Network}] {
 				continue
 			}
 			// The connection this frame rides: dialled by src (tcp-to) or by dst.
@@ -167,31 +178,84 @@ func (s *sim) collect(n *simNode) {
 				(o.Channel == ChannelTCPFrom && s.noDial[[3]int{dst, src, o.Network}]) {
 				continue
 			}
-			arrive := o.Network
-			if r, ok := s.route[[2]int{src, o.Network}]; ok {
-				arrive = r
-			}
 			if s.tap != nil {
 				s.tap(src, dst, o.Network, b)
 			}
-			s.seq++
 			// Our connection to them is their connection from us.
-			ch := o.Channel
-			switch ch {
-			case ChannelTCPTo:
-				ch = ChannelTCPFrom
-			case ChannelTCPFrom:
+			ch := ChannelTCPFrom
+			if o.Channel == ChannelTCPFrom {
 				ch = ChannelTCPTo
 			}
-			lat := s.latency
-			if l, ok := s.netLatency[arrive]; ok {
-				lat = l
-			}
-			s.pending = append(s.pending, delivery{at: s.now.Add(lat), order: s.seq, src: src, dst: dst,
-				net: arrive, ch: ch, from: addr(src, o.Network), b: b})
+			s.queue(src, dst, o.Network, ch, addr(src, o.Network), b)
 		}
 	}
 	n.events = append(n.events, out.Events...)
+}
+
+// segOf is the segment (switch, VLAN) node's NIC on net is plugged into:
+// the network's own unless a test moved it.
+func (s *sim) segOf(node, net int) int {
+	if v, ok := s.seg[[2]int{node, net}]; ok {
+		return v
+	}
+	if v, ok := s.route[[2]int{node, net}]; ok {
+		return v
+	}
+	return net
+}
+
+// sendEther puts an ether frame of node src on its segment: every NIC
+// plugged into that segment gets a broadcast, and a unicast when it owns
+// the address or when no NIC there does (a switch floods unknown
+// unicast); the sender's own NICs on the segment get it too. Egress loss
+// and port MTUs apply.
+func (s *sim) sendEther(src int, o Outgoing, b []byte) {
+	if pct := s.egressLoss[[2]int{src, o.Network}]; pct > 0 && s.rng.IntN(100) < pct {
+		return
+	}
+	if mtu := s.portMTU[[2]int{src, o.Network}]; mtu > 0 && len(b) > mtu {
+		return
+	}
+	seg := s.segOf(src, o.Network)
+	owner := false
+	for dst := range s.nodes {
+		for k := range s.nets {
+			if s.segOf(dst, k) == seg && o.To != "" && o.To == addr(dst, k) {
+				owner = true
+			}
+		}
+	}
+	for dst := range s.nodes {
+		for k := range s.nets {
+			if (dst == src && k == o.Network) || s.segOf(dst, k) != seg {
+				continue
+			}
+			if o.To != "" && owner && o.To != addr(dst, k) {
+				continue
+			}
+			if s.cut[[3]int{src, dst, o.Network}] {
+				continue
+			}
+			if mtu := s.portMTU[[2]int{dst, k}]; mtu > 0 && len(b) > mtu {
+				continue
+			}
+			if s.tap != nil && dst != src {
+				s.tap(src, dst, o.Network, b)
+			}
+			s.queue(src, dst, k, ChannelEther, addr(src, o.Network), b)
+		}
+	}
+}
+
+// queue schedules the delivery of b to dst's NIC on net.
+func (s *sim) queue(src, dst, net int, ch Channel, from string, b []byte) {
+	s.seq++
+	lat := s.latency
+	if l, ok := s.netLatency[net]; ok {
+		lat = l
+	}
+	s.pending = append(s.pending, delivery{at: s.now.Add(lat), order: s.seq, src: src, dst: dst,
+		net: net, ch: ch, from: from, b: b})
 }
 
 // drain takes a node's output off the machine without sending it and
@@ -373,4 +437,26 @@ func (s *sim) assertAllOpen() {
 			}
 		}
 	}
+}
+
+// simDiag are the diagnostics of simulated nodes: no claim phase (the
+// tests of the claim phase ask for it), the rest as configured by default.
+var simDiag = Diagnostics{Claim: -1}
+
+// stateChanges returns the events that change a link, session, peer or
+// this node's state (not network-wide findings or pauses).
+func stateChanges(evs []Event) []Event {
+	var out []Event
+	for _, e := range evs {
+		switch e.Kind {
+		case EventLink, EventSession, EventNode, EventPeerRestart, EventLocal:
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// netReasons returns node's network-wide reasons of network net.
+func (s *sim) netReasons(node, net int) []Reason {
+	return s.nodes[node].m.Snapshot(s.now).Networks[net].Reasons
 }

@@ -7,8 +7,21 @@ type Snapshot struct {
 	Self        NodeID
 	Incarnation uint64
 	CountersAt  time.Time // counters count from here
+	Local       LocalSnapshot
+	Claiming    bool // still in the claim phase: no heartbeats yet
 	Networks    []NetworkSnapshot
 	Peers       []PeerSnapshot // sorted by id
+	// Routes is the order in which messages try the networks (indexes):
+	// private networks in configuration order, then lowpri ones. The
+	// first is the primary heartbeat.
+	Routes []int
+}
+
+// LocalSnapshot is this node's own state (its NICs).
+type LocalSnapshot struct {
+	State   NodeState
+	Since   time.Time
+	Working int // networks whose NIC works (carrier, not nic-silent)
 }
 
 // NetworkSnapshot is the Machine's view of one network.
@@ -20,7 +33,23 @@ type NetworkSnapshot struct {
 	Heartbeat    time.Duration
 	PeerTrouble  time.Duration
 	PeerInact    time.Duration
+	MTU          int // the size MTU probes are padded to
+	// Reasons are the network-wide reasons, in priority order, with
+	// what was seen.
+	Reasons     []Reason
+	SilentSince time.Time     // nic-silent since
+	SharedWith  []int         // networks on the same segment
+	Foreign     []foreignSeen // other clusters seen
+	Auth        authSeen      // frames that failed authentication
+	Duplicates  []dupSeen     // senders of a node id that is taken
 }
+
+// Foreign, Auth and Duplicate evidence, exported for display.
+type (
+	ForeignSeen = foreignSeen
+	AuthSeen    = authSeen
+	DupSeen     = dupSeen
+)
 
 // PeerSnapshot is one peer node.
 type PeerSnapshot struct {
@@ -42,6 +71,13 @@ type LinkSnapshot struct {
 	Since        time.Time
 	Downs        uint64
 	Sessions     []SessionSnapshot // configured channels only
+	// Diagnostics.
+	RxLoss, TxLoss uint8     // percent lost each way over the loss window (LossUnknown)
+	Flaps          int       // downs within the flap window
+	HeldUntil      time.Time // flapping: held down until then (if it stays up underneath)
+	MTUOK          int       // mtu-mismatch: the largest frame seen to pass
+	CrossArrives   int       // cross-connected: our network the peer's frames for this one arrive on (-1 none)
+	CrossFrom      int       // cross-connected: the peer's network whose frames arrive on this one (-1 none)
 	// Aggregates over the sessions.
 	PeerAddr            string // address on the freshest session
 	Channel             Channel
@@ -67,12 +103,37 @@ type SessionSnapshot struct {
 
 // Snapshot returns a copy of the current state.
 func (m *Machine) Snapshot(now time.Time) Snapshot {
-	snap := Snapshot{Self: m.cfg.Self, Incarnation: m.cfg.Incarnation, CountersAt: m.resetAt}
-	for _, ns := range m.nets {
-		snap.Networks = append(snap.Networks, NetworkSnapshot{
+	snap := Snapshot{Self: m.cfg.Self, Incarnation: m.cfg.Incarnation, CountersAt: m.resetAt,
+		Local:    LocalSnapshot{State: m.local.state, Since: m.local.since, Working: m.local.working},
+		Claiming: m.claim.claiming, Routes: m.routeOrder()}
+	for i := range m.nets {
+		ns := &m.nets[i]
+		n := NetworkSnapshot{
 			Name: ns.cfg.Name, Lowpri: ns.cfg.Lowpri, Carrier: ns.carrier, CarrierSince: ns.carrierSince,
-			Heartbeat: ns.cls.heartbeat, PeerTrouble: ns.cls.trouble, PeerInact: ns.cls.inact,
-		})
+			Heartbeat: ns.cls.heartbeat, PeerTrouble: ns.cls.trouble, PeerInact: ns.cls.inact, MTU: ns.cfg.MTU,
+			Reasons: append([]Reason(nil), ns.ev.reasons...), Auth: ns.ev.auth,
+		}
+		if ns.ev.silent {
+			n.SilentSince = ns.ev.since
+		}
+		mask := m.sharedWith(now, i)
+		for j := range m.nets {
+			if mask&(1<<j) != 0 {
+				n.SharedWith = append(n.SharedWith, j)
+			}
+		}
+		ttl := m.evidenceTTL()
+		for _, f := range ns.ev.foreign {
+			if now.Sub(f.Last) < ttl {
+				n.Foreign = append(n.Foreign, f)
+			}
+		}
+		for _, d := range ns.ev.dup {
+			if now.Sub(d.Last) < ttl {
+				n.Duplicates = append(n.Duplicates, d)
+			}
+		}
+		snap.Networks = append(snap.Networks, n)
 	}
 	for _, p := range m.peers {
 		ps := PeerSnapshot{ID: p.id, State: p.state, Since: p.since, Incarnation: p.inc, Restarts: p.restarts}
@@ -89,7 +150,21 @@ func (m *Machine) Snapshot(now time.Time) Snapshot {
 
 func (m *Machine) linkSnapshot(now time.Time, l *link) LinkSnapshot {
 	ls := LinkSnapshot{Network: l.net, State: l.state, Reason: l.reason, RemoteReason: l.remoteReason,
-		Since: l.since, Downs: l.downs}
+		Since: l.since, Downs: l.downs, Flaps: l.flap.count(now, m.diag.FlapWindow), CrossArrives: -1, CrossFrom: -1}
+	ls.RxLoss, ls.TxLoss, _ = m.lossOf(now, l)
+	if l.flap.held(now) {
+		ls.HeldUntil = l.flap.heldUntil()
+	}
+	if bad, ok := m.mtuMismatch(l); bad {
+		ls.MTUOK = ok
+	}
+	ttl := m.crossTTL(&m.nets[l.net])
+	if c := l.crossIn; !c.at.IsZero() && now.Sub(c.at) < ttl {
+		ls.CrossArrives = c.net
+	}
+	if c := l.crossOut; !c.at.IsZero() && now.Sub(c.at) < ttl {
+		ls.CrossFrom = c.net
+	}
 	cls := m.nets[l.net].cls
 	for _, s := range l.sess {
 		if s == nil {

@@ -11,6 +11,7 @@ func (m *Machine) Advance(now time.Time) {
 	m.checkPause(now)
 	m.started = true
 	m.advanced = now
+	m.endClaim(now)
 	for _, p := range m.peers {
 		for _, l := range p.links {
 			cls := m.nets[l.net].cls
@@ -24,13 +25,21 @@ func (m *Machine) Advance(now time.Time) {
 		}
 		m.evalPeer(now, p)
 	}
+	m.evalNetworks(now)
+	m.evalLocal(now)
 	for c := range m.nextHB {
 		if !m.hasClass[c] || now.Before(m.nextHB[c]) {
 			continue
 		}
-		for _, l := range m.links() {
-			if m.nets[l.net].classIdx == c {
-				l.sendNowAll()
+		if m.claim.claiming {
+			if c == 0 && !m.claim.fatal {
+				m.sendClaims(now)
+			}
+		} else {
+			for _, l := range m.links() {
+				if m.nets[l.net].classIdx == c {
+					l.sendNowAll()
+				}
 			}
 		}
 		hb := m.nets[m.firstNetOfClass(c)].cls.heartbeat
@@ -76,8 +85,12 @@ func (m *Machine) NextDeadline(now time.Time) time.Time {
 			consider(m.nextHB[c])
 		}
 	}
+	if m.claim.claiming {
+		consider(m.claim.until)
+	}
 	for _, l := range m.links() {
 		cls := m.nets[l.net].cls
+		consider(l.flap.heldUntil())
 		for s := range l.activeSessions() {
 			trouble, inact := cls.effective(s.remoteHB)
 			consider(s.lastRx.Add(inact))

@@ -186,8 +186,16 @@ const (
 	ReasonDuplicateNodeID Reason = 12
 	ReasonForeignCluster  Reason = 13
 	ReasonPeerStopped     Reason = 14 // the peer's agent said it is stopping
-	numReasons                   = 15
+	// ReasonNICSilent: our NIC has carrier but passes nothing: no peer
+	// hears us on the network and we hear no one, while the peers hear
+	// each other there (a NIC broken by a failed firmware update, a
+	// switch port that drops everything).
+	ReasonNICSilent Reason = 15
+	numReasons             = 16
 )
+
+// NumReasons is the number of reasons: they are 0..NumReasons-1.
+const NumReasons = numReasons
 
 var reasonNames = [numReasons]string{
 	ReasonNone:            "",
@@ -205,6 +213,17 @@ var reasonNames = [numReasons]string{
 	ReasonDuplicateNodeID: "duplicate-node-id",
 	ReasonForeignCluster:  "foreign-cluster",
 	ReasonPeerStopped:     "peer-stopped",
+	ReasonNICSilent:       "nic-silent",
+}
+
+// ParseReason returns the reason whose id is s.
+func ParseReason(s string) (Reason, bool) {
+	for i, n := range reasonNames {
+		if n == s {
+			return Reason(i), true
+		}
+	}
+	return 0, false
 }
 
 // String returns the stable id ("" for ReasonNone).

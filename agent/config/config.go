@@ -29,7 +29,14 @@ const (
 	DefaultConnectTimeout   = 2 * time.Second
 	DefaultBackoffMax       = 2 * time.Second
 	DefaultStatusSocket     = "/run/tether/tether.sock"
-	DefaultMetricsListen    = "127.0.0.1:9187"
+	DefaultLossThreshold    = 5 // percent
+	DefaultLossWindow       = 10 * time.Second
+	DefaultFlapCount        = 3
+	DefaultFlapWindow       = 10 * time.Second
+	DefaultFlapHold         = 2 * time.Second
+	DefaultFlapHoldMax      = 30 * time.Second
+	DefaultMTUProbeEvery    = 2
+	DefaultBroadcastEvery   = time.Second
 	MaxNodeID               = 1023
 	MaxNetworks             = 8
 	MaxNameLen              = 32 // node and network names
@@ -38,16 +45,28 @@ const (
 // Config is a validated configuration. Every field is filled: defaults are
 // applied by Parse.
 type Config struct {
-	File     string // path it was read from ("" when parsed from bytes)
-	Cluster  Cluster
-	Node     NodeRef // this node
-	Nodes    []Node  // every node of the cluster, this one included, sorted by ID
-	Networks []Network
-	Timers   Timers
-	Public   *Public // nil when not configured
-	TCP      TCP
-	Metrics  Metrics
-	Status   Status
+	File        string // path it was read from ("" when parsed from bytes)
+	Cluster     Cluster
+	Node        NodeRef // this node
+	Nodes       []Node  // every node of the cluster, this one included, sorted by ID
+	Networks    []Network
+	Timers      Timers
+	TCP         TCP
+	Status      Status
+	Diagnostics Diagnostics
+}
+
+// Diagnostics tunes how the agent names what is wrong with a link
+// (llt.Diagnostics).
+type Diagnostics struct {
+	LossThreshold  int           // percent lost (either way) over LossWindow that makes a link lossy
+	LossWindow     time.Duration // the sliding window loss is measured over
+	FlapCount      int           // downs within FlapWindow that make a link flapping
+	FlapWindow     time.Duration
+	FlapHold       time.Duration // a flapping link is held down this long once back, doubling per down
+	FlapHoldMax    time.Duration
+	MTUProbeEvery  int           // every Nth heartbeat is padded to the MTU; -1: no MTU probes
+	BroadcastEvery time.Duration // a heartbeat is broadcast at least this often (wrong-segment checks)
 }
 
 // TCP tunes the tcp channel's connections.
@@ -108,17 +127,6 @@ type Timers struct {
 	HeartbeatLo   time.Duration
 	PeerTroubleLo time.Duration
 	PeerInactLo   time.Duration
-}
-
-// Public is the optional memberlist public channel (a later issue).
-type Public struct {
-	Bind string
-	Join []string
-}
-
-// Metrics is the Prometheus endpoint.
-type Metrics struct {
-	Listen string // "" disables
 }
 
 // Status is the status socket.

@@ -121,7 +121,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(example)
 	f.Add([]byte(base()))
-	f.Add([]byte(base("timers: {heartbeat: 50, peertrouble: 1.5s, peerinact: 2s}", "public: {bind: ':1', join: [a:1]}")))
+	f.Add([]byte(base("timers: {heartbeat: 50, peertrouble: 1.5s, peerinact: 2s}", "diagnostics: {loss_threshold: 50, flap_hold: 1s}")))
 	f.Add([]byte(base("  - {name: hb1, interface: eth1, ethertype: \"0x0800\", channels: [tcp, tcp]}")))
 	f.Add([]byte("cluster: &a {id: *a}\n"))
 	f.Add([]byte("cluster: [1,\n  node: 2\n"))

@@ -43,11 +43,10 @@ func TestLoadExample(t *testing.T) {
 			Heartbeat: 100 * time.Millisecond, PeerTrouble: 300 * time.Millisecond, PeerInact: 600 * time.Millisecond,
 			HeartbeatLo: 500 * time.Millisecond, PeerTroubleLo: 2 * time.Second, PeerInactLo: 3 * time.Second,
 		},
-		Public: &Public{Bind: "10.0.0.2:7946", Join: []string{"10.0.0.1:7946"}},
 		TCP: TCP{SendBufLimit: DefaultSendBufLimit, HandshakeTimeout: DefaultHandshakeTimeout,
 			ConnectTimeout: DefaultConnectTimeout, BackoffMax: DefaultBackoffMax},
-		Metrics: Metrics{Listen: "127.0.0.1:9187"},
-		Status:  Status{Socket: "/run/tether/tether.sock"},
+		Status:      Status{Socket: "/run/tether/tether.sock"},
+		Diagnostics: defaultDiagnostics(),
 	}
 	if d := cmp.Diff(want, c, cmpOpts...); d != "" {
 		t.Errorf("example (-want +got):\n%s", d)
@@ -82,6 +81,8 @@ status: {socket: /run/tether/tether.sock}
 	checkErrors(t, err, "tether.yaml", []string{
 		`tether.yaml:4: nodes[0].addresses: node "node0" has no address on network "pub", which carries the tcp channel`,
 		`tether.yaml:5: nodes[1].addresses: node "node1" has no address on network "pub", which carries the tcp channel`,
+		`tether.yaml:11: public: the public channel (memberlist gossip) is not built yet: remove this section`,
+		`tether.yaml:12: metrics: the Prometheus metrics endpoint is not built yet: remove this section`,
 	})
 }
 
@@ -115,8 +116,8 @@ func TestParseDefaults(t *testing.T) {
 		},
 		TCP: TCP{SendBufLimit: DefaultSendBufLimit, HandshakeTimeout: DefaultHandshakeTimeout,
 			ConnectTimeout: DefaultConnectTimeout, BackoffMax: DefaultBackoffMax},
-		Metrics: Metrics{Listen: DefaultMetricsListen},
-		Status:  Status{Socket: DefaultStatusSocket},
+		Status:      Status{Socket: DefaultStatusSocket},
+		Diagnostics: defaultDiagnostics(),
 	}
 	if d := cmp.Diff(want, c, cmpOpts...); d != "" {
 		t.Errorf("defaults (-want +got):\n%s", d)
@@ -164,10 +165,18 @@ networks: [{name: n, interface: e}]
 				t.Errorf("node ids (-want +got):\n%s", d)
 			}
 		}},
-		{"empty sections keep defaults, public null is absent, metrics disabled", base("timers:", "public:", "status: {}", "metrics: {listen: \"\"}"),
+		{"empty sections keep defaults; null public and metrics are absent", base("timers:", "public:", "status: {}", "metrics:", "diagnostics: {}"),
 			func(t *testing.T, c *Config) {
-				if c.Public != nil || c.Metrics.Listen != "" || c.Status.Socket != DefaultStatusSocket || c.Timers.Heartbeat != DefaultHeartbeat {
-					t.Errorf("got public %v metrics %q status %q timers %+v", c.Public, c.Metrics.Listen, c.Status.Socket, c.Timers)
+				if c.Status.Socket != DefaultStatusSocket || c.Timers.Heartbeat != DefaultHeartbeat || c.Diagnostics != defaultDiagnostics() {
+					t.Errorf("got status %q timers %+v diagnostics %+v", c.Status.Socket, c.Timers, c.Diagnostics)
+				}
+			}},
+		{"diagnostics", base("diagnostics: {loss_threshold: 20, loss_window: 5s, flap_count: 4, flap_window: 1m, flap_hold: 1s, flap_hold_max: 10s, mtu_probe_every: -1, broadcast_every: 500ms}"),
+			func(t *testing.T, c *Config) {
+				want := Diagnostics{LossThreshold: 20, LossWindow: 5 * time.Second, FlapCount: 4, FlapWindow: time.Minute,
+					FlapHold: time.Second, FlapHoldMax: 10 * time.Second, MTUProbeEvery: -1, BroadcastEvery: 500 * time.Millisecond}
+				if c.Diagnostics != want {
+					t.Errorf("got %+v, want %+v", c.Diagnostics, want)
 				}
 			}},
 		{"anchors and aliases", `cluster: {id: 1, key_file: &kf /k}
@@ -189,9 +198,8 @@ nodes:
 networks:
   - {name: hb0, interface: eth1}
   - {name: pub, interface: eth0, channels: [tcp], lowpri: true, port: 1}
-public: {bind: ":7946"}
 `, func(t *testing.T, c *Config) {
-			if !c.Networks[1].Lowpri || c.Nodes[0].Addresses["pub"] != ip("fd00::1") || c.Public.Bind != ":7946" || len(c.Public.Join) != 0 {
+			if !c.Networks[1].Lowpri || c.Nodes[0].Addresses["pub"] != ip("fd00::1") {
 				t.Errorf("got %+v", c)
 			}
 		}},
@@ -259,7 +267,7 @@ func TestParseErrors(t *testing.T) {
 		{"tcp tuning out of range", base("tcp: {sendbuf_limit: 100, handshake_timeout: fast}"), []string{
 			`t.yaml:8: tcp.sendbuf_limit: 100 is out of range: must be from 4096 to 1073741824`,
 			`t.yaml:8: tcp.handshake_timeout: invalid duration "fast"`}},
-		{"unknown top-level key, far", base("colour: blue"), []string{`t.yaml:8: unknown key "colour" (known keys: cluster, node, nodes, networks, timers, public, tcp, metrics, status)`}},
+		{"unknown top-level key, far", base("colour: blue"), []string{`t.yaml:8: unknown key "colour" (known keys: cluster, node, nodes, networks, timers, public, tcp, metrics, diagnostics, status)`}},
 		{"unknown network key", base("  - name: hb1", "    interface: eth2", "    mtus: 9000"),
 			[]string{`t.yaml:10: networks[1]: unknown key "mtus" (did you mean "mtu"?)`}},
 		{"duplicate key", base("timers:", "  heartbeat: 10ms", "  heartbeat: 20ms"),
@@ -438,19 +446,19 @@ networks:
 		{"lowpri order", base("timers: {peerinactlo: 1s}"),
 			[]string{`t.yaml:8: timers.peerinactlo: 1s must be greater than peertroublelo (2s): the rule is heartbeatlo < peertroublelo < peerinactlo`}},
 
-		// public, metrics, status.
-		{"public without bind", base("public: {join: [10.0.0.1:7946]}"),
-			[]string{`t.yaml:8: public: missing required key "bind"`}},
-		{"public bind without port", base("public: {bind: 10.0.0.2}"),
-			[]string{`t.yaml:8: public.bind: "10.0.0.2" is not HOST:PORT`}},
-		{"public bind is a name", base("public: {bind: \"node1:7946\"}"),
-			[]string{`t.yaml:8: public.bind: "node1:7946": the host must be an IP address of this node`}},
-		{"public join bad", base("public:", "  bind: 10.0.0.2:7946", "  join:", "    - 10.0.0.1:7946", "    - :7946", "    - 10.0.0.3:70000"),
-			[]string{`t.yaml:12: public.join[1]: ":7946" has no host`, `t.yaml:13: public.join[2]: "10.0.0.3:70000": port must be a number from 1 to 65535`}},
-		{"metrics listen bad", base("metrics: {listen: localhost}"),
-			[]string{`t.yaml:8: metrics.listen: "localhost" is not HOST:PORT (use "" to disable)`}},
-		{"metrics listen null", base("metrics: {listen: }"),
-			[]string{`t.yaml:8: metrics.listen: no value given`}},
+		// public and metrics are not built yet; diagnostics.
+		{"public is not built", base("public: {join: [10.0.0.1:7946]}"),
+			[]string{`t.yaml:8: public: the public channel (memberlist gossip) is not built yet: remove this section`}},
+		{"metrics is not built", base("metrics: {listen: 127.0.0.1:9187}"),
+			[]string{`t.yaml:8: metrics: the Prometheus metrics endpoint is not built yet: remove this section`}},
+		{"loss threshold out of range", base("diagnostics: {loss_threshold: 0}"),
+			[]string{`t.yaml:8: diagnostics.loss_threshold: 0 is out of range: must be from 1 to 100`}},
+		{"flap hold above its maximum", base("diagnostics: {flap_hold: 1m, flap_hold_max: 10s}"),
+			[]string{`t.yaml:8: diagnostics.flap_hold: flap_hold (1m0s) must not be above flap_hold_max (10s)`}},
+		{"mtu probes every 0", base("diagnostics: {mtu_probe_every: 0}"),
+			[]string{`t.yaml:8: diagnostics.mtu_probe_every: must be a number of heartbeats (1 probes every heartbeat), or -1 to turn MTU probes off`}},
+		{"negative window", base("diagnostics: {loss_window: -1s}"),
+			[]string{`t.yaml:8: diagnostics.loss_window: -1s is out of range: must be from 1ms to 1h0m0s`}},
 		{"status socket relative", base("status: {socket: tether.sock}"),
 			[]string{`t.yaml:8: status.socket: "tether.sock" is not an absolute path`}},
 		{"status socket too long", base("status: {socket: /" + strings.Repeat("s", 107) + "}"),
@@ -521,4 +529,10 @@ func TestParseErrorCap(t *testing.T) {
 	}
 	want = append(want, "t.yaml: and 10 more problems")
 	checkErrors(t, err, "t.yaml", want)
+}
+
+func defaultDiagnostics() Diagnostics {
+	return Diagnostics{LossThreshold: DefaultLossThreshold, LossWindow: DefaultLossWindow, FlapCount: DefaultFlapCount,
+		FlapWindow: DefaultFlapWindow, FlapHold: DefaultFlapHold, FlapHoldMax: DefaultFlapHoldMax,
+		MTUProbeEvery: DefaultMTUProbeEvery, BroadcastEvery: DefaultBroadcastEvery}
 }

@@ -1,14 +1,11 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/netip"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -103,46 +100,6 @@ func checkNodeAddr(s string) error {
 	return nil
 }
 
-// checkHostPort validates HOST:PORT with a port from 1 to 65535. With
-// anyHost, HOST may be empty (all addresses).
-func checkHostPort(s string, anyHost bool) error {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return fmt.Errorf("%q is not HOST:PORT", s)
-	}
-	if host == "" && !anyHost {
-		return fmt.Errorf("%q has no host", s)
-	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return fmt.Errorf("%q: port must be a number from 1 to 65535", s)
-	}
-	return nil
-}
-
-func checkBind(s string) error {
-	if err := checkHostPort(s, true); err != nil {
-		return err
-	}
-	host, _, _ := net.SplitHostPort(s)
-	if _, err := netip.ParseAddr(host); host != "" && err != nil {
-		return fmt.Errorf("%q: the host must be an IP address of this node", s)
-	}
-	return nil
-}
-
-func checkJoin(s string) error { return checkHostPort(s, false) }
-
-// checkListen accepts HOST:PORT, or "" to disable the endpoint.
-func checkListen(s string) error {
-	if s == "" {
-		return nil
-	}
-	if err := checkHostPort(s, true); err != nil {
-		return errors.New(err.Error() + " (use \"\" to disable)")
-	}
-	return nil
-}
-
 // Checks across keys, run after walking. Each skips values that already
 // failed (w.ok), so one mistake is reported once.
 
@@ -151,6 +108,26 @@ func validate(c *Config, w *walker) {
 	validateNodes(c, w)
 	validateSelf(c, w)
 	validateTimers(c, w)
+	validateDiagnostics(c, w)
+}
+
+func validateDiagnostics(c *Config, w *walker) {
+	d := c.Diagnostics
+	for _, k := range []struct {
+		key string
+		v   time.Duration
+	}{{"loss_window", d.LossWindow}, {"flap_window", d.FlapWindow}, {"flap_hold", d.FlapHold},
+		{"flap_hold_max", d.FlapHoldMax}, {"broadcast_every", d.BroadcastEvery}} {
+		if p := "diagnostics." + k.key; k.v <= 0 && w.ok(p) && w.given(p) {
+			w.failf(p, "must be a positive duration")
+		}
+	}
+	if p := "diagnostics.flap_hold"; d.FlapHold > d.FlapHoldMax && w.ok(p) && w.ok("diagnostics.flap_hold_max") {
+		w.failf(p, "flap_hold (%v) must not be above flap_hold_max (%v)", d.FlapHold, d.FlapHoldMax)
+	}
+	if p := "diagnostics.mtu_probe_every"; d.MTUProbeEvery == 0 && w.given(p) && w.ok(p) {
+		w.failf(p, "must be a number of heartbeats (1 probes every heartbeat), or -1 to turn MTU probes off")
+	}
 }
 
 func validateNetworks(c *Config, w *walker) {

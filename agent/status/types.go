@@ -135,6 +135,10 @@ type Counters struct {
 	Networks []NetworkCounters `json:"networks"`
 	Pauses   Pauses            `json:"pauses"`
 	Messages Messages          `json:"messages"`
+	// LogDropped counts log records dropped since start because the log
+	// output (journald, a pipe) did not keep up: the agent never waits
+	// for it.
+	LogDropped uint64 `json:"log_dropped"`
 }
 
 // Messages count the message API's traffic (all peers and topics, the

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tether-ha/tether/agent"
+	"github.com/tether-ha/tether/agent/logsink"
 )
 
 func main() {
@@ -108,7 +109,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		go func() { _ = srv.ListenAndServe() }()
 		defer srv.Close()
 	}
-	d := &agent.Daemon{ConfigPath: *configPath, Log: slog.New(h), Reload: reload}
+	// The agent never waits for its log output (a stalled journald must
+	// not stop heartbeats): records are queued, and dropped and counted
+	// when the queue is full.
+	sink := logsink.New(h, 0)
+	go sink.Run()
+	defer sink.Close(2 * time.Second)
+	d := &agent.Daemon{ConfigPath: *configPath, Log: slog.New(sink.Handler()), Reload: reload, LogDropped: sink.Dropped}
 	if err := d.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "tetherd: %v\n", err)
 		return 1
