@@ -192,8 +192,14 @@ func TestTetherstatAgainstLiveAgent(t *testing.T) {
 		t.Fatalf("-n: exit %d\n%s", code, out)
 	}
 
+	// Node2's switch port on hb1 passes nothing: node2 says nic-silent
+	// (node0 and node1 still hear each other there), its peers say
+	// peer-silent and show node2's own reason.
 	f := b.Blackhole(2, "hb1")
-	b.WaitFor(0, "node2's hb1 down", peerInact+slack, linkIs(2, "hb1", status.LinkDown, "peer-silent"))
+	b.WaitFor(0, "node2's hb1 down, its peer saying nic-silent", peerInact+slack, func(st *status.Status) bool {
+		l := testbed.FindLink(st, 2, "hb1")
+		return l != nil && l.State == status.LinkDown && l.Reason == "peer-silent" && l.RemoteReason == "nic-silent"
+	})
 	code, out = tetherstat(t, sock, "-b")
 	if code != 1 || !strings.Contains(out, "node2 hb1 DOWN peer-silent") {
 		t.Fatalf("-b with a broken link: exit %d\n%s", code, out)
@@ -205,7 +211,7 @@ func TestTetherstatAgainstLiveAgent(t *testing.T) {
 	var found bool
 	for _, line := range strings.Split(out, "\n") {
 		fields := strings.Fields(line)
-		if len(fields) >= 3 && fields[0] == "hb1" && fields[1] == "DOWN" && fields[len(fields)-1] == "peer-silent" {
+		if len(fields) >= 3 && fields[0] == "hb1" && fields[1] == "DOWN" && strings.HasSuffix(line, "peer-silent (peer: nic-silent)") {
 			found = true
 		}
 	}

@@ -225,8 +225,11 @@ func TestTCPWrongKeyAndStrangersRefused(t *testing.T) {
 				return err
 			}
 			defer c.Close()
-			// A HELLO that claims node2 but signs with a key nobody has.
-			hello := []byte("THTC\x01\x01\x00\x07\x00\x02\x00\x00\xde\xad\xbe\xef")
+			// A HELLO that claims node2 but names a key nobody has: the
+			// answer is a CHALLENGE like any other (nothing says why it
+			// will fail), and after our AUTH the connection is closed
+			// without a word.
+			hello := []byte("THTC\x02\x01\x00\x07\x00\x02\x00\x00\xde\xad\xbe\xef")
 			hello = append(hello, make([]byte, 32)...)
 			hello = append(hello, 3, 'h', 'b', '0')
 			msg := append([]byte{0, byte(len(hello))}, hello...)
@@ -234,10 +237,17 @@ func TestTCPWrongKeyAndStrangersRefused(t *testing.T) {
 				return err
 			}
 			c.SetReadDeadline(time.Now().Add(2 * time.Second))
-			buf := make([]byte, 64)
-			n, _ := c.Read(buf)
-			if n < 9 || buf[2+5] != 4 || buf[2+6] == 0 {
-				return fmt.Errorf("no refusal RESULT: % x", buf[:n])
+			chal := make([]byte, 2+70)
+			if _, err := io.ReadFull(c, chal); err != nil || binary.BigEndian.Uint16(chal) != 70 || chal[2+5] != 2 {
+				return fmt.Errorf("no CHALLENGE of 70 bytes: % x (%v)", chal, err)
+			}
+			auth := append([]byte{0, 38}, []byte("THTC\x02\x03")...)
+			auth = append(auth, make([]byte, 32)...)
+			if _, err := c.Write(auth); err != nil {
+				return err
+			}
+			if n, err := c.Read(make([]byte, 64)); n != 0 || err == nil {
+				return fmt.Errorf("the server answered a client without the key: %d bytes (%v)", n, err)
 			}
 			return nil
 		})
@@ -246,6 +256,9 @@ func TestTCPWrongKeyAndStrangersRefused(t *testing.T) {
 		}
 	}
 	dial(b.NodeNS(2), net.IP(b.IP(2, "hb0").AsSlice()))
+	// A wrong key from node2's own address names the reason of node2's
+	// (down) link on node0.
+	b.WaitFor(0, "node2's hb0 link auth-failure", 2*time.Second, linkIs(2, "hb0", status.LinkDown, "auth-failure"))
 	rogue := b.AddHost("rogue", "hb0")
 	err := testbed.InNS(rogue.NS, func() error {
 		c, err := net.DialTimeout("tcp", netip.AddrPortFrom(b.IP(0, "hb0"), tcpPort).String(), 2*time.Second)

@@ -29,8 +29,9 @@ type Diagnostics struct {
 	FlapHold    time.Duration
 	FlapHoldMax time.Duration
 	// ProbeEvery: every ProbeEvery-th heartbeat of an UP ether link is
-	// padded to the network's MTU, to prove that frames of that size pass
-	// (mtu-mismatch otherwise). Negative disables the probes.
+	// followed by a copy padded to the network's MTU, to prove that frames
+	// of that size pass (mtu-mismatch otherwise). Negative disables the
+	// probes.
 	ProbeEvery int
 	// Claim: for this long after start the node only asks, by broadcast,
 	// whether another node already uses its id, and sends no heartbeat
@@ -50,7 +51,7 @@ const (
 	DefaultFlapWindow      = 10 * time.Second
 	DefaultFlapHold        = 2 * time.Second
 	DefaultFlapHoldMax     = 30 * time.Second
-	DefaultProbeEvery      = 2
+	DefaultProbeEvery      = 5
 	DefaultClaimHeartbeats = 3
 	DefaultTableTTL        = 3 * time.Second
 )

@@ -214,9 +214,8 @@ func (m *Machine) silenceReason(now time.Time, l *link) Reason {
 		}
 		return ReasonPeerSilent
 	}
-	recent := func(t time.Time) bool { return !t.IsZero() && now.Sub(t) < ns.cls.inact }
 	switch {
-	case recent(l.authFail):
+	case !l.authFail.IsZero() && now.Sub(l.authFail) < m.evidenceTTL():
 		return ReasonAuthFailure
 	case m.remoteFresh(now, l) && l.remote.HearsYou && l.remoteAt.Sub(m.lastHeard(l)) >= oneWayInAfter(ns.cls.heartbeat):
 		return ReasonOneWayIn

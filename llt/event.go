@@ -104,6 +104,7 @@ const (
 	DropCarrierDown                 // arrived while we believe the NIC has no carrier
 	DropUnprovenIncarnation         // a newer incarnation that has not proved it is live (see Receive)
 	DropClaim                       // a peer\'s claim of its id at start-up (claim.go): nothing to do
+	DropProbeCopy                   // an MTU probe whose heartbeat (same sequence) arrived first
 	numVerdicts
 )
 
@@ -122,6 +123,7 @@ var verdictNames = [...]string{
 	DropCarrierDown:         "carrier-down",
 	DropUnprovenIncarnation: "unproven-incarnation",
 	DropClaim:               "claim",
+	DropProbeCopy:           "probe-copy",
 }
 
 // String returns the stable counter label of v.

@@ -324,6 +324,8 @@ func (m *Machine) SetCarrier(now time.Time, network int, up bool) {
 		m.evalLink(now, p, l)
 		m.evalPeer(now, p)
 	}
+	m.evalNetworks(now)
+	m.evalLocal(now)
 	m.flush(now)
 }
 

@@ -2,6 +2,7 @@ package llt
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -125,4 +126,135 @@ func (m *Machine) othersHearEachOther(now time.Time, net int) bool {
 		}
 	}
 	return false
+}
+
+// Matrix is the cluster link matrix as this node knows it: every node's
+// view of each of its links (its own view live, the peers' from their
+// link tables), and the suspects localised from it.
+type Matrix struct {
+	Self     NodeID
+	Networks []string // our networks, by index
+	Nodes    []NodeID // every node, this one included, by id
+	Views    []MatrixView
+	Suspects []Suspect
+}
+
+// MatrixView is one node's view.
+type MatrixView struct {
+	Node  NodeID
+	Known bool           // its table is fresh (always, for this node)
+	Age   time.Duration  // age of its table
+	Nets  []MatrixNet    // by our network index
+	Cells [][]MatrixCell // [index in Nodes][network]: its link to that node
+}
+
+// MatrixNet is a node's view of one of its networks.
+type MatrixNet struct {
+	Known   bool // it has a network of that name
+	Carrier bool
+	Silent  bool
+	Reasons []Reason
+}
+
+// MatrixCell is one node's view of its link to another on one network.
+type MatrixCell struct {
+	Known        bool
+	State        LinkState
+	Reason       Reason
+	RemoteReason Reason
+	Hears        bool // it hears the other node
+	HeardBy      bool // the other node says it hears it
+	RxLoss       uint8
+	TxLoss       uint8
+	// Disagree: the other end's view of the same link says otherwise
+	// (one thinks it usable, the other not, or one hears the other and
+	// not the reverse): the signature of a one-way fault.
+	Disagree bool
+}
+
+// Matrix assembles the matrix now.
+func (m *Machine) Matrix(now time.Time) Matrix {
+	mx := Matrix{Self: m.cfg.Self}
+	for i := range m.nets {
+		mx.Networks = append(mx.Networks, m.nets[i].cfg.Name)
+	}
+	mx.Nodes = append(mx.Nodes, m.cfg.Self)
+	for _, p := range m.peers {
+		mx.Nodes = append(mx.Nodes, p.id)
+	}
+	slices.Sort(mx.Nodes)
+	pos := map[NodeID]int{}
+	for i, id := range mx.Nodes {
+		pos[id] = i
+	}
+	for _, id := range mx.Nodes {
+		v := MatrixView{Node: id, Nets: make([]MatrixNet, len(m.nets)), Cells: make([][]MatrixCell, len(mx.Nodes))}
+		for j := range v.Cells {
+			v.Cells[j] = make([]MatrixCell, len(m.nets))
+		}
+		if id == m.cfg.Self {
+			v.Known = true
+			for i := range m.nets {
+				ns := &m.nets[i]
+				v.Nets[i] = MatrixNet{Known: true, Carrier: ns.carrier, Silent: ns.ev.silent, Reasons: append([]Reason(nil), ns.ev.reasons...)}
+			}
+			for _, p := range m.peers {
+				for _, l := range p.links {
+					rx, tx, _ := m.lossOf(now, l)
+					v.Cells[pos[p.id]][l.net] = MatrixCell{Known: true, State: l.state, Reason: l.reason, RemoteReason: l.remoteReason,
+						Hears: m.hearingAny(now, l), HeardBy: m.remoteFresh(now, l) && l.remote.HearsYou, RxLoss: rx, TxLoss: tx}
+				}
+			}
+		} else if pt := m.tables[id]; pt != nil {
+			m.fillView(now, &v, pt, pos)
+		}
+		mx.Views = append(mx.Views, v)
+	}
+	// Mark where the two ends disagree.
+	for a := range mx.Views {
+		for b := range mx.Views {
+			for n := range m.nets {
+				ca, cb := &mx.Views[a].Cells[b][n], mx.Views[b].Cells[a][n]
+				if a == b || !ca.Known || !cb.Known {
+					continue
+				}
+				ca.Disagree = ca.State.Usable() != cb.State.Usable() || ca.Hears != cb.Hears
+			}
+		}
+	}
+	mx.Suspects = Localize(&mx)
+	return mx
+}
+
+// fillView fills v from a peer's fresh table parts.
+func (m *Machine) fillView(now time.Time, v *MatrixView, pt *peerTable, pos map[NodeID]int) {
+	oldest := time.Duration(-1)
+	for _, part := range pt.parts {
+		age := now.Sub(part.at)
+		if age >= m.diag.TableTTL {
+			continue
+		}
+		v.Known = true
+		oldest = max(oldest, age)
+		t := &part.table
+		idx := make([]int, len(t.Networks)) // their network index -> ours
+		for i, tn := range t.Networks {
+			idx[i] = -1
+			if ni, ok := m.netIndex[tn.Name]; ok {
+				idx[i] = ni
+				v.Nets[ni] = MatrixNet{Known: true, Carrier: tn.Carrier, Silent: tn.Silent, Reasons: tn.Reasons}
+			}
+		}
+		for _, tl := range t.Links {
+			j, ok := pos[tl.Peer]
+			if !ok || idx[tl.Net] < 0 {
+				continue
+			}
+			v.Cells[j][idx[tl.Net]] = MatrixCell{Known: true, State: tl.State, Reason: tl.Reason, RemoteReason: tl.RemoteReason,
+				Hears: tl.Hears, HeardBy: tl.HeardBy, RxLoss: tl.RxLoss, TxLoss: tl.TxLoss}
+		}
+	}
+	if oldest >= 0 {
+		v.Age = oldest
+	}
 }

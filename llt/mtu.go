@@ -6,8 +6,10 @@ import (
 )
 
 // MTU probes. Every ProbeEvery-th heartbeat of an UP ether session is
-// padded to the network's MTU (FlagProbe); the peer acknowledges the
-// newest probe it received in the ProbeAck field of its frames. A probe
+// followed by a copy of itself padded to the network's MTU (FlagProbe,
+// the same sequence number: if the heartbeat is lost the probe stands in
+// for it, and a lost probe is no loss of the link); the peer acknowledges
+// the newest probe it received in the ProbeAck field of its frames. A probe
 // not acknowledged within two of the peer's heartbeats is lost. After a
 // lost probe every heartbeat is a probe until the question is settled:
 // enough probes lost in a row, while the small heartbeats pass, is an MTU
@@ -55,17 +57,20 @@ func (m *Machine) probeSize(now time.Time, l *link, s *session, base int) int {
 	ps.n++
 	switch {
 	case ps.mismatch:
-		// Alternate: a bisection probe, then the MTU (which ends the
-		// mismatch when it passes).
+		// A bisection probe every heartbeat, the MTU (which ends the
+		// mismatch when it passes) every fourth, and every other once
+		// the largest size is found.
 		ps.lo = max(ps.lo, base)
-		ps.flip = !ps.flip
-		if !ps.flip {
+		if ps.hi-ps.lo <= 8 {
+			if ps.n%2 == 0 {
+				return mtu
+			}
+			return 0
+		}
+		if ps.n%4 == 0 {
 			return mtu
 		}
-		if ps.hi-ps.lo > 8 {
-			return (ps.lo + ps.hi + 1) / 2
-		}
-		return 0
+		return (ps.lo + ps.hi + 1) / 2
 	case ps.suspect || ps.n%uint64(m.diag.ProbeEvery) == 0:
 		return mtu
 	}
@@ -145,8 +150,14 @@ func (m *Machine) probeResult(now time.Time, l *link, s *session, size int, ok b
 			ps.hi = mtu
 		}
 	default:
+		// A lost bisection probe: once on a clean link, twice on one that
+		// loses frames anyway.
 		ps.hiLost++
-		if ps.hiLost >= 2 {
+		need := 1
+		if rx, tx, _ := m.lossOf(now, l); (rx != LossUnknown && rx > 0) || (tx != LossUnknown && tx > 0) {
+			need = 2
+		}
+		if ps.hiLost >= need {
 			ps.hi, ps.hiLost = size, 0
 		}
 	}

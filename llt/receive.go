@@ -64,7 +64,13 @@ func (m *Machine) Receive(now time.Time, in Inbound) Verdict {
 		}
 		return DropCrossConnected
 	}
+	if f.Flags&FlagProbe != 0 {
+		m.noteProbe(p, p.links[fnet].sess[in.Channel], f)
+	}
 	if v := m.fresh(now, p, in, f); v != Accepted {
+		if v == DropReplay && f.Flags&FlagProbe != 0 && f.Seq == p.links[fnet].sess[in.Channel].maxSeq {
+			return DropProbeCopy // the heartbeat it copies, just before it, came first
+		}
 		if v == DropUnprovenIncarnation {
 			m.challenge(now, p, p.links[fnet], p.links[fnet].sess[in.Channel])
 		}
@@ -85,6 +91,12 @@ func (m *Machine) Receive(now time.Time, in Inbound) Verdict {
 	if m.echoesUs(s, f) {
 		p.confirmed = true
 	}
+	if f.Flags&FlagProbe != 0 && gap >= 0 {
+		// A probe copy accepted: the heartbeat it copies, sent just
+		// before it, was lost.
+		gap++
+		s.stats.lost++
+	}
 	if wasUp || gap < 0 {
 		s.loss.add(bucketOf(now, m.cfg.Epoch, m.diag.LossWindow), gap)
 	} else {
@@ -93,9 +105,6 @@ func (m *Machine) Receive(now time.Time, in Inbound) Verdict {
 	if in.Channel == ChannelEther {
 		mask, _ := p.seen[fnet].note(f.Seq, in.Network)
 		m.noteSharedMask(now, mask, p.id)
-	}
-	if f.Flags&FlagProbe != 0 && f.Seq > s.probeAck {
-		s.probeAck = f.Seq
 	}
 	m.noteProbeAck(now, l, s, f.ProbeAck)
 	s.stats.received++
@@ -150,6 +159,17 @@ func (m *Machine) fresh(now time.Time, p *peer, in Inbound, f *Frame) Verdict {
 		return DropReplay
 	}
 	return Accepted
+}
+
+// noteProbe takes an MTU probe of the peer's: a padded copy of one of its
+// heartbeats of the current incarnation, newer than the last probe it
+// acknowledges and within the replay window. Its only effect is that our
+// frames acknowledge it.
+func (m *Machine) noteProbe(p *peer, s *session, f *Frame) {
+	if f.Incarnation != p.inc || f.Seq <= s.probeAck || f.Seq+replayWindow <= s.maxSeq {
+		return
+	}
+	s.probeAck = f.Seq
 }
 
 // challenge answers a frame of an unproven newer incarnation (a peer that

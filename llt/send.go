@@ -88,15 +88,19 @@ func (m *Machine) send(now time.Time, p *peer, l *link, s *session, typ FrameTyp
 		o.Frame.Echo = Echo{Incarnation: p.inc, Seq: s.echoSeq, Timestamp: s.echoTS, Hold: now.Sub(s.echoAt)}
 	}
 	o.Frame.ProbeAck = s.probeAck
+	m.out.Frames = append(m.out.Frames, o)
 	if typ == FrameHeartbeat {
+		// An MTU probe is a padded copy of the heartbeat, with the same
+		// sequence number: whichever arrives first is the heartbeat, so a
+		// lost probe costs the link nothing (mtu.go).
 		base := o.Frame.EncodedLen()
 		if size := m.probeSize(now, l, s, base); size > base {
 			o.Frame.Flags |= FlagProbe
 			o.Frame.Pad = size - base
 			s.probe.sent(s.txSeq, size, now)
+			m.out.Frames = append(m.out.Frames, o)
 		}
 	}
-	m.out.Frames = append(m.out.Frames, o)
 }
 
 // vector builds our view of every link to p, in the Output's storage: it

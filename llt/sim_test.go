@@ -43,10 +43,61 @@ type sim struct {
 	seq     int
 	// tap, when set, sees every encoded frame before delivery.
 	tap func(src, dst, net int, b []byte)
+	// tables: every node's link table goes to every peer it has a usable
+	// link to, every tableEvery (the agent does it over the message API).
+	tables    bool
+	nextTable time.Time
+}
+
+const tableEvery = time.Second
+
+// exchangeTables hands every node's link table to the peers it can reach
+// (through the codec, as the agent does).
+func (s *sim) exchangeTables() {
+	for _, n := range s.nodes {
+		if n.down || n.pausedUntil.After(s.now) {
+			continue
+		}
+		snap := n.m.Snapshot(s.now)
+		parts := n.m.LinkTable(s.now)
+		for _, p := range snap.Peers {
+			up := false
+			for _, l := range p.Links {
+				up = up || l.State.Usable()
+			}
+			dst := s.byID(p.ID)
+			if !up || dst == nil || dst.down || dst.pausedUntil.After(s.now) {
+				continue
+			}
+			for i := range parts {
+				b, err := AppendLinkTable(nil, &parts[i])
+				if err != nil {
+					s.t.Fatal(err)
+				}
+				t, err := DecodeLinkTable(b)
+				if err != nil {
+					s.t.Fatal(err)
+				}
+				_ = dst.m.NoteLinkTable(s.now, n.id, t)
+				s.collect(dst)
+			}
+		}
+	}
+}
+
+// byID returns the live node with id (the first one, if two share it).
+func (s *sim) byID(id NodeID) *simNode {
+	for _, n := range s.nodes {
+		if n.id == id && !n.down {
+			return n
+		}
+	}
+	return nil
 }
 
 type simNode struct {
 	id      NodeID
+	idx     int // index in sim.nodes: its place on the wire (addresses)
 	m       *Machine
 	codec   *Codec
 	events  []Event
@@ -119,7 +170,7 @@ func newSim(t *testing.T, n int, nets []NetworkConfig, timers Timers) *sim {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.nodes = append(s.nodes, &simNode{id: NodeID(i), m: m, codec: NewCodec(kr, names...), verdict: map[Verdict]int{}})
+		s.nodes = append(s.nodes, &simNode{id: NodeID(i), idx: i, m: m, codec: NewCodec(kr, names...), verdict: map[Verdict]int{}})
 	}
 	return s
 }
@@ -144,7 +195,7 @@ func addr(node, net int) string { return fmt.Sprintf("mac-%d-%d", node, net) }
 
 // collect moves a node's output onto the wire and its events into the log.
 func (s *sim) collect(n *simNode) {
-	src := int(n.id)
+	src := n.idx
 	out := n.m.Ready()
 	defer n.m.Release(out)
 	for _, msg := range out.Messages {
@@ -317,7 +368,17 @@ func (s *sim) runUntil(end time.Time) {
 				next = p.at
 			}
 		}
+		if s.tables && s.nextTable.IsZero() {
+			s.nextTable = s.now
+		}
+		if s.tables && s.nextTable.Before(next) {
+			next = s.nextTable
+		}
 		s.now = next
+		if s.tables && !s.nextTable.After(s.now) {
+			s.exchangeTables()
+			s.nextTable = s.now.Add(tableEvery)
+		}
 		sort.Slice(s.pending, func(i, j int) bool {
 			if !s.pending[i].at.Equal(s.pending[j].at) {
 				return s.pending[i].at.Before(s.pending[j].at)

@@ -63,7 +63,6 @@ func (b *Bed) configDoc(i int) map[string]any {
 		"node":     map[string]any{"id": i, "name": fmt.Sprintf("node%d", i)},
 		"nodes":    nodes,
 		"networks": nets,
-		"metrics":  map[string]any{"listen": ""},
 		"status":   map[string]any{"socket": b.Socket(i)},
 	}
 	if len(b.opt.Timers) > 0 {
