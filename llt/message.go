@@ -75,7 +75,7 @@ func (m *Machine) MessageRoute(now time.Time, peer NodeID, size int) (Route, err
 					if freshOnly && now.Sub(s.lastRx) >= freshWithin(ns.cls.heartbeat) {
 						continue
 					}
-					if c == ChannelEther && size > ns.cfg.MaxEtherPayload {
+					if c == ChannelEther && size > m.maxEtherPayload(l) {
 						tooLarge = true
 						continue
 					}
@@ -108,12 +108,54 @@ func (m *Machine) SendMessageVia(now time.Time, peer NodeID, r Route, payload []
 		return fmt.Errorf("llt: network %s has no %s channel", m.nets[r.Network].cfg.Name, r.Channel)
 	case s.state != SessionUp:
 		return ErrNoRoute
-	case len(payload) > MaxPayload || r.Channel == ChannelEther && len(payload) > m.nets[r.Network].cfg.MaxEtherPayload:
+	case len(payload) > MaxPayload || r.Channel == ChannelEther && len(payload) > m.maxEtherPayload(l):
 		return ErrTooLarge
 	}
 	m.send(now, p, l, s, FrameMessage, payload)
 	return nil
 }
+
+// SendPaddedVia sends payload to peer on the given route in a frame
+// padded to frameLen bytes (the length of the encoded frame: an Ethernet
+// payload on the ether channel), to test that frames of that size pass:
+// ping at the MTU. On the ether channel frameLen may not exceed the
+// network's MTU.
+func (m *Machine) SendPaddedVia(now time.Time, peer NodeID, r Route, payload []byte, frameLen int) error {
+	m.enter()
+	p := m.peerByID[peer]
+	if p == nil {
+		return fmt.Errorf("llt: unknown peer %d", peer)
+	}
+	if r.Network < 0 || r.Network >= len(m.nets) || r.Channel >= NumChannels {
+		return fmt.Errorf("llt: bad route %+v", r)
+	}
+	ns := &m.nets[r.Network]
+	l := p.links[r.Network]
+	s := l.sess[r.Channel]
+	switch {
+	case s == nil:
+		return fmt.Errorf("llt: network %s has no %s channel", ns.cfg.Name, r.Channel)
+	case s.state != SessionUp:
+		return ErrNoRoute
+	case len(payload) > MaxPayload || frameLen-len(payload) > MaxPad+MaxOverhead || (r.Channel == ChannelEther && frameLen > ns.cfg.MTU):
+		return ErrTooLarge
+	}
+	m.sendPadded(now, p, l, s, FrameMessage, payload, frameLen)
+	return nil
+}
+
+// maxEtherPayload is the largest message l's ether channel takes: what
+// the network's MTU allows, less when an MTU mismatch was found on it.
+func (m *Machine) maxEtherPayload(l *link) int {
+	limit := m.nets[l.net].cfg.MaxEtherPayload
+	if bad, ok := m.mtuMismatch(l); bad {
+		limit = min(limit, max(ok-MaxOverhead, 0))
+	}
+	return limit
+}
+
+// NetworkMTU returns the MTU network i's ether frames are sized to.
+func (m *Machine) NetworkMTU(i int) int { return m.nets[i].cfg.MTU }
 
 // routeOrder is the order in which MessageRoute tries the networks.
 func (m *Machine) routeOrder() []int {

@@ -52,6 +52,11 @@ func (m *Machine) Shutdown(now time.Time) {
 }
 
 func (m *Machine) send(now time.Time, p *peer, l *link, s *session, typ FrameType, payload []byte) {
+	m.sendPadded(now, p, l, s, typ, payload, 0)
+}
+
+// sendPadded sends a frame padded to frameLen bytes (0: no padding).
+func (m *Machine) sendPadded(now time.Time, p *peer, l *link, s *session, typ FrameType, payload []byte, frameLen int) {
 	s.sendNow = false
 	ns := &m.nets[l.net]
 	s.txSeq++
@@ -88,6 +93,9 @@ func (m *Machine) send(now time.Time, p *peer, l *link, s *session, typ FrameTyp
 		o.Frame.Echo = Echo{Incarnation: p.inc, Seq: s.echoSeq, Timestamp: s.echoTS, Hold: now.Sub(s.echoAt)}
 	}
 	o.Frame.ProbeAck = s.probeAck
+	if n := o.Frame.EncodedLen(); frameLen > n {
+		o.Frame.Pad = frameLen - n
+	}
 	m.out.Frames = append(m.out.Frames, o)
 	if typ == FrameHeartbeat {
 		// An MTU probe is a padded copy of the heartbeat, with the same

@@ -226,3 +226,22 @@ func TestMessagesArriveInOrderOnARoute(t *testing.T) {
 		t.Errorf("message via a down session: %v", err)
 	}
 }
+
+// A padded message is a frame of exactly the asked length (ping at the
+// MTU); on ether no longer than the network's MTU.
+func TestSendPaddedVia(t *testing.T) {
+	s := newSim(t, 2, withMTU(9000, ether("hb0")), DefaultTimers())
+	s.run(time.Second)
+	m := s.nodes[0].m
+	if err := m.SendPaddedVia(s.now, 1, Route{0, ChannelEther}, []byte("ping"), 9000); err != nil {
+		t.Fatal(err)
+	}
+	out := m.Ready()
+	if len(out.Frames) != 1 || out.Frames[0].Frame.EncodedLen() != 9000 || out.Frames[0].Frame.Type != FrameMessage {
+		t.Fatalf("frames %d, length %d", len(out.Frames), out.Frames[0].Frame.EncodedLen())
+	}
+	m.Release(out)
+	if err := m.SendPaddedVia(s.now, 1, Route{0, ChannelEther}, []byte("ping"), 9001); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("beyond the MTU: %v, want ErrTooLarge", err)
+	}
+}

@@ -35,7 +35,7 @@ const (
 	DefaultFlapWindow       = 10 * time.Second
 	DefaultFlapHold         = 2 * time.Second
 	DefaultFlapHoldMax      = 30 * time.Second
-	DefaultMTUProbeEvery    = 2
+	DefaultMTUProbeEvery    = 5
 	DefaultBroadcastEvery   = time.Second
 	MaxNodeID               = 1023
 	MaxNetworks             = 8
