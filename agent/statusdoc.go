@@ -46,7 +46,8 @@ func (a *Agent) buildStatus(now time.Time) *status.Status {
 	snap := a.m.Snapshot(now)
 	cfg := a.cfg
 	st := &status.Status{
-		Version: Version, Cluster: cfg.Cluster.ID, ClusterName: cfg.Cluster.Name,
+		Claiming: snap.Claiming,
+		Version:  Version, Cluster: cfg.Cluster.ID, ClusterName: cfg.Cluster.Name,
 		LocalNode: cfg.Node.ID, LocalName: cfg.Node.Name, Incarnation: fmt.Sprintf("%016x", a.inc),
 		StartedAt: a.startedAt, Now: now,
 		Config:   a.configDoc(),
@@ -55,9 +56,17 @@ func (a *Agent) buildStatus(now time.Time) *status.Status {
 	if a.logDropped != nil {
 		st.Counters.LogDropped = a.logDropped()
 	}
+	st.Counters.LinkTables = status.LinkTables{Sent: a.tableStats.sent, SendFailed: a.tableStats.sendFailed,
+		Received: a.tableStats.received, Rejected: a.tableStats.rejected}
+	order := map[int]int{}
+	for k, i := range snap.Routes {
+		order[i] = k + 1
+	}
 	self := a.cfg.Self()
 	for _, n := range a.nets {
-		st.Networks = append(st.Networks, a.networkDoc(n, self))
+		nd := a.networkDoc(n, self)
+		a.networkDiag(&nd, n.idx, snap.Networks[n.idx], order[n.idx])
+		st.Networks = append(st.Networks, nd)
 		if n.ether != nil {
 			n.ether.PollKernelDrops()
 			st.Counters.Networks = append(st.Counters.Networks, countersDoc(n.cfg.Name, config.ChannelEther, n.etherCtr))
@@ -73,12 +82,13 @@ func (a *Agent) buildStatus(now time.Time) *status.Status {
 	conns := a.connections()
 	for _, node := range cfg.Nodes {
 		if node.ID == cfg.Node.ID {
-			st.Nodes = append(st.Nodes, a.localNodeDoc(node))
+			st.Nodes = append(st.Nodes, a.localNodeDoc(node, snap))
 			continue
 		}
 		st.Nodes = append(st.Nodes, a.peerDoc(now, node, peers[llt.NodeID(node.ID)], conns))
 	}
 	st.Connections = connectionDocs(now, a, peers, conns)
+	st.Matrix = a.matrixDoc(a.m.Matrix(now))
 	return st
 }
 
@@ -195,24 +205,31 @@ func countersDoc(net, channel string, c *links.Counters) status.NetworkCounters 
 	}
 }
 
-// localNodeDoc describes this node: its "links" are its own NICs.
-func (a *Agent) localNodeDoc(node config.Node) status.Node {
-	d := status.Node{ID: node.ID, Name: node.Name, Local: true, State: status.NodeOpen, Since: a.startedAt,
-		Incarnation: fmt.Sprintf("%016x", a.inc)}
+// localNodeDoc describes this node: its "links" are its own NICs, and
+// its state what they allow (OPEN, JEOPARDY with one working private
+// network, DOWN with none): the machine's own view, not a constant.
+func (a *Agent) localNodeDoc(node config.Node, snap llt.Snapshot) status.Node {
+	d := status.Node{ID: node.ID, Name: node.Name, Local: true, State: snap.Local.State.String(), Since: snap.Local.Since,
+		Incarnation: fmt.Sprintf("%016x", a.inc), LinksUp: snap.Local.Working}
 	for _, n := range a.nets {
 		l := status.Link{Network: n.cfg.Name, State: status.LinkUp, Channels: map[string]string{},
-			PeerAddress: n.nic.MAC.String(), LastHeardMs: -1}
+			PeerAddress: n.nic.MAC.String(), LastHeardMs: -1, RxLossPct: -1, TxLossPct: -1}
 		for _, c := range n.cfg.Channels {
 			l.Channels[c] = status.ChannelUp
 		}
-		if !n.nic.Carrier {
+		ns := snap.Networks[n.idx]
+		switch {
+		case !n.nic.Carrier:
 			l.State, l.Reason = status.LinkDown, llt.ReasonCarrierLost.String()
 			l.Detail = fmt.Sprintf("%s has no carrier", n.cfg.Interface)
+		case !ns.SilentSince.IsZero():
+			l.State, l.Reason = status.LinkDown, llt.ReasonNICSilent.String()
+			l.Detail = fmt.Sprintf("%s has carrier but passes nothing: no peer hears us and we hear no one, while the peers hear each other", n.cfg.Interface)
+		}
+		if l.State == status.LinkDown {
 			for c := range l.Channels {
 				l.Channels[c] = status.ChannelDown
 			}
-		} else {
-			d.LinksUp++
 		}
 		d.Links = append(d.Links, l)
 	}
@@ -255,9 +272,13 @@ func (a *Agent) peerDoc(now time.Time, node config.Node, p llt.PeerSnapshot, con
 		if to != nil && from != nil {
 			ld.Channels[config.ChannelTCP] = tcpState(*to, *from)
 		}
+		a.linkDiag(&ld, l, now)
 		if l.State != llt.LinkUp || l.Reason != llt.ReasonNone {
 			toErr, fromErr := tcpErrors(conns, n.idx, llt.NodeID(node.ID))
 			ld.Detail = detail(node.Name, n.cfg, l, ld.LastHeardMs, toErr, fromErr)
+			if ld.Detail == l.Reason.String() {
+				ld.Detail = diagDetail(node.Name, n.cfg.Name, &ld, now)
+			}
 		}
 		d.Links = append(d.Links, ld)
 	}
@@ -326,8 +347,6 @@ func detail(peer string, n config.Network, l llt.LinkSnapshot, lastHeardMs int64
 		s = fmt.Sprintf("we hear %s on %s but it does not hear us: our frames are lost on the way to it", peer, n.Name)
 	case llt.ReasonOneWayIn:
 		s = fmt.Sprintf("%s hears us on %s but its frames do not reach us (%s)", peer, n.Name, heard)
-	case llt.ReasonCrossConnected:
-		s = fmt.Sprintf("%s's frames for another network arrive on our %s: swapped cables or wrong VLAN", peer, n.Name)
 	case llt.ReasonAuthFailure:
 		s = fmt.Sprintf("frames claiming to be %s on %s fail authentication: wrong cluster key or forgery", peer, n.Name)
 	case llt.ReasonPeerStopped:

@@ -46,11 +46,76 @@ type Status struct {
 	StartedAt   time.Time `json:"started_at"`
 	Now         time.Time `json:"now"`
 
+	// Claiming: the agent has just started and is still making sure no
+	// other node uses its node id; it sends no heartbeat yet.
+	Claiming bool `json:"claiming"`
+
 	Nodes       []Node       `json:"nodes"`
 	Networks    []Network    `json:"networks"`
 	Connections []Connection `json:"connections"` // tcp channel, both directions per peer and network
-	Config      Config       `json:"config"`
-	Counters    Counters     `json:"counters"`
+	// Matrix is every node's view of every link (the cluster link
+	// matrix, tetherstat -m) and the suspects localised from it.
+	Matrix   Matrix   `json:"matrix"`
+	Config   Config   `json:"config"`
+	Counters Counters `json:"counters"`
+}
+
+// Matrix is the cluster link matrix as the local node knows it: its own
+// view, and every peer's from the link table it sends about once a second.
+type Matrix struct {
+	Networks []string     `json:"networks"`
+	Nodes    []MatrixNode `json:"nodes"`
+	Links    []MatrixLink `json:"links"` // one per (from, to, network) known
+	Suspects []Suspect    `json:"suspects"`
+}
+
+// MatrixNode is one node of the matrix and what it says of its networks.
+type MatrixNode struct {
+	ID       uint16          `json:"id"`
+	Name     string          `json:"name"`
+	Local    bool            `json:"local"`
+	Known    bool            `json:"known"`  // its view is known (fresh link table, or the local node)
+	AgeMs    int64           `json:"age_ms"` // age of its link table
+	Networks []MatrixNetwork `json:"networks"`
+}
+
+// MatrixNetwork is a node's view of one of its networks.
+type MatrixNetwork struct {
+	Network   string   `json:"network"`
+	Known     bool     `json:"known"`
+	Carrier   bool     `json:"carrier"`
+	NICSilent bool     `json:"nic_silent"`
+	Reasons   []string `json:"reasons"` // network-wide reasons
+}
+
+// MatrixLink is one node's view of its link to another on one network.
+type MatrixLink struct {
+	From         uint16 `json:"from"`
+	To           uint16 `json:"to"`
+	Network      string `json:"network"`
+	State        string `json:"state"`
+	Reason       string `json:"reason"`
+	RemoteReason string `json:"remote_reason,omitempty"`
+	Hears        bool   `json:"hears"`       // From hears To
+	HeardBy      bool   `json:"heard_by"`    // To says it hears From
+	RxLossPct    int    `json:"rx_loss_pct"` // -1: unknown
+	TxLossPct    int    `json:"tx_loss_pct"`
+	// Disagree: To's view of the same link says otherwise (one end finds
+	// it usable and the other not, or one hears and the other does not):
+	// the signature of a one-way fault.
+	Disagree bool `json:"disagree"`
+}
+
+// Suspect is the most likely place of one broken network or path.
+type Suspect struct {
+	Network   string   `json:"network,omitempty"` // empty: every network (a node down)
+	Kind      string   `json:"kind"`              // node, network, path, cabling, node-down
+	Nodes     []uint16 `json:"nodes"`
+	NodeNames []string `json:"node_names"`
+	Reason    string   `json:"reason"`
+	Others    []string `json:"others,omitempty"`  // cabling: the other networks involved
+	OneWay    bool     `json:"one_way,omitempty"` // path: frames lost from nodes[0] to nodes[1] only
+	Text      string   `json:"text"`              // the one line tetherstat -m prints
 }
 
 // Node is one configured node, the local one included (Local is true and
@@ -89,6 +154,19 @@ type Link struct {
 	LastHeardMs  int64             `json:"last_heard_ms"` // -1 when never heard
 	Since        time.Time         `json:"since"`         // when State was entered
 	Downs        uint64            `json:"downs"`         // UP->DOWN transitions
+	// Diagnostics. Loss is over the loss window, each way: rx the peer's
+	// frames we missed, tx ours it missed (from its report); -1 unknown.
+	RxLossPct int `json:"rx_loss_pct"`
+	TxLossPct int `json:"tx_loss_pct"`
+	Flaps     int `json:"flaps"` // downs within the flap window
+	// HeldUntil: a flapping link is held DOWN until then if it stays up.
+	HeldUntil *time.Time `json:"held_until,omitempty"`
+	// MTUOK: with mtu-mismatch, the largest frame seen to pass (bytes).
+	MTUOK int `json:"mtu_ok,omitempty"`
+	// Cross-connected: the network of ours the peer's frames for this one
+	// arrive on, and the peer's network whose frames arrive on this one.
+	CrossArrivesOn string `json:"cross_arrives_on,omitempty"`
+	CrossFrom      string `json:"cross_from,omitempty"`
 }
 
 // Network is one configured interconnect as seen by the local node (tetherstat -l).
@@ -107,6 +185,55 @@ type Network struct {
 	Address   string   `json:"address"`            // this node's IP on the network (tcp), if any
 	TCPPort   int      `json:"tcp_port,omitempty"` // the tcp channel's port, if the network has it
 	Error     string   `json:"error,omitempty"`    // why the network is not usable, if it is not
+	// Order is the place of the network in the order messages try
+	// (1 = the primary heartbeat: private networks in configuration
+	// order, then lowpri ones); Primary marks the first.
+	Order   int  `json:"order"`
+	Primary bool `json:"primary"`
+	// ProbeMTU is the size ether MTU probes are padded to.
+	ProbeMTU int `json:"probe_mtu,omitempty"`
+	// Reasons are the network-wide reasons (nic-silent, shared-segment,
+	// foreign-cluster, auth-failure, duplicate-node-id, carrier-lost),
+	// each with a sentence, and what was seen.
+	Reasons      []NetworkReason  `json:"reasons"`
+	SharedWith   []string         `json:"shared_with,omitempty"`
+	Foreign      []ForeignCluster `json:"foreign,omitempty"`
+	Duplicates   []Duplicate      `json:"duplicates,omitempty"`
+	AuthFailures *AuthFailures    `json:"auth_failures,omitempty"`
+}
+
+// NetworkReason is one network-wide reason.
+type NetworkReason struct {
+	Reason string    `json:"reason"`
+	Detail string    `json:"detail"`
+	Since  time.Time `json:"since,omitzero"`
+}
+
+// ForeignCluster is another cluster seen on a network.
+type ForeignCluster struct {
+	Cluster  uint16    `json:"cluster"`
+	Node     uint16    `json:"node"` // the node id its frames claim
+	From     string    `json:"from"` // its address (MAC)
+	Count    uint64    `json:"count"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// Duplicate is a sender seen with a node id that is already in use.
+type Duplicate struct {
+	Node        uint16    `json:"node"` // the id in dispute: ours, or a peer's
+	From        string    `json:"from"`
+	Incarnation string    `json:"incarnation"`
+	Count       uint64    `json:"count"`
+	LastSeen    time.Time `json:"last_seen"`
+}
+
+// AuthFailures count frames (and TCP handshakes) that failed
+// authentication on a network.
+type AuthFailures struct {
+	Count    uint64    `json:"count"`
+	LastSeen time.Time `json:"last_seen"`
+	Node     uint16    `json:"node"` // the node the last one claimed to be
+	From     string    `json:"from"`
 }
 
 // Config echoes the effective configuration values (tetherstat -c).
@@ -131,10 +258,11 @@ type Config struct {
 // Counters are the agent's statistics since start or the last reset
 // (tetherstat with no flag; -z resets them).
 type Counters struct {
-	ResetAt  time.Time         `json:"reset_at"`
-	Networks []NetworkCounters `json:"networks"`
-	Pauses   Pauses            `json:"pauses"`
-	Messages Messages          `json:"messages"`
+	ResetAt    time.Time         `json:"reset_at"`
+	Networks   []NetworkCounters `json:"networks"`
+	Pauses     Pauses            `json:"pauses"`
+	Messages   Messages          `json:"messages"`
+	LinkTables LinkTables        `json:"link_tables"`
 	// LogDropped counts log records dropped since start because the log
 	// output (journald, a pipe) did not keep up: the agent never waits
 	// for it.
@@ -153,6 +281,14 @@ type Messages struct {
 	// (busy, no route): the echo service sheds load rather than queue.
 	EchoShed uint64 `json:"echo_shed"`
 	Unrouted uint64 `json:"unrouted"` // received for a topic with no handler
+}
+
+// LinkTables count the link table messages (the matrix) sent and taken.
+type LinkTables struct {
+	Sent       uint64 `json:"sent"`
+	SendFailed uint64 `json:"send_failed"` // no route to the peer, or its send buffer full
+	Received   uint64 `json:"received"`
+	Rejected   uint64 `json:"rejected"` // malformed, or from a stale incarnation
 }
 
 // Pauses count the times this node's agent did not run for longer than

@@ -24,6 +24,7 @@ const (
 	viewReset
 	viewBrief
 	viewConnections
+	viewMatrix
 )
 
 // viewFlag is one of the mutually exclusive view flags. A new view (e.g.
@@ -42,6 +43,7 @@ func viewFlags() []viewFlag {
 		{"z", viewReset},
 		{"b", viewBrief},
 		{"L", viewConnections},
+		{"m", viewMatrix},
 	}
 }
 
@@ -71,11 +73,18 @@ Views (at most one; without one, the counters since start or the last -z):
                   "active" lists only the local node and nodes with a link
                   up, "configured" (the default) every node
   -l              networks: interface, channels, MTU, carrier, driver, MAC,
-                  address and tcp port
+                  address and tcp port, what is wrong with a network as a
+                  whole, and which one is the primary heartbeat
   -L              tcp connections (like Redis CLUSTER LINKS): per peer and
                   network the one we dial ("to") and the one the peer dials
                   ("from"): state, addresses, age, send buffer used/allocated
                   bytes, last frame, RTT, and why a missing one is missing
+  -m              the cluster link matrix: every node's view of its link to
+                  every other, per network ("!" where the two ends
+                  disagree: a one-way fault), what is wrong with each
+                  broken link, and the suspect of each broken network or
+                  path (a node's NIC, cable or port; a switch or VLAN; one
+                  path; a cable in the wrong place)
   -c              configuration values
   -z              reset the counters
   -b              brief: link health summary and the links that are not

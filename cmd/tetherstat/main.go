@@ -108,6 +108,8 @@ func show(w io.Writer, st *status.Status, o options) (healthy bool, err error) {
 		return render.Brief(w, st)
 	case viewConnections:
 		return true, render.Connections(w, st)
+	case viewMatrix:
+		return true, render.Matrix(w, st)
 	default:
 		return true, render.Counters(w, st)
 	}

@@ -44,6 +44,14 @@ func Brief(w io.Writer, st *status.Status) (healthy bool, err error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "tether: %d links, %d healthy, %d not healthy\n", total, good, total-good)
 	b.Write(bad.Bytes())
+	// Network-wide findings that no link shows (another cluster on the
+	// VLAN, forged frames, a duplicate node id) are printed too; they do
+	// not make the exit status unhealthy, which is about links.
+	for _, n := range st.Networks {
+		for _, r := range n.Reasons {
+			fmt.Fprintf(&b, "network %s: %s: %s\n", n.Name, r.Reason, strings.Join(strings.Fields(r.Detail), " "))
+		}
+	}
 	return good == total, flush(w, &b)
 }
 

@@ -89,12 +89,16 @@ func fixture() *status.Status {
 		Networks: []status.Network{
 			{Name: "hb0", Interface: "eth1", Channels: []string{"ether", "tcp"}, MTU: 1500, Carrier: true,
 				OperState: "up", Driver: "veth", MAC: "02:00:00:00:00:01", EtherType: "0x88b5", Address: "192.168.10.1",
-				TCPPort: 7947},
+				TCPPort: 7947, Order: 1, Primary: true,
+				Reasons: []status.NetworkReason{{Reason: "foreign-cluster",
+					Detail: "frames of another cluster arrive here: cluster 8 (node 0 at 02:00:00:00:08:01): two clusters share this VLAN; they are counted and ignored"}}},
 			{Name: "hb1", Interface: "eth2", Channels: []string{"ether"}, MTU: 1500, ConfigMTU: 9000, Carrier: true,
-				OperState: "up", Driver: "ixgbe", MAC: "02:00:00:00:01:01", EtherType: "0x88b5"},
+				OperState: "up", Driver: "ixgbe", MAC: "02:00:00:00:01:01", EtherType: "0x88b5", Order: 2},
 			{Name: "pub", Interface: "eth9", Channels: []string{"tcp"}, Lowpri: true, OperState: "down",
-				Address: "10.0.0.1", TCPPort: 7948, Error: "interface eth9 not found"},
+				Address: "10.0.0.1", TCPPort: 7948, Error: "interface eth9 not found", Order: 3,
+				Reasons: []status.NetworkReason{{Reason: "carrier-lost", Detail: "eth9 has no carrier: cable, switch port or NIC"}}},
 		},
+		Matrix:      matrix(),
 		Connections: connections(t0, now),
 		Config: status.Config{
 			ConfigFile:            "/etc/tether/tether.yaml",
@@ -130,6 +134,45 @@ func fixture() *status.Status {
 			Pauses:   status.Pauses{Count: 2, LastMs: 25.4, LastAt: now.Add(-90 * time.Second), LongestMs: 212.0},
 		},
 	}
+}
+
+// matrix is fixture's link matrix over hb0 and hb1: node0, node1 and
+// node2 known; node2 lost carrier on hb1; node1's hb0 frames do not reach
+// node2 (one way); node3 and node4 unknown.
+func matrix() status.Matrix {
+	mx := status.Matrix{Networks: []string{"hb0", "hb1"}}
+	for _, n := range []struct {
+		id    uint16
+		known bool
+		age   int64
+	}{{0, true, 0}, {1, true, 400}, {2, true, 2500}, {3, false, 0}, {4, false, 0}} {
+		mn := status.MatrixNode{ID: n.id, Name: "node" + string(rune('0'+n.id)), Local: n.id == 0, Known: n.known, AgeMs: n.age}
+		mx.Nodes = append(mx.Nodes, mn)
+	}
+	link := func(from, to uint16, net, state, reason, remote string, disagree bool) status.MatrixLink {
+		return status.MatrixLink{From: from, To: to, Network: net, State: state, Reason: reason, RemoteReason: remote,
+			Hears: state == status.LinkUp, HeardBy: state == status.LinkUp, Disagree: disagree}
+	}
+	for _, p := range [][2]uint16{{0, 1}, {1, 0}, {0, 2}, {2, 0}} {
+		mx.Links = append(mx.Links, link(p[0], p[1], "hb0", status.LinkUp, "", "", false))
+	}
+	mx.Links = append(mx.Links,
+		link(1, 2, "hb0", status.LinkDown, "one-way-out", "one-way-in", true),
+		link(2, 1, "hb0", status.LinkDown, "one-way-in", "one-way-out", true),
+		link(0, 1, "hb1", status.LinkTrouble, "lossy", "", false),
+		link(1, 0, "hb1", status.LinkUp, "lossy", "", false),
+		link(0, 2, "hb1", status.LinkDown, "peer-silent", "carrier-lost", false),
+		link(2, 0, "hb1", status.LinkDown, "carrier-lost", "", false),
+		link(1, 2, "hb1", status.LinkDown, "peer-silent", "carrier-lost", false),
+		link(2, 1, "hb1", status.LinkDown, "carrier-lost", "", false),
+	)
+	mx.Suspects = []status.Suspect{
+		{Network: "hb0", Kind: "path", Nodes: []uint16{1, 2}, NodeNames: []string{"node1", "node2"}, Reason: "one-way-out", OneWay: true,
+			Text: "hb0: the path from node1 to node2 loses node1's frames one way (one-way-out)"},
+		{Network: "hb1", Kind: "node", Nodes: []uint16{2}, NodeNames: []string{"node2"}, Reason: "carrier-lost",
+			Text: "hb1: node2's hb1 cable, switch port or NIC (no carrier)"},
+	}
+	return mx
 }
 
 // connections are the tcp connections of fixture, deliberately not in

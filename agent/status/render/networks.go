@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,9 +42,70 @@ func Networks(w io.Writer, st *status.Status) error {
 		if n.ConfigMTU > 0 && n.MTU > 0 && n.ConfigMTU != n.MTU {
 			t.addNote(indent, 1, "mtu: configured "+strconv.Itoa(n.ConfigMTU)+", interface has "+strconv.Itoa(n.MTU))
 		}
+		for _, r := range n.Reasons {
+			if r.Reason == "carrier-lost" && n.Error != "" {
+				continue // the error line says it
+			}
+			t.addNote(indent, 1, r.Reason+": "+r.Detail)
+		}
 	}
 	t.write(&b)
+	if line := primaryLine(st); line != "" {
+		b.WriteString(indent + line + "\n")
+	}
 	return flush(w, &b)
+}
+
+// primaryLine answers "which one is the primary heartbeat?": the network
+// messages prefer, and the order after it; a primary without a usable link
+// says which network messages use instead.
+func primaryLine(st *status.Status) string {
+	nets := append([]status.Network(nil), st.Networks...)
+	slices.SortFunc(nets, func(a, b status.Network) int { return a.Order - b.Order })
+	var rest []string
+	var primary status.Network
+	for _, n := range nets {
+		switch {
+		case n.Order <= 0:
+		case n.Primary:
+			primary = n
+		case n.Lowpri:
+			rest = append(rest, n.Name+" (lowpri)")
+		default:
+			rest = append(rest, n.Name)
+		}
+	}
+	if primary.Name == "" {
+		return ""
+	}
+	line := "Primary heartbeat: " + primary.Name + " (messages prefer it)"
+	if len(rest) > 0 {
+		line += "; then " + strings.Join(rest, ", ")
+	}
+	if !usableNetwork(st, primary.Name) {
+		for _, n := range nets {
+			if n.Order > 0 && !n.Primary && usableNetwork(st, n.Name) {
+				return line + "; " + primary.Name + " has no usable link now: messages use " + n.Name
+			}
+		}
+		return line + "; no network has a usable link now"
+	}
+	return line
+}
+
+// usableNetwork reports whether some peer's link on net is UP or TROUBLE.
+func usableNetwork(st *status.Status, net string) bool {
+	for _, n := range st.Nodes {
+		if n.Local {
+			continue
+		}
+		for _, l := range n.Links {
+			if l.Network == net && (l.State == status.LinkUp || l.State == status.LinkTrouble) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // address is the network's IP address, joined with its tcp port if set.

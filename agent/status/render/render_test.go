@@ -79,6 +79,7 @@ func TestGolden(t *testing.T) {
 		{"counters", Counters, fixture()},
 		{"counters_empty", Counters, &status.Status{}},
 		{"brief", brief, fixture()},
+		{"matrix", Matrix, fixture()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -322,6 +323,7 @@ func TestBriefHealth(t *testing.T) {
 	// links unhealthy, and a cluster whose peer links are all UP is healthy.
 	st.Nodes = []status.Node{st.Nodes[0], st.Nodes[2]}
 	st.Nodes[1].Links = st.Nodes[1].Links[:1] // node2 hb0: ether and tcp UP
+	st.Networks = nil                         // network-wide findings are printed, tested by the golden file
 	var b bytes.Buffer
 	healthy, err = Brief(&b, st)
 	if err != nil || !healthy {
@@ -442,5 +444,24 @@ func TestWriteErrorsReturned(t *testing.T) {
 	}
 	if _, err := Brief(failWriter{}, st); err == nil {
 		t.Error("Brief ignored a write error")
+	}
+}
+
+// "Which one is the primary heartbeat?": the network messages prefer,
+// and when it has no usable link, the one they use instead.
+func TestPrimaryHeartbeat(t *testing.T) {
+	st := fixture()
+	if got, want := primaryLine(st), "Primary heartbeat: hb0 (messages prefer it); then hb1, pub (lowpri)"; got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	for i := range st.Nodes {
+		for j := range st.Nodes[i].Links {
+			if l := &st.Nodes[i].Links[j]; l.Network == "hb0" && !st.Nodes[i].Local {
+				l.State = status.LinkDown
+			}
+		}
+	}
+	if got, want := primaryLine(st), "Primary heartbeat: hb0 (messages prefer it); then hb1, pub (lowpri); hb0 has no usable link now: messages use hb1"; got != want {
+		t.Errorf("primary down: got %q\nwant %q", got, want)
 	}
 }
