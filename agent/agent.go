@@ -247,7 +247,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 
-	a.log.Info("tetherd started", "event", "agent.start", "node", a.cfg.Node.Name, "node_id", a.cfg.Node.ID,
+	a.log.Info("tetherd started", "event", EvAgentStart, "node", a.cfg.Node.Name, "node_id", a.cfg.Node.ID,
 		"cluster", a.cfg.Cluster.ID, "incarnation", fmt.Sprintf("%016x", a.inc), "version", Version)
 	_ = a.do(ctx, func(now time.Time) {
 		for _, n := range a.nets {
@@ -268,7 +268,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				a.stopped = true
 				a.m.Shutdown(now)
 			})
-			a.log.Info("tetherd stopping: peers told", "event", "agent.stop", "node", a.cfg.Node.Name)
+			a.log.Info("tetherd stopping: peers told", "event", EvAgentStop, "node", a.cfg.Node.Name)
 			return nil
 		case err := <-watchErr:
 			if err != nil {
@@ -319,7 +319,7 @@ func (a *Agent) applyNIC(now time.Time, n *network, s nicwatch.State, initial bo
 			level = slog.LevelWarn
 		}
 		if !initial || !s.Carrier {
-			a.log.Log(context.Background(), level, carrierMsg(s), "event", "nic.carrier", "network", n.cfg.Name,
+			a.log.Log(context.Background(), level, carrierMsg(s), "event", EvNICCarrier, "network", n.cfg.Name,
 				"interface", s.Name, "carrier", s.Carrier, "exists", s.Exists, "oper_state", s.OperState)
 		}
 	}

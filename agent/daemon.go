@@ -115,10 +115,10 @@ func (d *Daemon) background(ctx context.Context, a *Agent, cfg *config.Config) {
 				err = a.SetKeys(ctx, keys)
 			}
 			if err != nil {
-				d.Log.Error("key reload failed, keeping the old keys", "event", "keys.reload", "err", err)
+				d.Log.Error("key reload failed, keeping the old keys", "event", EvKeysReload, "err", err)
 				continue
 			}
-			d.Log.Info("keys reloaded", "event", "keys.reload", "key_ids", a.keyIDs())
+			d.Log.Info("keys reloaded", "event", EvKeysReload, "key_ids", a.keyIDs())
 		case <-tick:
 			pctx, cancel := context.WithTimeout(ctx, time.Second)
 			err := a.do(pctx, func(time.Time) {})

@@ -26,6 +26,12 @@ const (
 	EvStatusError      = "status.error"       // the status server failed: the agent stops
 	EvTableRejected    = "table.rejected"     // a peer's link table could not be taken (rate-limited)
 	EvAgentPaused      = "agent.paused"       // this node did not run for a while (not scheduled, VM paused, SIGSTOP)
+	EvNetworkReason    = "network.reason"     // a network's network-wide reasons changed
+	EvLocalState       = "node.local_state"   // this node's own state changed (its NICs)
+	EvClaimed          = "agent.claimed"      // the claim phase ended: no other node uses our id; heartbeats start
+	EvDuplicateID      = "node.duplicate_id"  // another node uses our node id (at start-up: tetherd refuses to start)
+	EvCountersReset    = "counters.reset"     // tetherstat -z
+	EvKeysReload       = "keys.reload"        // the key file was re-read (SIGHUP), or could not be
 )
 
 func (a *Agent) peerName(id llt.NodeID) string {
@@ -77,6 +83,34 @@ func (a *Agent) logEvent(e llt.Event) {
 	case llt.EventPause:
 		a.log.Warn("agent paused: this node did not run; the pause is not counted as silence of its peers",
 			"event", EvAgentPaused, "pause_ms", float64(e.Pause.Microseconds())/1000)
+	case llt.EventNetwork:
+		net := a.nets[e.Network].cfg.Name
+		level := slog.LevelInfo
+		if len(e.NetReasons) > len(e.PrevNetReasons) {
+			level = slog.LevelWarn
+		}
+		msg := "network healthy again"
+		if len(e.NetReasons) > 0 {
+			msg = "network reasons changed"
+		}
+		a.log.Log(ctx, level, msg, "event", EvNetworkReason, "network", net,
+			"reasons", reasonList(e.NetReasons), "prev_reasons", reasonList(e.PrevNetReasons))
+	case llt.EventLocal:
+		level := slog.LevelInfo
+		if e.Node != llt.NodeOpen {
+			level = slog.LevelWarn
+		}
+		a.log.Log(ctx, level, "this node "+e.Node.String(), "event", EvLocalState, "state", e.Node.String(), "prev_state", e.PrevNode.String())
+	case llt.EventClaimed:
+		a.log.Info("node id claimed: no other node uses it; heartbeats start", "event", EvClaimed, "node_id", a.cfg.Node.ID)
+	case llt.EventDuplicateID:
+		attrs := []any{"event", EvDuplicateID, "network", a.nets[e.Network].cfg.Name, "node_id", a.cfg.Node.ID,
+			"other", formatAddr(llt.ChannelEther, e.Addr), "other_incarnation", fmt.Sprintf("%016x", e.Incarnation), "fatal", e.Fatal}
+		if e.Fatal {
+			a.log.Error("node id already in use by another node: refusing to start", attrs...)
+		} else {
+			a.log.Warn("another node uses our node id", attrs...)
+		}
 	case llt.EventPeerRestart:
 		a.log.Info("peer restarted", append([]any{"event", EvPeerRestart}, append(peer,
 			"incarnation", fmt.Sprintf("%016x", e.Incarnation),
@@ -109,4 +143,16 @@ func (a *Agent) nodeReason(e llt.Event) string {
 		return out
 	}
 	return ""
+}
+
+// reasonList is reasons as ids, comma separated ("" for none).
+func reasonList(rs []llt.Reason) string {
+	out := ""
+	for i, r := range rs {
+		if i > 0 {
+			out += ","
+		}
+		out += r.String()
+	}
+	return out
 }

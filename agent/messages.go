@@ -142,4 +142,3 @@ func (a *Agent) count(fn func(*status.Messages)) {
 	fn(&a.msgs)
 	a.mu.Unlock()
 }
-

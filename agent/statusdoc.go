@@ -38,7 +38,7 @@ func (a *Agent) ResetCounters(ctx context.Context) error {
 				n.tcpCtr.Reset()
 			}
 		}
-		a.log.Info("counters reset", "event", "counters.reset")
+		a.log.Info("counters reset", "event", EvCountersReset)
 	})
 }
 
