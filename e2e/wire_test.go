@@ -46,7 +46,9 @@ func capture(t *testing.T, b *testbed.Bed, codec *llt.Codec, src, dst int, net s
 			continue
 		}
 		var f llt.Frame
-		if codec.Decode(ef.Payload, &f) != nil || f.Src != llt.NodeID(src) || f.Dst != llt.NodeID(dst) {
+		// Not the MTU probes: a padded copy of the newest heartbeat is not
+		// a replay, whoever sends it.
+		if codec.Decode(ef.Payload, &f) != nil || f.Src != llt.NodeID(src) || f.Dst != llt.NodeID(dst) || f.Flags&llt.FlagProbe != 0 {
 			continue
 		}
 		out = append(out, bytes.Clone(ef.Payload))
