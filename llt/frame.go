@@ -21,8 +21,11 @@ const (
 const (
 	// FlagProbe: the frame is padded to the network's MTU to prove that
 	// frames of that size pass (ProbeAck acknowledges it).
-	FlagProbe  uint8 = 1 << 0
-	knownFlags       = FlagProbe
+	FlagProbe uint8 = 1 << 0
+	// FlagCopy: the frame is a copy of the heartbeat sent just before it,
+	// with the same sequence number (a probe sent as a separate frame).
+	FlagCopy   uint8 = 1 << 1
+	knownFlags       = FlagProbe | FlagCopy
 )
 
 func (t FrameType) String() string {

@@ -51,8 +51,8 @@ func TestHeartbeatJitterStaysWithinBFDBounds(t *testing.T) {
 	var sends []time.Time
 	s.tap = func(src, dst, net int, b []byte) {
 		var f Frame
-		if src == 0 && s.nodes[1].codec.Decode(b, &f) == nil && f.Flags&FlagProbe == 0 {
-			sends = append(sends, s.now) // not the MTU probes: they copy a heartbeat
+		if src == 0 && s.nodes[1].codec.Decode(b, &f) == nil && f.Flags&FlagCopy == 0 {
+			sends = append(sends, s.now) // not the probe copies of a heartbeat
 		}
 	}
 	s.run(20 * time.Second)

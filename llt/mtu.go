@@ -6,10 +6,13 @@ import (
 )
 
 // MTU probes. Every ProbeEvery-th heartbeat of an UP ether session is
-// followed by a copy of itself padded to the network's MTU (FlagProbe,
-// the same sequence number: if the heartbeat is lost the probe stands in
-// for it, and a lost probe is no loss of the link); the peer acknowledges
-// the newest probe it received in the ProbeAck field of its frames. A probe
+// padded to the network's MTU (FlagProbe); the peer acknowledges the
+// newest probe it received in the ProbeAck field of its frames. That costs
+// no extra frame while probes pass. Once one is lost, the probes become
+// separate frames: padded copies of the plain heartbeats they follow, with
+// the same sequence number (if the heartbeat is lost the copy stands in
+// for it), so that the link's liveness never depends on frames that may
+// not fit. A probe
 // not acknowledged within two of the peer's heartbeats is lost. After a
 // lost probe every heartbeat is a probe until the question is settled:
 // enough probes lost in a row, while the small heartbeats pass, is an MTU
@@ -43,10 +46,17 @@ type probeState struct {
 // resetProbes forgets the probes (the peer restarted, the link went down).
 func (ps *probeState) reset() { *ps = probeState{} }
 
-// probeSize decides whether the heartbeat about to be sent on s is a
-// probe, and of what size; 0 when it is not. base is the frame's size
-// without padding.
-func (m *Machine) probeSize(now time.Time, l *link, s *session, base int) int {
+// probeSize decides whether the heartbeat about to be sent on s is
+// probed, at what size (0: not), and whether the probe is a separate copy
+// of it or the heartbeat itself padded. base is the frame's size without
+// padding.
+func (m *Machine) probeSize(now time.Time, l *link, s *session, base int) (size int, copy bool) {
+	size = m.probeSizeOf(now, l, s, base)
+	ps := &s.probe
+	return size, ps.suspect || ps.mismatch
+}
+
+func (m *Machine) probeSizeOf(now time.Time, l *link, s *session, base int) int {
 	ns := &m.nets[l.net]
 	mtu := ns.cfg.MTU
 	if m.diag.ProbeEvery < 0 || s.ch != ChannelEther || s.state != SessionUp || mtu <= base {

@@ -68,7 +68,7 @@ func (m *Machine) Receive(now time.Time, in Inbound) Verdict {
 		m.noteProbe(p, p.links[fnet].sess[in.Channel], f)
 	}
 	if v := m.fresh(now, p, in, f); v != Accepted {
-		if v == DropReplay && f.Flags&FlagProbe != 0 && f.Seq == p.links[fnet].sess[in.Channel].maxSeq {
+		if v == DropReplay && f.Flags&FlagCopy != 0 && f.Seq == p.links[fnet].sess[in.Channel].maxSeq {
 			return DropProbeCopy // the heartbeat it copies, just before it, came first
 		}
 		if v == DropUnprovenIncarnation {
@@ -91,9 +91,9 @@ func (m *Machine) Receive(now time.Time, in Inbound) Verdict {
 	if m.echoesUs(s, f) {
 		p.confirmed = true
 	}
-	if f.Flags&FlagProbe != 0 && gap >= 0 {
-		// A probe copy accepted: the heartbeat it copies, sent just
-		// before it, was lost.
+	if f.Flags&FlagCopy != 0 && gap >= 0 {
+		// A copy accepted: the heartbeat it copies, sent just before it,
+		// was lost.
 		gap++
 		s.stats.lost++
 	}

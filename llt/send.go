@@ -96,19 +96,22 @@ func (m *Machine) sendPadded(now time.Time, p *peer, l *link, s *session, typ Fr
 	if n := o.Frame.EncodedLen(); frameLen > n {
 		o.Frame.Pad = frameLen - n
 	}
-	m.out.Frames = append(m.out.Frames, o)
 	if typ == FrameHeartbeat {
-		// An MTU probe is a padded copy of the heartbeat, with the same
-		// sequence number: whichever arrives first is the heartbeat, so a
-		// lost probe costs the link nothing (mtu.go).
+		// An MTU probe: the heartbeat itself padded, or once a probe was
+		// lost a padded copy after it with the same sequence number
+		// (mtu.go).
 		base := o.Frame.EncodedLen()
-		if size := m.probeSize(now, l, s, base); size > base {
+		if size, copy := m.probeSize(now, l, s, base); size > base {
+			s.probe.sent(s.txSeq, size, now)
+			if copy {
+				m.out.Frames = append(m.out.Frames, o)
+				o.Frame.Flags |= FlagCopy
+			}
 			o.Frame.Flags |= FlagProbe
 			o.Frame.Pad = size - base
-			s.probe.sent(s.txSeq, size, now)
-			m.out.Frames = append(m.out.Frames, o)
 		}
 	}
+	m.out.Frames = append(m.out.Frames, o)
 }
 
 // vector builds our view of every link to p, in the Output's storage: it

@@ -443,7 +443,7 @@ func TestDissector(t *testing.T) {
 		Payload: append([]byte{2}, "link-table-body"...),
 	}
 	probe := llt.Frame{
-		Type: llt.FrameHeartbeat, Flags: llt.FlagProbe, State: llt.SessionUp, Cluster: 7, Src: 1, Dst: 3,
+		Type: llt.FrameHeartbeat, Flags: llt.FlagProbe | llt.FlagCopy, State: llt.SessionUp, Cluster: 7, Src: 1, Dst: 3,
 		Network: "hb1", Heartbeat: 250 * time.Millisecond, PeerInact: 4 * time.Second,
 		Incarnation: 0x0a0b0c0d0e0f1011, Seq: 100, Timestamp: 2_000_000_000,
 		ProbeAck: 99, Pad: 900,
@@ -654,9 +654,10 @@ func TestDissector(t *testing.T) {
 
 	t.Run("probe", func(t *testing.T) {
 		c := one(t, pProbe)
-		info(t, pProbe, "hb1 node1 -> node3 heartbeat UP seq=100 probe")
-		c.eq("tether.flags", "0x01")
+		info(t, pProbe, "hb1 node1 -> node3 heartbeat UP seq=100 copy probe")
+		c.eq("tether.flags", "0x03")
 		c.eq("tether.flags.probe", "1")
+		c.eq("tether.flags.copy", "1")
 		c.eq("tether.flags.reserved", "0x00")
 		c.eq("tether.network", "hb1")
 		c.eq("tether.src", "1")

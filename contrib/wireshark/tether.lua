@@ -24,6 +24,7 @@
 --   tether.type                 1 heartbeat, 2 shutdown, 3 message, 4 claim
 --   tether.flags                flags byte
 --   tether.flags.probe          bit 0: MTU probe (padded to the network's MTU)
+--   tether.flags.copy           bit 1: a copy of the previous frame (same sequence)
 --   tether.flags.reserved       the other bits (0 on the wire)
 --   tether.state                session state: 1 DOWN, 2 INIT, 3 UP
 --   tether.diag                 diagnostic code (none, time-expired, ...)
@@ -267,7 +268,8 @@ local pf = {
     type = ProtoField.uint8("tether.type", "Type", base.DEC, FRAME_TYPES),
     flags = ProtoField.uint8("tether.flags", "Flags", base.HEX),
     flag_probe = ProtoField.bool("tether.flags.probe", "MTU probe", 8, nil, 0x01),
-    flag_reserved = ProtoField.uint8("tether.flags.reserved", "Reserved", base.HEX, nil, 0xFE),
+    flag_copy = ProtoField.bool("tether.flags.copy", "Copy of the previous frame", 8, nil, 0x02),
+    flag_reserved = ProtoField.uint8("tether.flags.reserved", "Reserved", base.HEX, nil, 0xFC),
     state = ProtoField.uint8("tether.state", "Session state", base.DEC, SESSION_STATES),
     diag = ProtoField.uint8("tether.diag", "Diag", base.DEC, DIAGS),
     netlen = ProtoField.uint8("tether.netlen", "Network name length", base.DEC),
@@ -378,9 +380,14 @@ local function parse_frame(buf, tree, lim, st)
         fi:append_text(" (probe)")
         st.probe = true
     end
+    if bit(flags, 0x02) then
+        fi:append_text(" (copy)")
+        st.copy = true
+    end
     fi:add(pf.flag_probe, buf(4, 1))
+    fi:add(pf.flag_copy, buf(4, 1))
     fi:add(pf.flag_reserved, buf(4, 1))
-    if flags >= 2 then
+    if flags >= 4 then
         malformed(fi, "reserved flags 0x%02x", flags)
     end
 
@@ -604,6 +611,9 @@ local function info_text(st)
         parts[#parts + 1] = "seq=" .. tostring(st.seq)
     end
     local s = table.concat(parts, " ")
+    if st.copy then
+        s = s .. " copy"
+    end
     if st.probe then
         s = s .. " probe"
     end
