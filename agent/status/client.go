@@ -77,6 +77,37 @@ func (c *Client) Ping(ctx context.Context, req PingRequest) (*PingResult, error)
 	return &res, nil
 }
 
+// PingCluster asks the agent to test every path to every peer
+// (ping-cluster). It takes about two echo timeouts.
+func (c *Client) PingCluster(ctx context.Context, req PingClusterRequest) (*PingClusterResult, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := c.doBody(ctx, http.MethodPost, PathPingCluster, b)
+	if err != nil {
+		return nil, err
+	}
+	var res PingClusterResult
+	if err := json.Unmarshal(body, &res); err != nil {
+		return nil, fmt.Errorf("agent at %s: bad ping-cluster result: %w", c.socket, err)
+	}
+	return &res, nil
+}
+
+// AgentError is an error answer of an agent that was reached: its HTTP
+// status and its message.
+type AgentError struct {
+	Socket     string
+	StatusCode int
+	Status     string // "400 Bad Request"
+	Message    string // the agent's text, trimmed
+}
+
+func (e *AgentError) Error() string {
+	return fmt.Sprintf("agent at %s: %s: %s", e.Socket, e.Status, e.Message)
+}
+
 // requestTimeout bounds a status read or a counter reset: an agent that
 // does not answer in this time is as good as unreachable.
 const requestTimeout = 5 * time.Second
@@ -106,7 +137,7 @@ func (c *Client) doBody(ctx context.Context, method, path string, payload []byte
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, c.socket, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("agent at %s: %s: %s", c.socket, resp.Status, body)
+		return nil, &AgentError{Socket: c.socket, StatusCode: resp.StatusCode, Status: resp.Status, Message: string(bytes.TrimSpace(body))}
 	}
 	return body, nil
 }

@@ -33,6 +33,8 @@ const (
 	PathStatus = "/v1/status"
 	PathReset  = "/v1/counters/reset"
 	PathPing   = "/v1/ping"
+	// PathPingCluster runs ping-cluster (ClusterPinger).
+	PathPingCluster = "/v1/ping-cluster"
 )
 
 // Server serves the status document over HTTP on a unix socket.
@@ -93,17 +95,21 @@ func Listen(path string, p Provider, log *slog.Logger) (*Server, error) {
 	if pinger, ok := p.(Pinger); ok {
 		mux.HandleFunc("POST "+PathPing, func(w http.ResponseWriter, r *http.Request) {
 			var req PingRequest
-			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
-				http.Error(w, "bad ping request: "+err.Error(), http.StatusBadRequest)
+			if !decodeRequest(w, r, "ping", &req) {
 				return
 			}
 			res, err := pinger.Ping(r.Context(), req)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			reply(w, res, err)
+		})
+	}
+	if cp, ok := p.(ClusterPinger); ok {
+		mux.HandleFunc("POST "+PathPingCluster, func(w http.ResponseWriter, r *http.Request) {
+			var req PingClusterRequest
+			if !decodeRequest(w, r, "ping-cluster", &req) {
 				return
 			}
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(res)
+			res, err := cp.PingCluster(r.Context(), req)
+			reply(w, res, err)
 		})
 	}
 	srv := &http.Server{
@@ -113,6 +119,34 @@ func Listen(path string, p Provider, log *slog.Logger) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return &Server{ln: ln, srv: srv, path: path}, nil
+}
+
+// decodeRequest reads a JSON request body into v; on failure it answers
+// 400 and returns false. Unknown fields are refused, so a client newer
+// than the agent learns that its request is not understood.
+func decodeRequest(w http.ResponseWriter, r *http.Request, what string, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		http.Error(w, "bad "+what+" request: "+err.Error(), http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+// reply answers res as JSON, or the error: 400 for a RequestError, else
+// 503.
+func reply(w http.ResponseWriter, res any, err error) {
+	switch {
+	case IsBadRequest(err):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(res)
 }
 
 // Serve serves until ctx is done, then shuts down and removes the socket.

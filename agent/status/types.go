@@ -349,32 +349,3 @@ type Connection struct {
 
 // Healthy reports whether a link needs no attention.
 func (l Link) Healthy() bool { return l.State == LinkUp && l.Reason == "" }
-
-// PingRequest asks the agent to send echo messages to a peer through the
-// message API (POST /v1/ping): the round trip of an application message,
-// and its throughput when Window > 1.
-type PingRequest struct {
-	Peer       uint16 `json:"peer"`
-	Count      int    `json:"count"`       // messages to send; default 10
-	Size       int    `json:"size"`        // payload bytes; default 64
-	Window     int    `json:"window"`      // messages in flight at once; default 1
-	IntervalMs int    `json:"interval_ms"` // pause between sends (window 1); default 0
-	TimeoutMs  int    `json:"timeout_ms"`  // wait for a reply; default 1000
-}
-
-// PingResult is the outcome of a PingRequest.
-type PingResult struct {
-	Peer         uint16         `json:"peer"`
-	Sent         int            `json:"sent"`
-	Received     int            `json:"received"`
-	SendErrors   map[string]int `json:"send_errors,omitempty"` // "no-route", "too-large", "busy", ...
-	Busy         int            `json:"busy,omitempty"`        // sends pushed back (ErrBusy) and retried after a reply
-	Size         int            `json:"size"`
-	RTTMinMicros int64          `json:"rtt_min_us"`
-	RTTP50Micros int64          `json:"rtt_p50_us"`
-	RTTP99Micros int64          `json:"rtt_p99_us"`
-	RTTMaxMicros int64          `json:"rtt_max_us"`
-	DurationMs   float64        `json:"duration_ms"`
-	PerSecond    float64        `json:"per_second"` // replies received per second
-	Routes       map[string]int `json:"routes"`     // "hb0/tcp-to": messages sent that way
-}
