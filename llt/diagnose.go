@@ -172,7 +172,9 @@ func (m *Machine) reasonDown(now time.Time, p *peer, l *link, held bool) Reason 
 		return ReasonCarrierLost
 	case ns.ev.silent:
 		return ReasonNICSilent
-	case l.stopped && (l.stoppedUntil.IsZero() || now.Before(l.stoppedUntil)):
+	case l.stopped && (l.stoppedUntil.IsZero() || now.Before(l.stoppedUntil)) && !m.authFailedSince(now, l, l.stoppedAt):
+		// (A peer that stopped and came back with a wrong key is an
+		// auth-failure from then on.)
 		return ReasonPeerStopped
 	case m.sharedWith(now, l.net) != 0:
 		return ReasonSharedSegment
@@ -184,6 +186,12 @@ func (m *Machine) reasonDown(now time.Time, p *peer, l *link, held bool) Reason 
 		return ReasonFlapping
 	}
 	return m.silenceReason(now, l)
+}
+
+// authFailedSince reports whether frames claiming to be l's peer failed
+// authentication recently, after t.
+func (m *Machine) authFailedSince(now time.Time, l *link, t time.Time) bool {
+	return l.authFail.After(t) && now.Sub(l.authFail) < m.evidenceTTL()
 }
 
 // silenceReason names why a link hears too little: one way or the other,

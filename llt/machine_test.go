@@ -804,3 +804,27 @@ func TestStaleCarrierReportDoesNotDownARestoredLink(t *testing.T) {
 		}
 	}
 }
+
+// A peer that stopped cleanly and comes back with the wrong key is named
+// auth-failure, not peer-stopped for ever.
+func TestStoppedPeerBackWithAWrongKey(t *testing.T) {
+	s := newSim(t, 2, ether("hb0"), DefaultTimers())
+	s.run(time.Second)
+	n1 := s.nodes[1]
+	n1.m.Shutdown(s.now)
+	s.collect(n1)
+	n1.down = true
+	s.run(time.Second)
+	if l := s.link(0, 1, 0); l.Reason != ReasonPeerStopped {
+		t.Fatalf("stopped peer: %v", l.Reason)
+	}
+	// Back, but its frames fail authentication.
+	for range 10 {
+		s.run(100 * ms)
+		s.nodes[0].m.NoteAuthFailure(s.now, 0, 1, "x")
+		s.collect(s.nodes[0])
+	}
+	if l := s.link(0, 1, 0); l.State != LinkDown || l.Reason != ReasonAuthFailure {
+		t.Fatalf("stopped peer back with a wrong key: %v %v, want DOWN auth-failure", l.State, l.Reason)
+	}
+}

@@ -302,7 +302,7 @@ func (m *Machine) restartPeer(now time.Time, p *peer, inc uint64) {
 
 func (m *Machine) peerShutdown(now time.Time, p *peer) {
 	for _, l := range p.links {
-		l.stopped, l.stoppedUntil = true, time.Time{}
+		l.stopped, l.stoppedUntil, l.stoppedAt = true, time.Time{}, now
 		l.remoteAt, l.remoteSent = time.Time{}, 0
 		for s := range l.sessions() {
 			s.lastRx = time.Time{}
