@@ -133,7 +133,8 @@ type link struct {
 	crossOut   crossMark // the peer's frames for another network arrived on this one
 	authFail   time.Time // frames claiming to be the peer failed authentication here
 	flap       flapState
-	stopped    bool // the peer said it is shutting down
+	stopped    bool      // the peer said it is shutting down
+	stoppedAt  time.Time // when it said so
 	// stoppedUntil: after the peer restarts, a stopped link keeps its
 	// reason until it hears the new incarnation or this passes.
 	stoppedUntil time.Time
