@@ -162,25 +162,41 @@ func localizeNetwork(mx *Matrix, n int) []Suspect {
 // crossedElsewhere reports whether node i's frames are seen crossed by
 // the others (the mark is on both ends, but a node that is crossed
 // everywhere is the one whose cable moved only if at least one pair not
-// involving it is fine on n).
+// involving it is fine on n). When no pair without i is known (i is cut
+// off and only its own view is known: ether only, its cables swapped),
+// two crossed pairs or more blame i: one fault, its cabling, explains
+// them, where the alternative takes one per peer.
 func crossedElsewhere(mx *Matrix, pairs []pairState, i, n int) bool {
-	others := 0
+	others, mine := 0, 0
 	for _, p := range pairs {
-		if p.a != i && p.b != i && p.known {
-			others++
-			if p.crossed || p.broken {
-				return false
-			}
+		if !p.known {
+			continue
+		}
+		if p.a == i || p.b == i {
+			mine++
+			continue
+		}
+		others++
+		if p.crossed || p.broken {
+			return false
 		}
 	}
-	return others > 0 || len(mx.Nodes) == 2
+	return others > 0 || len(mx.Nodes) == 2 || mine >= 2
 }
 
 // nodeCrossedOn reports whether some node's view calls a link of node i
-// on network o cross-connected.
+// on network o cross-connected, node i's own view of its links included.
 func nodeCrossedOn(mx *Matrix, i, o int) bool {
 	for j, v := range mx.Views {
-		if j == i || !v.Known {
+		if !v.Known {
+			continue
+		}
+		if j == i {
+			for k, row := range v.Cells {
+				if c := row[o]; k != i && c.Known && c.Reason == ReasonCrossConnected {
+					return true
+				}
+			}
 			continue
 		}
 		if c := v.Cells[i][o]; c.Known && c.Reason == ReasonCrossConnected {

@@ -106,6 +106,27 @@ func TestLocalizeSwappedCables(t *testing.T) {
 	}
 }
 
+// The node whose cables are swapped, cut off from every peer, has only its
+// own view: every peer's frames for one network land on its other one.
+// One fault explains that (its own cabling); the alternative (every peer
+// swapped the same way) takes one per peer. It blames its own cabling on
+// both networks, naming the other network, as its peers do.
+func TestLocalizeSwappedCablesOnTheSwappedNode(t *testing.T) {
+	s := localizeSim(t)
+	s.seg[[2]int{1, 0}] = 1
+	s.seg[[2]int{1, 1}] = 0
+	s.run(3 * time.Second)
+	mx := s.nodes[1].m.Matrix(s.now)
+	if len(mx.Suspects) != 2 {
+		t.Fatalf("node 1: suspects %s, want its own cabling on both networks", suspectsString(mx))
+	}
+	for _, x := range mx.Suspects {
+		if x.Kind != SuspectCabling || x.Nodes[0] != 1 || x.Reason != ReasonCrossConnected || len(x.Others) != 1 || x.Others[0] == x.Network {
+			t.Errorf("node 1: suspect %s, want cabling of node 1 with the other network", suspectsString(mx))
+		}
+	}
+}
+
 func TestLocalizeSharedSegment(t *testing.T) {
 	s := localizeSim(t)
 	s.seg[[2]int{1, 1}] = 0
