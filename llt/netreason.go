@@ -202,10 +202,19 @@ func (m *Machine) netHas(i int, r Reason) bool { return slices.Contains(m.nets[i
 // another network that it does not hear us there, and at least two other
 // nodes hearing each other there (their link tables). With fewer than
 // three nodes the rule cannot tell our NIC from the peer's: peer-silent.
+// A NIC that receives frames of ours meant for another network (a shared
+// segment, a peer's cross-connected frames) passes frames: what is wrong
+// is where it is plugged, not the NIC.
 func (m *Machine) nicSilent(now time.Time, i int) bool {
 	ns := &m.nets[i]
-	if !ns.carrier || len(m.peers) < 2 {
+	if !ns.carrier || len(m.peers) < 2 || m.sharedWith(now, i) != 0 {
 		return false
+	}
+	ttl := m.crossTTL(ns)
+	for _, p := range m.peers {
+		if c := p.links[i].crossOut; !c.at.IsZero() && now.Sub(c.at) < ttl {
+			return false
+		}
 	}
 	deaf := false
 	for _, p := range m.peers {

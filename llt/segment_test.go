@@ -72,10 +72,14 @@ func TestSwappedCablesAreCrossConnectedOnBothEnds(t *testing.T) {
 // node 1's two NICs share a segment. Node 1 says shared-segment on both
 // networks (hb0 still works, but its redundancy is fake); its peers say
 // node 1's hb1 frames arrive on their hb0: cross-connected on hb1. The
-// peers' own networks are not shared.
+// peers' own networks are not shared. With the link tables on (as in the
+// agent) the peers say node 1 does not hear them on hb1 and they hear
+// each other there: that must not pass for a silent NIC on node 1, whose
+// hb1 NIC receives plenty (the hb0 frames).
 func TestOneCableInTheWrongVLAN(t *testing.T) {
 	tm := DefaultTimers()
 	s := newSim(t, 3, ether("hb0", "hb1"), tm)
+	s.tables = true
 	s.run(time.Second)
 	s.seg[[2]int{1, 1}] = 0
 	s.run(3 * DefaultBroadcastEvery)
