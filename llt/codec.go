@@ -16,7 +16,8 @@ import (
 //	0   2   magic "TH"
 //	2   1   version
 //	3   1   type (1 heartbeat, 2 shutdown, 3 message, 4 claim)
-//	4   1   flags (bit 0: MTU probe, padded to the network's MTU; bit 1: a copy of the previous frame; others 0)
+//	4   1   flags (bit 0: MTU probe, padded to the network's MTU; bit 1: a copy of the previous
+//	        frame; bit 2: the previous frame was a padded probe; others 0)
 //	5   1   session state
 //	6   1   diag
 //	7   1   network name length (1..32)

@@ -24,8 +24,12 @@ const (
 	FlagProbe uint8 = 1 << 0
 	// FlagCopy: the frame is a copy of the heartbeat sent just before it,
 	// with the same sequence number (a probe sent as a separate frame).
-	FlagCopy   uint8 = 1 << 1
-	knownFlags       = FlagProbe | FlagCopy
+	FlagCopy uint8 = 1 << 1
+	// FlagAfterProbe: the frame before this one on the session (sequence
+	// number minus one) was a padded heartbeat: if it was lost, it is not
+	// loss of the link but a probe that did not fit.
+	FlagAfterProbe uint8 = 1 << 2
+	knownFlags           = FlagProbe | FlagCopy | FlagAfterProbe
 )
 
 func (t FrameType) String() string {

@@ -18,7 +18,8 @@ import (
 // enough probes lost in a row, while the small heartbeats pass, is an MTU
 // mismatch. "Enough" depends on the link's measured loss: K probes in a
 // row are lost by chance with probability p^K, so K is the smallest with
-// p^K below one in a billion (4 on a clean link, 18 at 30 % loss). The
+// p^K below one in ten million (3 on a clean link, 14 at 30 % loss; a false
+// mismatch lasts only until the next probe passes). The
 // largest size that passes is then found by bisection between the
 // heartbeat's own size (it passes) and the MTU, while every other probe
 // keeps trying the MTU, whose first acknowledgement ends the mismatch.
@@ -102,12 +103,13 @@ func (ps *probeState) sent(seq uint64, size int, now time.Time) {
 	ps.out[oldest] = probeRec{seq: seq, size: size, at: now}
 }
 
-// probeTimeout is how long the peer has to acknowledge a probe: two of its
-// heartbeats (the acknowledgement rides its next frames) and two round
-// trips.
+// probeTimeout is how long the peer has to acknowledge a probe: one of its
+// heartbeats (the acknowledgement rides its next frame, which comes within
+// one) and a few round trips. A late acknowledgement only costs a probe
+// counted lost: K of them in a row are needed.
 func (m *Machine) probeTimeout(l *link, s *session) time.Duration {
 	hb := max(s.remoteHB, m.nets[l.net].cls.heartbeat)
-	return 2*hb + 2*s.stats.rtt + time.Millisecond
+	return hb + 4*s.stats.rtt + 5*time.Millisecond
 }
 
 // expireProbes counts probes not acknowledged in time as lost.
@@ -123,19 +125,31 @@ func (m *Machine) expireProbes(now time.Time, l *link, s *session) {
 	}
 }
 
-// noteProbeAck takes the peer's acknowledgement of our probe seq.
+// noteProbeAck takes the peer's acknowledgement of our probe seq. The
+// peer acknowledges only the newest probe it got, so the probes in flight
+// no larger than that one are settled with it: they fit too, whether they
+// arrived or were lost by chance.
 func (m *Machine) noteProbeAck(now time.Time, l *link, s *session, seq uint64) {
 	if seq == 0 {
 		return
 	}
 	ps := &s.probe
+	size := -1
 	for i := range ps.out {
 		if r := ps.out[i]; r.seq == seq {
+			size = r.size
 			ps.out[i] = probeRec{}
-			m.probeResult(now, l, s, r.size, true)
-			return
 		}
 	}
+	if size < 0 {
+		return
+	}
+	for i := range ps.out {
+		if r := ps.out[i]; r.seq != 0 && r.seq < seq && r.size <= size {
+			ps.out[i] = probeRec{}
+		}
+	}
+	m.probeResult(now, l, s, size, true)
 }
 
 // probeResult applies one probe's fate.
@@ -186,7 +200,7 @@ func (m *Machine) probesToConvince(now time.Time, l *link) int {
 	if p >= 100 {
 		return math.MaxInt
 	}
-	k := int(math.Ceil(math.Log(1e-9) / math.Log(p/100)))
+	k := int(math.Ceil(math.Log(1e-7) / math.Log(p/100)))
 	return min(max(k, 3), 30)
 }
 

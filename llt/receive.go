@@ -91,6 +91,12 @@ func (m *Machine) Receive(now time.Time, in Inbound) Verdict {
 	if m.echoesUs(s, f) {
 		p.confirmed = true
 	}
+	if f.Flags&FlagAfterProbe != 0 && gap > 0 && s.window&2 == 0 {
+		// The frame just before this one was a padded probe, and it is
+		// missing: a probe that did not fit, not loss of the link.
+		gap--
+		s.stats.lost--
+	}
 	if f.Flags&FlagCopy != 0 && gap >= 0 {
 		// A copy accepted: the heartbeat it copies, sent just before it,
 		// was lost.

@@ -18,7 +18,9 @@ func (m *Machine) flush(now time.Time) {
 				case s.sendNow:
 					m.send(now, p, l, s, FrameHeartbeat, nil)
 					if s.ch == ChannelEther && m.txLossy(now, l) {
+						s.noProbe = true // the second copy is no probe: one probe per heartbeat
 						m.send(now, p, l, s, FrameHeartbeat, nil)
+						s.noProbe = false
 					}
 				}
 			}
@@ -96,7 +98,10 @@ func (m *Machine) sendPadded(now time.Time, p *peer, l *link, s *session, typ Fr
 	if n := o.Frame.EncodedLen(); frameLen > n {
 		o.Frame.Pad = frameLen - n
 	}
-	if typ == FrameHeartbeat {
+	if s.paddedSeq != 0 && s.paddedSeq == s.txSeq-1 {
+		o.Frame.Flags |= FlagAfterProbe
+	}
+	if typ == FrameHeartbeat && !s.noProbe {
 		// An MTU probe: the heartbeat itself padded, or once a probe was
 		// lost a padded copy after it with the same sequence number
 		// (mtu.go).
@@ -106,6 +111,8 @@ func (m *Machine) sendPadded(now time.Time, p *peer, l *link, s *session, typ Fr
 			if copy {
 				m.out.Frames = append(m.out.Frames, o)
 				o.Frame.Flags |= FlagCopy
+			} else {
+				s.paddedSeq = s.txSeq
 			}
 			o.Frame.Flags |= FlagProbe
 			o.Frame.Pad = size - base

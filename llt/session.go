@@ -38,9 +38,11 @@ type session struct {
 	challengedAt  time.Time // last answer to an unproven incarnation (Receive)
 	lastBroadcast time.Time // last frame sent to the broadcast address (segment.go)
 
-	loss     lossWindow // the peer's frames accepted and lost (loss.go)
-	probe    probeState // our MTU probes (mtu.go)
-	probeAck uint64     // the newest MTU probe of the peer's we accepted
+	loss      lossWindow // the peer's frames accepted and lost (loss.go)
+	probe     probeState // our MTU probes (mtu.go)
+	probeAck  uint64     // the newest MTU probe of the peer's we accepted
+	paddedSeq uint64     // our last heartbeat padded as a probe (FlagAfterProbe on the next)
+	noProbe   bool       // the frame being sent must not be a probe
 
 	stats sessionStats
 }

@@ -25,6 +25,7 @@
 --   tether.flags                flags byte
 --   tether.flags.probe          bit 0: MTU probe (padded to the network's MTU)
 --   tether.flags.copy           bit 1: a copy of the previous frame (same sequence)
+--   tether.flags.after_probe    bit 2: the previous frame was a padded probe
 --   tether.flags.reserved       the other bits (0 on the wire)
 --   tether.state                session state: 1 DOWN, 2 INIT, 3 UP
 --   tether.diag                 diagnostic code (none, time-expired, ...)
@@ -269,7 +270,8 @@ local pf = {
     flags = ProtoField.uint8("tether.flags", "Flags", base.HEX),
     flag_probe = ProtoField.bool("tether.flags.probe", "MTU probe", 8, nil, 0x01),
     flag_copy = ProtoField.bool("tether.flags.copy", "Copy of the previous frame", 8, nil, 0x02),
-    flag_reserved = ProtoField.uint8("tether.flags.reserved", "Reserved", base.HEX, nil, 0xFC),
+    flag_after_probe = ProtoField.bool("tether.flags.after_probe", "Previous frame was a padded probe", 8, nil, 0x04),
+    flag_reserved = ProtoField.uint8("tether.flags.reserved", "Reserved", base.HEX, nil, 0xF8),
     state = ProtoField.uint8("tether.state", "Session state", base.DEC, SESSION_STATES),
     diag = ProtoField.uint8("tether.diag", "Diag", base.DEC, DIAGS),
     netlen = ProtoField.uint8("tether.netlen", "Network name length", base.DEC),
@@ -386,8 +388,9 @@ local function parse_frame(buf, tree, lim, st)
     end
     fi:add(pf.flag_probe, buf(4, 1))
     fi:add(pf.flag_copy, buf(4, 1))
+    fi:add(pf.flag_after_probe, buf(4, 1))
     fi:add(pf.flag_reserved, buf(4, 1))
-    if flags >= 4 then
+    if flags >= 8 then
         malformed(fi, "reserved flags 0x%02x", flags)
     end
 
