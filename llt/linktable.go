@@ -23,7 +23,7 @@ type TableNetwork struct {
 	Name    string
 	Carrier bool
 	Silent  bool     // nic-silent
-	Reasons []Reason // network-wide reasons
+	Reasons []Reason // network-wide reasons (by id, after decoding)
 }
 
 // TableLink is the origin's view of one of its links.
