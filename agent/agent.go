@@ -262,6 +262,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-a.fatalCh:
+			a.log.Error("tetherd stopping: "+a.fatal.Error(), "event", EvAgentStop, "node", a.cfg.Node.Name, "err", a.fatal)
 			return a.fatal
 		case <-ctx.Done():
 			_ = a.do(context.Background(), func(now time.Time) {
@@ -272,7 +273,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			return nil
 		case err := <-watchErr:
 			if err != nil {
-				return fmt.Errorf("netlink watch: %w", err)
+				err = fmt.Errorf("netlink watch: %w", err)
+				a.log.Error("tetherd stopping: "+err.Error(), "event", EvAgentStop, "node", a.cfg.Node.Name, "err", err)
+				return err
 			}
 		case <-a.timer.C:
 			_ = a.do(ctx, func(now time.Time) {

@@ -81,9 +81,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.background(runCtx, a, cfg)
 	}()
-	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
-		d.Log.Debug("sd_notify failed", "err", err)
-	}
+	_, _ = daemon.SdNotify(false, daemon.SdNotifyReady) // an error here changes nothing we do
 	run := d.run
 	if run == nil {
 		run = (*Agent).Run

@@ -21,7 +21,6 @@ const (
 	EvNodeState        = "node.state"
 	EvPeerRestart      = "peer.restart"
 	EvNICCarrier       = "nic.carrier"
-	EvFrameReject      = "frame.rejected"
 	EvFrameEncodeError = "frame.encode_error" // a bug: the machine built a frame the codec refuses
 	EvStatusError      = "status.error"       // the status server failed: the agent stops
 	EvTableRejected    = "table.rejected"     // a peer's link table could not be taken (rate-limited)
@@ -67,6 +66,9 @@ func (a *Agent) logEvent(e llt.Event) {
 			attrs = append(attrs, "prev_remote_reason", e.PrevRemoteReason.String())
 		default:
 			attrs = append(attrs, "prev_reason", e.PrevReason.String())
+			if e.Reason != llt.ReasonNone {
+				level = slog.LevelWarn // an UP link found lossy, mtu-mismatch, ...: worth a look
+			}
 		}
 		a.log.Log(ctx, level, msg, append([]any{"event", id}, attrs...)...)
 	case llt.EventSession:
@@ -86,7 +88,7 @@ func (a *Agent) logEvent(e llt.Event) {
 	case llt.EventNetwork:
 		net := a.nets[e.Network].cfg.Name
 		level := slog.LevelInfo
-		if len(e.NetReasons) > len(e.PrevNetReasons) {
+		if len(e.NetReasons) > 0 {
 			level = slog.LevelWarn
 		}
 		msg := "network healthy again"
