@@ -140,7 +140,8 @@ func diagDetail(peer string, net string, ld *status.Link, now time.Time) string 
 
 // matrixDoc renders the machine's link matrix.
 func (a *Agent) matrixDoc(mx llt.Matrix) status.Matrix {
-	d := status.Matrix{Networks: mx.Networks, Nodes: []status.MatrixNode{}, Links: []status.MatrixLink{}, Suspects: []status.Suspect{}}
+	d := status.Matrix{Networks: mx.Networks, Nodes: []status.MatrixNode{}, Links: []status.MatrixLink{}, Suspects: []status.Suspect{},
+		Settling: mx.Settling}
 	pct := func(v uint8) int {
 		if v == llt.LossUnknown {
 			return -1
@@ -149,7 +150,7 @@ func (a *Agent) matrixDoc(mx llt.Matrix) status.Matrix {
 	}
 	for i, v := range mx.Views {
 		n := status.MatrixNode{ID: uint16(v.Node), Name: a.nodeName(v.Node), Local: v.Node == mx.Self, Known: v.Known, AgeMs: v.Age.Milliseconds(),
-			Networks: []status.MatrixNetwork{}}
+			Stale: v.Stale, Networks: []status.MatrixNetwork{}}
 		for k, nv := range v.Nets {
 			mn := status.MatrixNetwork{Network: mx.Networks[k], Known: nv.Known, Carrier: nv.Carrier, NICSilent: nv.Silent, Reasons: []string{}}
 			for _, r := range nv.Reasons {

@@ -101,6 +101,7 @@ func (m *Machine) evalLink(now time.Time, p *peer, l *link) {
 			l.downs++
 		}
 		l.since = now
+		m.linkChangedAt = now
 	}
 	l.state, l.reason, l.remoteReason = state, reason, remoteReason
 	m.emit(ev)

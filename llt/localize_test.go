@@ -177,3 +177,21 @@ func TestMatrixMarksDisagreement(t *testing.T) {
 		t.Errorf("healthy cell 0->2 %+v", c)
 	}
 }
+
+// Right after a fault the peers' tables predate it: the matrix says it is
+// settling, until their tables follow.
+func TestMatrixSettles(t *testing.T) {
+	s := localizeSim(t)
+	n1 := s.nodes[1]
+	n1.m.SetCarrier(s.now, 1, false)
+	s.isolate(1, 1, true)
+	s.collect(n1)
+	s.run(10 * ms)
+	if mx := s.nodes[2].m.Matrix(s.now); !mx.Settling {
+		t.Errorf("right after the fault: not settling, suspects %s", suspectsString(mx))
+	}
+	s.run(2 * time.Second)
+	if mx := s.nodes[2].m.Matrix(s.now); mx.Settling {
+		t.Errorf("tables exchanged since: still settling")
+	}
+}

@@ -87,6 +87,9 @@ type Machine struct {
 	local       localState
 	tables      map[NodeID]*peerTable // the peers' link tables (matrix.go)
 	tableSerial uint64
+	// linkChangedAt is when a link last changed state: a peer's table
+	// received before it predates what we know (Matrix.Settling).
+	linkChangedAt time.Time
 }
 
 type netState struct {

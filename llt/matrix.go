@@ -137,6 +137,10 @@ type Matrix struct {
 	Nodes    []NodeID // every node, this one included, by id
 	Views    []MatrixView
 	Suspects []Suspect
+	// Settling: our links changed after some peer's table was sent; its
+	// view (and the suspects) may not show the change yet. Tables follow
+	// a change within a few hundred milliseconds.
+	Settling bool
 }
 
 // MatrixView is one node's view.
@@ -144,6 +148,7 @@ type MatrixView struct {
 	Node  NodeID
 	Known bool           // its table is fresh (always, for this node)
 	Age   time.Duration  // age of its table
+	Stale bool           // its table came before our links last changed
 	Nets  []MatrixNet    // by our network index
 	Cells [][]MatrixCell // [index in Nodes][network]: its link to that node
 }
@@ -222,6 +227,9 @@ func (m *Machine) Matrix(now time.Time) Matrix {
 			}
 		}
 	}
+	for _, v := range mx.Views {
+		mx.Settling = mx.Settling || v.Stale
+	}
 	mx.Suspects = Localize(&mx)
 	return mx
 }
@@ -236,6 +244,9 @@ func (m *Machine) fillView(now time.Time, v *MatrixView, pt *peerTable, pos map[
 		}
 		v.Known = true
 		oldest = max(oldest, age)
+		if part.at.Before(m.linkChangedAt) {
+			v.Stale = true
+		}
 		t := &part.table
 		idx := make([]int, len(t.Networks)) // their network index -> ours
 		for i, tn := range t.Networks {

@@ -67,6 +67,10 @@ type Matrix struct {
 	Nodes    []MatrixNode `json:"nodes"`
 	Links    []MatrixLink `json:"links"` // one per (from, to, network) known
 	Suspects []Suspect    `json:"suspects"`
+	// Settling: the local node's links changed after some peer sent its
+	// table, so that view (and the suspects) may lag; link tables follow a
+	// change within a few hundred milliseconds.
+	Settling bool `json:"settling"`
 }
 
 // MatrixNode is one node of the matrix and what it says of its networks.
@@ -76,6 +80,7 @@ type MatrixNode struct {
 	Local    bool            `json:"local"`
 	Known    bool            `json:"known"`  // its view is known (fresh link table, or the local node)
 	AgeMs    int64           `json:"age_ms"` // age of its link table
+	Stale    bool            `json:"stale"`  // its table came before the local node's links last changed
 	Networks []MatrixNetwork `json:"networks"`
 }
 

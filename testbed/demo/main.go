@@ -146,6 +146,13 @@ func (d *demo) run(t testbed.T, created func(*testbed.Bed)) {
 	d.tetherstat(0, "-nvv")
 	code := d.tetherstat(0, "-b")
 	fmt.Printf("(tetherstat -b exit status %d: 0 all healthy, 1 a link is not healthy)\n", code)
+	// Every node holds every node's view (link tables about once a second,
+	// and at once after a change): node2 names the broken thing.
+	b.WaitFor(2, "the suspect localised", upTimeout, func(st *status.Status) bool {
+		return len(st.Matrix.Suspects) > 0 && !st.Matrix.Settling
+	})
+	d.tetherstat(2, "-m")
+	d.tetherstat(1, "-l")
 
 	fmt.Println()
 	fmt.Println("Detection time (fault to link.down in each tetherd's log):")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tether-ha/tether/agent/status"
@@ -104,6 +105,15 @@ func Matrix(w io.Writer, st *status.Status) error {
 	}
 	for _, s := range stale {
 		b.WriteString("View of " + s + "\n")
+	}
+	if mx.Settling {
+		var who []string
+		for _, n := range mx.Nodes {
+			if n.Stale {
+				who = append(who, names[n.ID])
+			}
+		}
+		b.WriteString("Settling: the views of " + strings.Join(who, ", ") + " predate this node's last link change; the suspects may lag (tables follow within a second)\n")
 	}
 	if len(mx.Suspects) == 0 {
 		b.WriteString("Suspects: none: every known path works\n")
