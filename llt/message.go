@@ -145,13 +145,26 @@ func (m *Machine) SendPaddedVia(now time.Time, peer NodeID, r Route, payload []b
 }
 
 // maxEtherPayload is the largest message l's ether channel takes: what
-// the network's MTU allows, less when an MTU mismatch was found on it.
+// the network's MTU allows, less when an MTU mismatch was found on it:
+// then what fits in the largest frame seen to pass, given the length of
+// this peer's frames without payload (not the worst case MaxOverhead,
+// which would leave nothing while the search starts low).
 func (m *Machine) maxEtherPayload(l *link) int {
 	limit := m.nets[l.net].cfg.MaxEtherPayload
 	if bad, ok := m.mtuMismatch(l); bad {
-		limit = min(limit, max(ok-MaxOverhead, 0))
+		limit = min(limit, max(ok-m.frameOverhead(), 0))
 	}
 	return limit
+}
+
+// frameOverhead is the length of one of our frames without payload or
+// padding: header, network name, a full link vector, key id and tag.
+func (m *Machine) frameOverhead() int {
+	n := headerLen + MaxNameLen + trailerLen
+	for i := range m.nets {
+		n += vectorFixedLen + len(m.nets[i].cfg.Name)
+	}
+	return n
 }
 
 // NetworkMTU returns the MTU network i's ether frames are sized to.
