@@ -133,17 +133,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-func main() {
-	o, err := parseFlags(os.Args[1:], os.Stderr)
-	if err != nil {
-		if err == flag.ErrHelp {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "tcp:", err)
-		os.Exit(2)
-	}
-	os.Exit(testbed.Main(func(t testbed.T) { run(t, o) }))
-}
+func main() { bedutil.Main("tcp", parseFlags, run) }
 
 // run runs every part asked for and writes the results.
 func run(t testbed.T, o options) {

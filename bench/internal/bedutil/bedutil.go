@@ -4,7 +4,10 @@
 package bedutil
 
 import (
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -278,4 +281,19 @@ func Parts(value string, known ...string) ([]string, error) {
 		parts = append(parts, p)
 	}
 	return parts, nil
+}
+
+// Main is the main function of a benchmark program: it parses the
+// command line with parse (exit 0 for -h, 2 with the error otherwise) and
+// runs run under testbed.Main, which cleans up and sets the exit status.
+func Main[O any](name string, parse func(args []string, stderr io.Writer) (O, error), run func(testbed.T, O)) {
+	o, err := parse(os.Args[1:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(2)
+	}
+	os.Exit(testbed.Main(func(t testbed.T) { run(t, o) }))
 }
