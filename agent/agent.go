@@ -389,12 +389,23 @@ func (a *Agent) duplicateError(e llt.Event) error {
 }
 
 // tcpAuthFailure is the tcp channel's report that a configured peer failed
-// to authenticate on network i (wrong key).
+// to authenticate on network i (wrong key). The channel knows the peer by
+// its configured address on the network (it dialled it, or the connection
+// came from it): that is where the failure came from.
 func (a *Agent) tcpAuthFailure(i int) func(peer llt.NodeID) {
+	net := a.cfg.Networks[i].Name
 	return func(peer llt.NodeID) {
+		from := "tcp"
+		for _, n := range a.cfg.Nodes {
+			if llt.NodeID(n.ID) == peer {
+				if ip, ok := n.Addresses[net]; ok {
+					from = ip.String()
+				}
+			}
+		}
 		_ = a.do(context.Background(), func(now time.Time) {
 			if !a.stopped {
-				a.m.NoteAuthFailure(now, i, peer, "tcp")
+				a.m.NoteAuthFailure(now, i, peer, from)
 			}
 		})
 	}

@@ -351,7 +351,7 @@ func (m *Machine) NoteAuthFailure(now time.Time, network int, src NodeID, from s
 	}
 	l := p.links[network]
 	l.authFail = now
-	m.noteAuth(now, network, src, "")
+	m.noteAuth(now, network, src, from)
 	m.evalLink(now, p, l)
 }
 

@@ -559,6 +559,10 @@ func TestAuthFailuresNameTheReasonOnlyOnDownLinks(t *testing.T) {
 	if r := s.netReasons(0, 0); len(r) != 1 || r[0] != ReasonAuthFailure {
 		t.Errorf("network reasons %v, want [auth-failure]", r)
 	}
+	// The network says where the last one came from, a peer's id or not.
+	if a := n0.m.Snapshot(s.now).Networks[0].Auth; a.Count != 1 || a.Node != 1 || a.From != "x" {
+		t.Errorf("auth failures %+v, want 1 claiming node 1 from x", a)
+	}
 	// The peer's hb1 now only sends frames we cannot authenticate (wrong key).
 	s.cutLink(0, 1, 1, true)
 	for i := 0; i < 30; i++ {
