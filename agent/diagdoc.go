@@ -216,8 +216,14 @@ func (a *Agent) suspectDoc(mx llt.Matrix, s llt.Suspect) status.Suspect {
 			what = "NIC, cable or switch port: it loses frames"
 		case llt.ReasonFlapping:
 			what = "NIC, cable or switch port: its links keep going down"
+		case llt.ReasonCrossConnected:
+			what = "cable or switch port: its frames land on another network (wrong switch or VLAN)"
 		}
 		d.Text = fmt.Sprintf("%s: %s's %s %s", d.Network, name(0), d.Network, what)
+		if s.Reason == llt.ReasonAuthFailure {
+			// Not the NIC: every frame arrives, none authenticates.
+			d.Text = fmt.Sprintf("%s: %s's key: its frames and handshakes fail authentication (a key file that is not the cluster's, or forgery)", d.Network, name(0))
+		}
 	case llt.SuspectPath:
 		if s.OneWay {
 			d.Text = fmt.Sprintf("%s: the path from %s to %s loses %s's frames one way (%s)", d.Network, name(0), name(1), name(0), d.Reason)
