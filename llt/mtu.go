@@ -41,7 +41,6 @@ type probeState struct {
 	since     time.Time // mismatch since
 	lo, hi    int       // bisection: largest size that passed, smallest that failed
 	hiLost    int       // losses in a row at the current bisection size
-	flip      bool      // in mismatch, alternate MTU and bisection probes
 }
 
 // resetProbes forgets the probes (the peer restarted, the link went down).

@@ -194,9 +194,6 @@ func (m *Machine) netReasons(now time.Time, i int) []Reason {
 	return rs
 }
 
-// netHas reports whether network i currently has reason r.
-func (m *Machine) netHas(i int, r Reason) bool { return slices.Contains(m.nets[i].ev.reasons, r) }
-
 // nicSilent applies the nic-silent rule to network i: carrier, nothing
 // heard from any peer on it for peerinact, at least one peer saying over
 // another network that it does not hear us there, and at least two other

@@ -191,8 +191,10 @@ const (
 	// each other there (a NIC broken by a failed firmware update, a
 	// switch port that drops everything).
 	ReasonNICSilent Reason = 15
-	numReasons             = 16
 )
+
+// numReasons is one more than the highest reason.
+const numReasons = 16
 
 // NumReasons is the number of reasons: they are 0..NumReasons-1.
 const NumReasons = numReasons
