@@ -133,8 +133,8 @@ func netReasons(st *status.Status, net string) []string {
 	return out
 }
 
-// suspect is what a test expects of one st.Matrix.Suspects entry; an
-// empty Network matches a suspect of every network only when anyNet.
+// suspect is what a test expects of one st.Matrix.Suspects entry (an
+// empty network: a suspect of every network, a node down).
 type suspect struct {
 	network string
 	kind    string
@@ -184,7 +184,7 @@ func hasSuspect(w suspect) func(*status.Status) bool {
 }
 
 // waitSuspects waits on each node of observers for exactly the suspects
-// want and returns the last status of each.
+// want.
 func waitSuspects(t *testing.T, b *testbed.Bed, observers []int, timeout time.Duration, want ...suspect) {
 	t.Helper()
 	for _, o := range observers {
@@ -225,7 +225,7 @@ func logView(t *testing.T, b *testbed.Bed, i int, args ...string) {
 	t.Logf("node%d: tetherstat %s (exit %d):\n%s", i, strings.Join(args, " "), code, out)
 }
 
-// healthyAgain undoes nothing itself: it waits until every link of every
+// healthyAgain waits, once the fault is undone, until every link of every
 // running node is healthy and no node names a suspect or a network reason.
 func healthyAgain(t *testing.T, b *testbed.Bed) {
 	t.Helper()
@@ -289,6 +289,7 @@ func TestReasonCrossConnectedSwappedCables(t *testing.T) {
 	b := newBed(t, testbed.Options{})
 	f := b.SwapPorts(1, "hb0", "hb1")
 	crossedBothEnds(t, b, 1, []int{0, 2}, status.LinkDown)
+	t.Logf("every link of node1 DOWN cross-connected at both ends by %v after the swap", time.Since(f.At).Round(time.Millisecond))
 	if l := testbed.FindLink(mustStatus(t, b, 0), 1, "hb0"); l.CrossArrivesOn != "hb1" {
 		t.Errorf("node0: node1's hb0 frames arrive on %q, want hb1 (%s)", l.CrossArrivesOn, l.Detail)
 	}
@@ -455,9 +456,11 @@ func TestReasonMTUMismatch(t *testing.T) {
 	for _, c := range ends {
 		what := fmt.Sprintf("node%d's hb1 link to node%d UP mtu-mismatch", c[0], c[1])
 		b.WaitFor(c[0], what, 3*time.Second, linkWith(c[1], "hb1", status.LinkUp, "mtu-mismatch", nil))
-		if d := time.Since(f.At); d > 3*time.Second {
+		d := time.Since(f.At)
+		if d > 3*time.Second {
 			t.Errorf("%s only %v after the fault, want within 2 × peerinact (+ slack)", what, d)
 		}
+		t.Logf("%s by %v after the fault", what, d.Round(time.Millisecond))
 	}
 	for _, c := range ends {
 		b.WaitFor(c[0], fmt.Sprintf("node%d's hb1 link to node%d: largest frame that passes, 1492..1504", c[0], c[1]), reasonTimeout,
@@ -819,6 +822,7 @@ func channelCounters(st *status.Status, net, channel string) *status.NetworkCoun
 // matrix blaming node 2 with the reason; node 0 and node 1 untouched.
 func authFailureOfNode2(t *testing.T, b *testbed.Bed, nets []testbed.NetworkSpec) {
 	t.Helper()
+	since := time.Now() // node 0 and node 1 hear each other
 	for _, o := range []int{0, 1} {
 		for _, n := range nets {
 			b.WaitFor(o, fmt.Sprintf("node%d: node2's %s DOWN auth-failure", o, n.Name), reasonTimeout, linkWith(2, n.Name, status.LinkDown, "auth-failure", nil))
@@ -854,7 +858,7 @@ func authFailureOfNode2(t *testing.T, b *testbed.Bed, nets []testbed.NetworkSpec
 	}
 	logView(t, b, 0, "-m")
 	logView(t, b, 0, "-l")
-	noCollateral(t, b, time.Time{}, func(obs, peer int, _ string) bool { return obs == 2 || peer == 2 })
+	noCollateral(t, b, since, func(obs, peer int, _ string) bool { return obs == 2 || peer == 2 })
 }
 
 // Node 2 started with a key of its own, channels [ether, tcp]: the ether
@@ -908,6 +912,7 @@ func TestReasonNICSilent(t *testing.T) {
 	f := b.NICSilent(0, "hb1")
 	for _, p := range []int{1, 2} {
 		b.WaitFor(0, fmt.Sprintf("node0's hb1 link to node%d DOWN nic-silent", p), reasonTimeout, linkWith(p, "hb1", status.LinkDown, "nic-silent", nil))
+		t.Logf("node0's hb1 link to node%d nic-silent by %v after the fault", p, time.Since(f.At).Round(time.Millisecond))
 		b.WaitFor(p, fmt.Sprintf("node%d: node0's hb1 DOWN peer-silent (peer: nic-silent)", p), reasonTimeout,
 			linkWith(0, "hb1", status.LinkDown, "peer-silent", func(l *status.Link) bool { return l.RemoteReason == "nic-silent" }))
 	}
