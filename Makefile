@@ -3,8 +3,8 @@
 #   make demo    build, run a 3-node / 2-network cluster in network
 #                namespaces, pull a cable, show what tetherstat says (root)
 #   make test    every test: lint, unit, fuzz seeds, end-to-end (root for e2e)
-#   make bench   benchmarks (detection latency, CPU, frame cost, tcp channel,
-#                messages); see docs/BENCHMARKS.md
+#   make bench   benchmarks (detection latency, time to name every reason,
+#                CPU, frame cost, tcp channel, messages); see docs/BENCHMARKS.md
 #   make fuzz    run every fuzz target for FUZZTIME each
 
 SHELL     := /bin/bash
@@ -57,12 +57,13 @@ test: deps lint unit e2e
 demo: build
 	$(GO) run ./testbed/demo -bin $(BIN)
 
-# Benchmarks (root; about 20 minutes). Pass flags to the programs with
-# DETECT_FLAGS and TCP_FLAGS, e.g. make bench TCP_FLAGS='-only msg -count 500'.
+# Benchmarks (root; about 40 minutes). Pass flags to the programs with
+# DETECT_FLAGS, REASONS_FLAGS and TCP_FLAGS, e.g. make bench TCP_FLAGS='-only msg -count 500'.
 bench: build
 	mkdir -p bench/results
 	set -o pipefail; $(GO) test -run='^$$' -bench=. -benchmem -count=5 ./llt/ | tee bench/results/codec.txt
 	$(GO) run ./bench/detect -bin $(BIN) -out bench/results $(DETECT_FLAGS)
+	$(GO) run ./bench/reasons -bin $(BIN) -out bench/results $(REASONS_FLAGS)
 	$(GO) run ./bench/tcp -bin $(BIN) -out bench/results $(TCP_FLAGS)
 
 fuzz:
