@@ -553,8 +553,12 @@ func TestMessageBurstIsPushedBackNotReset(t *testing.T) {
 	if res.Busy == 0 {
 		t.Errorf("1000 × 16 kB in flight against a 64 kB limit were never pushed back: %+v", res)
 	}
-	if res.Sent != 2000 || res.Received == 0 || res.Routes["hb0/tcp-to"] != 2000 {
-		t.Errorf("burst: sent %d, received %d, routes %v; want all 2000 sent over hb0/tcp-to", res.Sent, res.Received, res.Routes)
+	// All on hb0's TCP pair: the echo replies queued behind each other can
+	// delay the peer's heartbeats on one connection past the freshness a
+	// message route asks for, and a few messages then take the other
+	// connection of the pair, which is as good.
+	if res.Sent != 2000 || res.Received == 0 || res.Routes["hb0/tcp-to"]+res.Routes["hb0/tcp-from"] != 2000 {
+		t.Errorf("burst: sent %d, received %d, routes %v; want all 2000 sent over hb0's TCP pair", res.Sent, res.Received, res.Routes)
 	}
 	// Nothing is lost unaccounted: every echo came back, or node 1's echo
 	// service counted its reply as shed (refused busy, not queued).
