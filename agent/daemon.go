@@ -10,6 +10,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/tether-ha/tether/agent/config"
+	"github.com/tether-ha/tether/agent/logsink"
 	"github.com/tether-ha/tether/agent/status"
 )
 
@@ -17,13 +18,14 @@ import (
 // readiness and watchdog, and key reloads.
 type Daemon struct {
 	ConfigPath string
-	Log        *slog.Logger
+	// Log is where the daemon's records go. The daemon never waits for
+	// it: records pass through a logsink (a bounded queue and one writer),
+	// so a stalled journald costs records, counted in the status, never
+	// heartbeats.
+	Log *slog.Logger
 	// Reload delivers a value for every SIGHUP: the key file is re-read and
 	// the new keys installed without a restart (key rotation).
 	Reload <-chan struct{}
-	// LogDropped, if set, counts log records the log output could not
-	// take in time (shown in the status counters).
-	LogDropped func() uint64
 
 	run func(a *Agent, ctx context.Context) error // the agent's run loop; (*Agent).Run unless a test sets it
 }
@@ -49,12 +51,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := New(cfg, keys, d.Log)
+	sink := logsink.New(d.Log.Handler(), 0)
+	go sink.Run()
+	defer sink.Close(2 * time.Second) // after everything below has stopped: the last records are written
+	log := slog.New(sink.Handler())
+	a, err := New(cfg, keys, log)
 	if err != nil {
 		return err
 	}
-	a.logDropped = d.LogDropped
-	srv, err := status.Listen(cfg.Status.Socket, a, d.Log)
+	a.logDropped = sink.Dropped
+	srv, err := status.Listen(cfg.Status.Socket, a, log)
 	if err != nil {
 		a.close()
 		return err
@@ -72,14 +78,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(runCtx); err != nil {
-			d.Log.Error("status server failed", "event", EvStatusError, "err", err)
+			log.Error("status server failed", "event", EvStatusError, "err", err)
 			cancel(fmt.Errorf("status server: %w", err))
 		}
 	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		d.background(runCtx, a, cfg)
+		d.background(runCtx, a, cfg, log)
 	}()
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyReady) // an error here changes nothing we do
 	run := d.run
@@ -96,7 +102,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // background serves key reloads and the systemd watchdog. The watchdog is
 // fed only while the agent can take its lock, so a wedged agent gets restarted.
-func (d *Daemon) background(ctx context.Context, a *Agent, cfg *config.Config) {
+func (d *Daemon) background(ctx context.Context, a *Agent, cfg *config.Config, log *slog.Logger) {
 	var tick <-chan time.Time
 	if iv, err := daemon.SdWatchdogEnabled(false); err == nil && iv > 0 {
 		t := time.NewTicker(iv / 3)
@@ -113,10 +119,10 @@ func (d *Daemon) background(ctx context.Context, a *Agent, cfg *config.Config) {
 				err = a.SetKeys(ctx, keys)
 			}
 			if err != nil {
-				d.Log.Error("key reload failed, keeping the old keys", "event", EvKeysReload, "err", err)
+				log.Error("key reload failed, keeping the old keys", "event", EvKeysReload, "err", err)
 				continue
 			}
-			d.Log.Info("keys reloaded", "event", EvKeysReload, "key_ids", a.keyIDs())
+			log.Info("keys reloaded", "event", EvKeysReload, "key_ids", a.keyIDs())
 		case <-tick:
 			pctx, cancel := context.WithTimeout(ctx, time.Second)
 			err := a.do(pctx, func(time.Time) {})

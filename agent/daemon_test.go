@@ -9,8 +9,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tether-ha/tether/agent/status"
 )
 
 // loConfig writes a one-node-and-a-peer config on the loopback interface
@@ -99,4 +103,111 @@ func TestDaemonStopsCleanly(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Daemon.Run did not return after cancel")
 	}
+}
+
+// stuckHandler is a log output that never takes a record (a stalled
+// journald): every Handle blocks until the test ends.
+type stuckHandler struct {
+	slog.Handler
+	calls   atomic.Int64
+	release chan struct{}
+}
+
+func (h *stuckHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.calls.Add(1)
+	<-h.release
+	return nil
+}
+
+// A daemon whose log output is stuck keeps heartbeating: its peer sees
+// its link come up and stay up, and its status socket answers. (Logging
+// used to run under the engine's lock: the first record stopped it.)
+func TestStuckLogOutputDoesNotStopHeartbeats(t *testing.T) {
+	paths, sockets := loConfigs(t, 2)
+	stuck := &stuckHandler{Handler: slog.NewTextHandler(io.Discard, nil), release: make(chan struct{})}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		close(stuck.release) // a stuck daemon must be able to finish, pass or fail
+		wg.Wait()
+	}()
+	for i, lg := range []*slog.Logger{slog.New(stuck), quiet} {
+		d := &Daemon{ConfigPath: paths[i], Log: lg}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.Run(ctx); err != nil {
+				t.Errorf("node%d: %v", i, err)
+			}
+		}()
+	}
+	c1 := status.NewClient(sockets[1])
+	up := func() bool {
+		st, err := c1.Status(context.Background())
+		if err != nil {
+			return false
+		}
+		l := findLink(st, 0, "lo")
+		return l != nil && l.State == status.LinkUp
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !up() {
+		if time.Now().After(deadline) {
+			t.Fatalf("node1 never saw node0's link up (node0's log output stuck after %d records)", stuck.calls.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if stuck.calls.Load() == 0 {
+		t.Fatal("node0 logged nothing: the test proves nothing")
+	}
+	// It stays up, and node0 still answers its status socket.
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if !up() {
+			t.Fatal("node0's link went down with its log output stuck")
+		}
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer scancel()
+	if _, err := status.NewClient(sockets[0]).Status(sctx); err != nil {
+		t.Fatalf("node0's status with its log output stuck: %v", err)
+	}
+}
+
+// loConfigs writes the configs of n nodes on the loopback interface
+// (tcp only: node i on 127.0.0.<i+1>) with one key file, and returns their
+// paths and status sockets.
+func loConfigs(t *testing.T, n int) (paths, sockets []string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tq") // short: unix socket paths
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	key := filepath.Join(dir, "cluster.key")
+	if err := os.WriteFile(key, []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	nodes := ""
+	for i := range n {
+		nodes += fmt.Sprintf("  - {id: %d, name: node%d, addresses: {lo: 127.0.0.%d}}\n", i, i, i+1)
+	}
+	for i := range n {
+		sock := filepath.Join(dir, fmt.Sprintf("n%d.sock", i))
+		path := filepath.Join(dir, fmt.Sprintf("n%d.yaml", i))
+		doc := fmt.Sprintf("cluster: {id: 7, key_file: %s}\nnode: {id: %d, name: node%d}\nnodes:\n%snetworks:\n  - {name: lo, interface: lo, channels: [tcp], port: %d}\nstatus: {socket: %s}\n",
+			key, i, i, nodes, port, sock)
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths, sockets = append(paths, path), append(sockets, sock)
+	}
+	return paths, sockets
 }

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/tether-ha/tether/agent"
-	"github.com/tether-ha/tether/agent/logsink"
 )
 
 func main() {
@@ -109,13 +108,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		go func() { _ = srv.ListenAndServe() }()
 		defer srv.Close()
 	}
-	// The agent never waits for its log output (a stalled journald must
-	// not stop heartbeats): records are queued, and dropped and counted
+	// The daemon never waits for its log output (a stalled journald must
+	// not stop heartbeats): it queues records, and drops and counts them
 	// when the queue is full.
-	sink := logsink.New(h, 0)
-	go sink.Run()
-	defer sink.Close(2 * time.Second)
-	d := &agent.Daemon{ConfigPath: *configPath, Log: slog.New(sink.Handler()), Reload: reload, LogDropped: sink.Dropped}
+	d := &agent.Daemon{ConfigPath: *configPath, Log: slog.New(h), Reload: reload}
 	if err := d.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "tetherd: %v\n", err)
 		return 1
