@@ -97,6 +97,7 @@ func runScenario(t testbed.T, o options, sc scenario) *ReasonResult {
 			continue
 		}
 		lat = append(lat, d)
+		rr.TrialsMs = append(rr.TrialsMs, stats.Ms(d))
 		if d > rr.Target {
 			rr.OverTarget++
 		}
@@ -142,8 +143,10 @@ func await(b *testbed.Bed, cur *bedutil.Cursor, f fault, timeout time.Duration) 
 	}
 }
 
-// waitHealthy waits until every node sees every link UP without a reason
-// and no network-wide reason.
+// waitHealthy waits until every node sees every link UP without a reason,
+// no network-wide reason, and no link in its flap window: the faults of
+// trials in a row on one link would otherwise be flapping, rightly, and
+// the trial would measure the damping.
 func waitHealthy(b *testbed.Bed, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last string
@@ -168,6 +171,9 @@ func unhealthy(sts []*status.Status) string {
 			for _, l := range n.Links {
 				if !n.Local && !l.Healthy() {
 					return fmt.Sprintf("node%d: %s %s %s %s", i, n.Name, l.Network, l.State, l.Reason)
+				}
+				if !n.Local && l.Flaps > 0 {
+					return fmt.Sprintf("node%d: %s %s in its flap window (%d downs)", i, n.Name, l.Network, l.Flaps)
 				}
 			}
 		}
