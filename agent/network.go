@@ -41,6 +41,7 @@ func openNetwork(cfg *config.Config, i int, names []string, kr *llt.Keyring, log
 		ch, err := ether.NewChannel(ether.Config{
 			Network: i, Name: n.Name, Interface: n.Interface, EtherType: n.EtherType,
 			Names: names, Keys: kr, Counters: nw.etherCtr, Log: log,
+			Filter: &ether.Filter{Cluster: cfg.Cluster.ID, Self: cfg.Node.ID},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("network %s: %w", n.Name, err)

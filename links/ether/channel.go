@@ -32,6 +32,7 @@ type Channel struct {
 	name      string // network name, for logs
 	ifname    string
 	ethertype uint16
+	filter    *Filter
 	names     []string // network names to intern when decoding
 
 	conn atomic.Pointer[Conn]
@@ -54,17 +55,20 @@ type Config struct {
 	Keys      *llt.Keyring
 	Counters  *links.Counters
 	Log       *slog.Logger
+	// Filter, if set, has the kernel drop frames of our cluster addressed
+	// to other nodes before they wake the reader (Filter).
+	Filter *Filter
 }
 
 // NewChannel opens the raw socket. The error says which interface and why
 // (missing interface, missing CAP_NET_RAW).
 func NewChannel(cfg Config) (*Channel, error) {
-	conn, err := Open(cfg.Interface, cfg.EtherType)
+	conn, err := Open(cfg.Interface, cfg.EtherType, cfg.Filter)
 	if err != nil {
 		return nil, err
 	}
 	ch := &Channel{
-		network: cfg.Network, name: cfg.Name, ifname: cfg.Interface, ethertype: cfg.EtherType, names: cfg.Names,
+		network: cfg.Network, name: cfg.Name, ifname: cfg.Interface, ethertype: cfg.EtherType, filter: cfg.Filter, names: cfg.Names,
 		ctr: cfg.Counters, log: cfg.Log,
 		logLimit:  rate.NewLimiter(rate.Every(time.Second), 5),
 		authLimit: rate.NewLimiter(rate.Every(50*time.Millisecond), 10),
@@ -223,7 +227,7 @@ func (ch *Channel) reopen(ctx context.Context, old *Conn, cause error) {
 			return
 		case <-t.C:
 		}
-		conn, err := Open(ch.ifname, ch.ethertype)
+		conn, err := Open(ch.ifname, ch.ethertype, ch.filter)
 		if err == nil {
 			ch.conn.Store(conn)
 			if ctx.Err() != nil {

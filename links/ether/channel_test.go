@@ -2,6 +2,7 @@ package ether
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -165,4 +166,61 @@ func TestChannelSendNeverBlocks(t *testing.T) {
 // toChan delivers copies of received frames into c.
 func toChan(c chan<- links.Received) links.Deliver {
 	return func(r *links.Received) { c <- r.Clone() }
+}
+
+// The socket filter drops, in the kernel, frames of our cluster addressed
+// to another node and not sent with our id; everything else reaches us:
+// frames to us or to everyone, frames with our id as sender, frames of
+// another cluster, and frames too short to tell.
+func TestSocketFilter(t *testing.T) {
+	testbed.RequireRoot(t)
+	b := testbed.New(t, testbed.Options{Nodes: 2, Networks: []testbed.NetworkSpec{{Name: "hb0"}}})
+	tx := open(t, b, 0)
+	kr, _ := llt.NewKeyring(testKey)
+	var rx *node
+	err := testbed.InNS(b.NodeNS(1), func() error {
+		ch, err := NewChannel(Config{Network: 0, Name: "hb0", Interface: "eth1", EtherType: testbed.EtherType,
+			Names: []string{"hb0"}, Keys: kr, Counters: links.NewCounters(DropCauses, nil),
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Filter: &Filter{Cluster: 7, Self: 1}})
+		rx = &node{ch: ch, rx: make(chan links.Received, 64), codec: llt.NewCodec(kr, "hb0")}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); rx.ch.Run(ctx, toChan(rx.rx)) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	send := func(cluster uint16, src, dst llt.NodeID, seq uint64) {
+		f := llt.Frame{Type: llt.FrameHeartbeat, State: llt.SessionDown, Cluster: cluster, Src: src, Dst: dst, Network: "hb0",
+			Incarnation: 42, Seq: seq, Heartbeat: 100 * time.Millisecond, PeerInact: 600 * time.Millisecond}
+		bs, err := tx.codec.Append(nil, &f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.ch.Send("", bs) // broadcast: the filter, not the NIC, decides
+	}
+	send(7, 0, 2, 1) // ours, to node 2: dropped
+	send(7, 0, 1, 2) // to us
+	send(7, 0, 2, 3) // dropped
+	send(7, 0, llt.Broadcast, 4)
+	send(8, 0, 2, 5)                // another cluster: passes, whoever it is for
+	send(7, 1, 2, 6)                // from our id: passes
+	tx.ch.Send("", []byte("short")) // too short to tell: passes, counted
+	var got []uint64
+	for range 4 {
+		got = append(got, rx.recv(t).Frame.Seq)
+	}
+	if want := []uint64{2, 4, 5, 6}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("received %v, want %v (the frames to node 2 filtered out)", got, want)
+	}
+	waitCount(t, "the short frame counted", func() uint64 { return rx.ch.Counters().RxFrames.Load() }, 5)
+	select {
+	case r := <-rx.rx:
+		t.Fatalf("an extra frame came through: %+v", r.Frame)
+	default:
+	}
 }

@@ -33,8 +33,9 @@ type Conn struct {
 	pc     *packet.Conn
 }
 
-// Open binds a raw socket to ifname for ethertype.
-func Open(ifname string, ethertype uint16) (*Conn, error) {
+// Open binds a raw socket to ifname for ethertype; with a filter, the
+// kernel drops the frames the filter says are not ours (Filter).
+func Open(ifname string, ethertype uint16, filter *Filter) (*Conn, error) {
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: %w", ifname, ErrNoInterface)
@@ -48,6 +49,16 @@ func Open(ifname string, ethertype uint16) (*Conn, error) {
 			return nil, fmt.Errorf("raw socket on %s: %w", ifname, ErrPermission)
 		}
 		return nil, fmt.Errorf("raw socket on %s: %w", ifname, err)
+	}
+	if filter != nil {
+		prog, err := filter.program()
+		if err == nil {
+			err = pc.SetBPF(prog)
+		}
+		if err != nil {
+			pc.Close()
+			return nil, fmt.Errorf("socket filter on %s: %w", ifname, err)
+		}
 	}
 	setReceiveBuffer(pc)
 	return &Conn{ifname: ifname, index: ifi.Index, mac: ifi.HardwareAddr, etype: ethernet.EtherType(ethertype), pc: pc}, nil
