@@ -22,7 +22,7 @@ type ReasonResult struct {
 	Target     time.Duration `json:"-"`
 	TargetMs   float64       `json:"target_ms"`
 	Trials     int           `json:"trials"`
-	Latency    stats.Dist    `json:"latency"` // fault to named by every node that must name it
+	Latency    stats.Dist    `json:"latency"`   // fault to named by every node that must name it
 	TrialsMs   []float64     `json:"trials_ms"` // each trial's latency, in order
 	OverTarget int           `json:"over_target"`
 	Misses     int           `json:"misses"` // trials in which it was not named at all in time
