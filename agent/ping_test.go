@@ -117,6 +117,13 @@ func TestEchoReplyTellsUnpinnedReplies(t *testing.T) {
 // that stops node1.
 func loPair(t *testing.T) (a0, a1 *Agent, stop1 func()) {
 	t.Helper()
+	return loPairWith(t, nil)
+}
+
+// loPairWith is loPair with setup(i, agent) called on each agent before it
+// runs (handlers are registered then).
+func loPairWith(t *testing.T, setup func(i int, a *Agent)) (a0, a1 *Agent, stop1 func()) {
+	t.Helper()
 	dir := t.TempDir()
 	key := filepath.Join(dir, "cluster.key")
 	if err := os.WriteFile(key, []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
@@ -151,6 +158,9 @@ status: {socket: %s}
 		a, err := New(cfg, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if setup != nil {
+			setup(i, a)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -359,5 +369,64 @@ func TestPingClusterOverLoopback(t *testing.T) {
 	}
 	if _, err := a0.PingCluster(ctx, status.PingClusterRequest{Count: 1000}); !status.IsBadRequest(err) {
 		t.Errorf("count 1000: %v", err)
+	}
+}
+
+// A message handler runs after the engine's lock is released: one that
+// takes seconds (or sends itself) holds up only the reader that delivered
+// the message. The engine keeps heartbeating and answering, and the link
+// stays up on the other connection of the pair. (Handlers used to run
+// under the lock: a slow one stopped every heartbeat, one that sent
+// deadlocked.)
+func TestSlowHandlerDoesNotStopTheEngine(t *testing.T) {
+	var a0, a1 *Agent
+	inHandler := make(chan struct{}, 1)
+	release := make(chan struct{})
+	replied := make(chan struct{}, 1)
+	a0, a1, _ = loPairWith(t, func(i int, a *Agent) {
+		switch i {
+		case 1:
+			_ = a.Handle(FirstAppTopic, func(from uint16, body []byte) {
+				inHandler <- struct{}{}
+				<-release
+				// Sending from a handler is allowed now.
+				if _, err := a.Send(context.Background(), from, FirstAppTopic+1, []byte("done")); err != nil {
+					t.Errorf("Send from a handler: %v", err)
+				}
+			})
+		case 0:
+			_ = a.Handle(FirstAppTopic+1, func(uint16, []byte) { replied <- struct{}{} })
+		}
+	})
+	if _, err := a0.Send(context.Background(), 1, FirstAppTopic, []byte("work")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inHandler:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler was not called")
+	}
+	// For longer than peerinact: node1 answers its status and both ends
+	// keep the link up.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		st, err := a1.Status(ctx)
+		cancel()
+		if err != nil {
+			close(release)
+			t.Fatalf("node1's status with a handler running: %v", err)
+		}
+		if l := findLink(st, 0, "lo"); l == nil || l.State == status.LinkDown {
+			close(release)
+			t.Fatalf("node1's link to node0 went down with a handler running: %+v", l)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(release)
+	select {
+	case <-replied:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler's reply never came")
 	}
 }

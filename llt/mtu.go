@@ -111,6 +111,22 @@ func (m *Machine) probeTimeout(l *link, s *session) time.Duration {
 	return hb + 4*s.stats.rtt + 5*time.Millisecond
 }
 
+// probeDeadline is when the earliest probe in flight on s times out (zero:
+// none): Advance must run then to count it lost.
+func (m *Machine) probeDeadline(l *link, s *session) time.Time {
+	var t time.Time
+	to := m.probeTimeout(l, s)
+	for _, r := range s.probe.out {
+		if r.seq != 0 && (t.IsZero() || r.at.Add(to).Before(t)) {
+			t = r.at.Add(to)
+		}
+	}
+	if !t.IsZero() {
+		t = t.Add(time.Nanosecond) // expireProbes counts a probe older than the timeout
+	}
+	return t
+}
+
 // expireProbes counts probes not acknowledged in time as lost.
 func (m *Machine) expireProbes(now time.Time, l *link, s *session) {
 	ps := &s.probe
@@ -165,6 +181,10 @@ func (m *Machine) probeResult(now time.Time, l *link, s *session, size int, ok b
 		if !ps.mismatch && ps.lostInRow >= m.probesToConvince(now, l) {
 			ps.mismatch, ps.since = true, now
 			ps.hi, ps.hiLost = mtu, 0
+		} else if !ps.mismatch {
+			// Ask again at once (a heartbeat and its probe copy) rather
+			// than at the next heartbeat: the answer comes in round trips.
+			s.sendNow = true
 		}
 	case ok:
 		ps.lo = max(ps.lo, size)

@@ -21,6 +21,9 @@ func (m *Machine) Advance(now time.Time) {
 					m.setSession(now, p, l, s, SessionDown, DiagTimeExpired)
 				}
 			}
+			if s := l.sess[ChannelEther]; s != nil && s.state == SessionUp {
+				m.expireProbes(now, l, s)
+			}
 			m.evalLink(now, p, l)
 		}
 		m.evalPeer(now, p)
@@ -91,6 +94,9 @@ func (m *Machine) NextDeadline(now time.Time) time.Time {
 	for _, l := range m.links() {
 		cls := m.nets[l.net].cls
 		consider(l.flap.heldUntil())
+		if s := l.sess[ChannelEther]; s != nil && s.state == SessionUp {
+			consider(m.probeDeadline(l, s))
+		}
 		for s := range l.activeSessions() {
 			trouble, inact := cls.effective(s.remoteHB)
 			consider(s.lastRx.Add(inact))
