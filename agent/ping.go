@@ -550,6 +550,7 @@ func (a *Agent) Ping(ctx context.Context, req status.PingRequest) (*status.PingR
 			}
 		}
 	}
+	var backoff busyBackoff
 	start := time.Now()
 	for i := 0; i < req.Count && ctx.Err() == nil; i++ {
 		if len(inFlight) >= req.Window {
@@ -583,6 +584,16 @@ func (a *Agent) Ping(ctx context.Context, req status.PingRequest) (*status.PingR
 			i--
 			continue
 		}
+		if errors.Is(err, ErrBusy) && backoff.wait(ctx, timeout) {
+			// Pushed back with nothing left to wait for (every echo in
+			// flight timed out while the buffer drains slowly): back off
+			// and try again, for up to one echo timeout, before calling
+			// this one not sent.
+			res.Busy++
+			i--
+			continue
+		}
+		backoff = busyBackoff{}
 		res.Sent++
 		if req.Replies {
 			rp := status.PingReply{Seq: res.Sent, SentAt: f.sent, Bytes: sent.bytes, Padded: sent.padded}
@@ -812,4 +823,33 @@ func (a *Agent) pingPath(ctx context.Context, p *status.PingPath, creq status.Pi
 
 func notApplicable() status.PingTest {
 	return status.PingTest{Test: status.TestLarger, Result: status.TestNotApplicable, Note: "an ether frame cannot exceed the MTU"}
+}
+
+// busyBackoff paces retries of one echo refused busy with nothing in flight:
+// 1 ms, doubling to 50 ms, until limit has passed since the first refusal.
+type busyBackoff struct {
+	first time.Time
+	next  time.Duration
+}
+
+// wait sleeps before the next retry and says whether to retry at all.
+func (b *busyBackoff) wait(ctx context.Context, limit time.Duration) bool {
+	now := time.Now()
+	if b.first.IsZero() {
+		b.first, b.next = now, time.Millisecond
+	}
+	left := limit - now.Sub(b.first)
+	if left <= 0 {
+		*b = busyBackoff{}
+		return false
+	}
+	t := time.NewTimer(min(b.next, left))
+	defer t.Stop()
+	b.next = min(2*b.next, 50*time.Millisecond)
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

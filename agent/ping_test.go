@@ -430,3 +430,28 @@ func TestSlowHandlerDoesNotStopTheEngine(t *testing.T) {
 		t.Fatal("the handler's reply never came")
 	}
 }
+
+// An echo refused busy with nothing in flight is retried with growing
+// pauses for up to the limit, then given up; a cancelled context stops it.
+func TestBusyBackoffRetriesUntilTheLimit(t *testing.T) {
+	var b busyBackoff
+	start := time.Now()
+	tries := 0
+	for b.wait(context.Background(), 30*time.Millisecond) {
+		tries++
+		if tries > 100 {
+			t.Fatal("busy backoff never gives up")
+		}
+	}
+	if d := time.Since(start); d < 30*time.Millisecond {
+		t.Errorf("gave up after %v, before the 30 ms limit", d)
+	}
+	if tries < 3 {
+		t.Errorf("%d retries in 30 ms; want the first ones quick (1, 2, 4 ms...)", tries)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if b.wait(ctx, time.Second) {
+		t.Error("retry after the context was cancelled")
+	}
+}

@@ -553,12 +553,18 @@ func TestMessageBurstIsPushedBackNotReset(t *testing.T) {
 	if res.Busy == 0 {
 		t.Errorf("1000 × 16 kB in flight against a 64 kB limit were never pushed back: %+v", res)
 	}
-	// All on hb0's TCP pair: the echo replies queued behind each other can
+	// All sent, none refused: the echo replies queued behind each other can
 	// delay the peer's heartbeats on one connection past the freshness a
-	// message route asks for, and a few messages then take the other
-	// connection of the pair, which is as good.
-	if res.Sent != 2000 || res.Received == 0 || res.Routes["hb0/tcp-to"]+res.Routes["hb0/tcp-from"] != 2000 {
-		t.Errorf("burst: sent %d, received %d, routes %v; want all 2000 sent over hb0's TCP pair", res.Sent, res.Received, res.Routes)
+	// message route asks for, and a few messages then take another TCP
+	// connection (hb0's other one, or hb1's on a loaded machine), which is
+	// as good; what matters is that pushback slowed the sender down and
+	// nothing was given up.
+	routed := 0
+	for _, n := range res.Routes {
+		routed += n
+	}
+	if res.Sent != 2000 || res.Received == 0 || routed != 2000 || len(res.SendErrors) > 0 || res.Routes["hb0/tcp-to"]+res.Routes["hb0/tcp-from"] < 1000 {
+		t.Errorf("burst: sent %d, received %d, routes %v, send errors %v; want all 2000 sent, most over hb0's TCP pair", res.Sent, res.Received, res.Routes, res.SendErrors)
 	}
 	// Nothing is lost unaccounted: every echo came back, or node 1's echo
 	// service counted its reply as shed (refused busy, not queued).

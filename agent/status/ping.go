@@ -69,7 +69,7 @@ type PingResult struct {
 	Sent         int            `json:"sent"`
 	Received     int            `json:"received"`
 	SendErrors   map[string]int `json:"send_errors,omitempty"` // "no-route", "too-large", "busy", ...
-	Busy         int            `json:"busy,omitempty"`        // sends pushed back (ErrBusy) and retried after a reply
+	Busy         int            `json:"busy,omitempty"`        // sends pushed back (ErrBusy) and retried: after a reply, or after a backoff of up to one timeout
 	Size         int            `json:"size"`
 	RTTMinMicros int64          `json:"rtt_min_us"`
 	RTTP50Micros int64          `json:"rtt_p50_us"`
