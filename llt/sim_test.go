@@ -11,7 +11,7 @@ import (
 // sim is a fake-clock cluster of Machines joined by an in-memory wire. Every
 // frame goes through a real Codec (encode, sign, verify, decode).
 type sim struct {
-	t       *testing.T
+	t       testing.TB
 	now     time.Time
 	nodes   []*simNode
 	nets    []NetworkConfig
@@ -146,7 +146,7 @@ func testKeyring(t testing.TB) *Keyring {
 	return kr
 }
 
-func newSim(t *testing.T, n int, nets []NetworkConfig, timers Timers) *sim {
+func newSim(t testing.TB, n int, nets []NetworkConfig, timers Timers) *sim {
 	t.Helper()
 	s := &sim{t: t, now: simEpoch, nets: nets, latency: 50 * time.Microsecond,
 		cut: map[[3]int]bool{}, netLatency: map[int]time.Duration{}, tcpCut: map[[3]int]bool{}, noDial: map[[3]int]bool{}, route: map[[2]int]int{},
