@@ -106,7 +106,7 @@ func (ch *Channel) SetKeys(kr *llt.Keyring) { ch.keys.Store(kr) }
 // Send writes an encoded frame to to (6 raw bytes, or "" to broadcast). It
 // never blocks. Errors (ENOBUFS from an egress drop or a full qdisc,
 // ENETDOWN, EAGAIN) are counted and tolerated; there is no retry here: the
-// next heartbeat is the retry.
+// next heartbeat is the retry. b is not retained: the caller may reuse it.
 func (ch *Channel) Send(to string, b []byte) {
 	var dst net.HardwareAddr
 	if len(to) == 6 {

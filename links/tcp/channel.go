@@ -222,7 +222,8 @@ func (ch *Channel) Run(ctx context.Context, deliver links.Deliver) error {
 
 // Send queues a frame on the connection to peer of direction dir
 // (llt.ChannelTCPTo: the one we dialled). It never blocks; without a
-// connection the frame is dropped and counted.
+// connection the frame is dropped and counted. frame is copied, not
+// retained: the caller may reuse it.
 func (ch *Channel) Send(peer llt.NodeID, dir llt.Channel, frame []byte) {
 	p := ch.peers[peer]
 	if p == nil {
