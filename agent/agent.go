@@ -56,6 +56,7 @@ type Agent struct {
 	fatal   error // the agent must stop (a duplicate node id at start-up); Run returns it
 	fatalCh chan struct{}
 	tables  chan struct{} // a link changed: send the link tables soon
+	changes chan struct{} // a link or network changed: systemd's status line may have
 
 	handlers   map[byte]MessageHandler // set before Run
 	msgs       status.Messages         // message API counters (under mu)
@@ -88,6 +89,7 @@ func New(cfg *config.Config, keys [][]byte, log *slog.Logger) (*Agent, error) {
 		fatalCh:     make(chan struct{}),
 		tableLimit:  rate.NewLimiter(rate.Every(time.Second), 3),
 		tables:      make(chan struct{}, 1),
+		changes:     make(chan struct{}, 1),
 		handlers:    make(map[byte]MessageHandler),
 		echoWaiters: make(map[uint64]chan time.Time),
 	}
@@ -374,9 +376,11 @@ func (a *Agent) flush(inbox []llt.Message) []llt.Message {
 		}
 	}
 	if changed {
-		select {
-		case a.tables <- struct{}{}:
-		default:
+		for _, ch := range []chan struct{}{a.tables, a.changes} {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
 		}
 	}
 	return append(inbox, out.Messages...)

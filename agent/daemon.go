@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/tether-ha/tether/agent/config"
 	"github.com/tether-ha/tether/agent/logsink"
 	"github.com/tether-ha/tether/agent/status"
+	"github.com/tether-ha/tether/agent/status/render"
 )
 
 // Daemon runs a whole tetherd: the agent, its status socket, systemd
@@ -100,8 +102,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return err
 }
 
-// background serves key reloads and the systemd watchdog. The watchdog is
-// fed only while the agent can take its lock, so a wedged agent gets restarted.
+// background serves key reloads, the systemd watchdog and the status line
+// systemd shows. The watchdog is fed only while the agent can take its
+// lock, so a wedged agent gets restarted. The status line (STATUS=, see
+// render.Summary) is sent when a link or network changes and at every
+// watchdog tick, when it differs from the last one sent, and only under
+// systemd (NOTIFY_SOCKET set): building it takes the engine's lock.
 func (d *Daemon) background(ctx context.Context, a *Agent, cfg *config.Config, log *slog.Logger) {
 	var tick <-chan time.Time
 	if iv, err := daemon.SdWatchdogEnabled(false); err == nil && iv > 0 {
@@ -109,6 +115,25 @@ func (d *Daemon) background(ctx context.Context, a *Agent, cfg *config.Config, l
 		defer t.Stop()
 		tick = t.C
 	}
+	var changes <-chan struct{}
+	var last string
+	notifyStatus := func() {}
+	if os.Getenv("NOTIFY_SOCKET") != "" {
+		changes = a.changes
+		notifyStatus = func() {
+			sctx, cancel := context.WithTimeout(ctx, time.Second)
+			st, err := a.Status(sctx)
+			cancel()
+			if err != nil {
+				return
+			}
+			if s := render.Summary(st); s != last {
+				last = s
+				_, _ = daemon.SdNotify(false, "STATUS="+s)
+			}
+		}
+	}
+	notifyStatus()
 	for {
 		select {
 		case <-ctx.Done():
@@ -123,12 +148,15 @@ func (d *Daemon) background(ctx context.Context, a *Agent, cfg *config.Config, l
 				continue
 			}
 			log.Info("keys reloaded", "event", EvKeysReload, "key_ids", a.keyIDs())
+		case <-changes:
+			notifyStatus()
 		case <-tick:
 			pctx, cancel := context.WithTimeout(ctx, time.Second)
 			err := a.do(pctx, func(time.Time) {})
 			cancel()
 			if err == nil {
 				_, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+				notifyStatus()
 			}
 		}
 	}

@@ -9,10 +9,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/tether-ha/tether/agent/status"
 )
@@ -210,4 +214,106 @@ func loConfigs(t *testing.T, n int) (paths, sockets []string) {
 		paths, sockets = append(paths, path), append(sockets, sock)
 	}
 	return paths, sockets
+}
+
+// Under systemd (a fake NOTIFY_SOCKET here, as systemd's is a unixgram
+// socket) the daemon says READY, keeps a one-line STATUS, feeds the
+// watchdog while its engine answers and only then, and says STOPPING.
+func TestDaemonTellsSystemd(t *testing.T) {
+	cfgPath, _ := loConfig(t)
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "150000") // fed every 50 ms
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	msgs := make(chan string, 1000)
+	go func() {
+		defer close(msgs)
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	agents := make(chan *Agent, 1)
+	d := &Daemon{ConfigPath: cfgPath, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		run: func(a *Agent, ctx context.Context) error {
+			agents <- a
+			return a.Run(ctx)
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	}
+	defer func() {
+		stop()
+		conn.Close()
+	}()
+	// next waits for a message for which ok holds, skipping others.
+	next := func(what string, ok func(string) bool, within time.Duration) string {
+		t.Helper()
+		deadline := time.After(within)
+		for {
+			select {
+			case m, open := <-msgs:
+				if !open {
+					t.Fatalf("notify socket closed waiting for %s", what)
+				}
+				if ok(m) {
+					return m
+				}
+			case <-deadline:
+				t.Fatalf("no %s from the daemon within %v", what, within)
+			}
+		}
+	}
+	is := func(want string) func(string) bool { return func(m string) bool { return m == want } }
+	next("READY=1", is(daemon.SdNotifyReady), 10*time.Second)
+	// After the claim phase ("claiming node id 0 ..."): node1 (127.0.0.2)
+	// runs no agent, its one link is down.
+	const want = "STATUS=0/1 links up; worst: node1 lo DOWN"
+	next(want, func(m string) bool { return strings.HasPrefix(m, want) }, 10*time.Second)
+	next("WATCHDOG=1", is(daemon.SdNotifyWatchdog), 5*time.Second)
+	next("WATCHDOG=1 again", is(daemon.SdNotifyWatchdog), 5*time.Second)
+
+	// A wedged engine (its lock held) starves the watchdog: systemd
+	// restarts such a tetherd after WatchdogSec.
+	a := <-agents
+	a.mu.Lock()
+	time.Sleep(100 * time.Millisecond) // a feed that took the lock before us may still arrive
+	for len(msgs) > 0 {
+		<-msgs
+	}
+	wedged := time.After(600 * time.Millisecond) // 12 watchdog periods
+	for fed := 0; ; {
+		select {
+		case m := <-msgs:
+			if m == daemon.SdNotifyWatchdog {
+				fed++
+				t.Errorf("watchdog fed (%d) while the engine's lock was held", fed)
+			}
+			continue
+		case <-wedged:
+		}
+		break
+	}
+	a.mu.Unlock()
+	next("WATCHDOG=1 once the engine answers again", is(daemon.SdNotifyWatchdog), 5*time.Second)
+	stop()
+	next("STOPPING=1", is(daemon.SdNotifyStopping), 5*time.Second)
 }
