@@ -17,12 +17,12 @@ FUZZTIME  ?= 30s
 STATICCHECK_VERSION := v0.8.2
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build deps tools lint unit e2e test demo bench fuzz clean
+.PHONY: all build deps tools lint unit e2e test demo bench fuzz clean install deb
 
 all: build
 
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+	$(GO) build $(BUILDFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 # System packages the end-to-end tests and the demo need (installed when
 # missing and running as root), and the Go modules.
@@ -56,6 +56,41 @@ test: deps lint unit e2e
 
 demo: build
 	$(GO) run ./testbed/demo -bin $(BIN)
+
+# Install in FHS paths under DESTDIR: binaries, the systemd unit, the
+# example configuration (as /etc/tether/tether.yaml unless one is there),
+# the Wireshark dissector and the documentation.
+DESTDIR   ?=
+UNITDIR   ?= /lib/systemd/system
+install: build
+	install -d $(DESTDIR)/usr/sbin $(DESTDIR)/usr/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/tether \
+	  $(DESTDIR)/usr/share/doc/tether/examples $(DESTDIR)/usr/share/tether/wireshark
+	install -m 0755 $(BIN)/tetherd $(DESTDIR)/usr/sbin/tetherd
+	install -m 0755 $(BIN)/tetherstat $(BIN)/tetherctl $(DESTDIR)/usr/bin/
+	install -m 0644 contrib/systemd/tetherd.service $(DESTDIR)$(UNITDIR)/tetherd.service
+	[ -e $(DESTDIR)/etc/tether/tether.yaml ] || install -m 0644 contrib/examples/tether.yaml $(DESTDIR)/etc/tether/tether.yaml
+	install -m 0644 contrib/examples/*.yaml $(DESTDIR)/usr/share/doc/tether/examples/
+	install -m 0644 contrib/wireshark/tether.lua $(DESTDIR)/usr/share/tether/wireshark/
+	install -m 0644 README.md docs/EVENTS.md $(DESTDIR)/usr/share/doc/tether/
+
+# A Debian package in $(DEBDIR) (default bin/): make install into a staging
+# tree with stripped position-independent binaries (built in bin/debbin),
+# plus the maintainer scripts, the
+# copyright file and a changelog; /etc/tether/tether.yaml is a conffile.
+DEBDIR     ?= $(BIN)
+DEBVERSION ?= 0.0.0+git$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
+deb:
+	rm -rf $(BIN)/deb && mkdir -p $(BIN)/deb/DEBIAN $(DEBDIR)
+	$(MAKE) --no-print-directory install DESTDIR=$(BIN)/deb BIN=$(BIN)/debbin BUILDFLAGS=-buildmode=pie LDFLAGS='$(LDFLAGS) -s -w'
+	install -m 0644 contrib/debian/copyright $(BIN)/deb/usr/share/doc/tether/copyright
+	sed -e 's/@VERSION@/$(DEBVERSION)/' -e "s/@DATE@/$$(date -R)/" contrib/debian/changelog.in | gzip -9n > $(BIN)/deb/usr/share/doc/tether/changelog.gz
+	gzip -9n $(BIN)/deb/usr/share/doc/tether/README.md $(BIN)/deb/usr/share/doc/tether/EVENTS.md
+	install -m 0755 contrib/debian/postinst contrib/debian/prerm contrib/debian/postrm $(BIN)/deb/DEBIAN/
+	echo /etc/tether/tether.yaml > $(BIN)/deb/DEBIAN/conffiles
+	glibc=$$(objdump -T $(BIN)/deb/usr/sbin/tetherd $(BIN)/deb/usr/bin/* | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1 | cut -d_ -f2); \
+	sed -e 's/@VERSION@/$(DEBVERSION)/' -e "s/@ARCH@/$$(dpkg --print-architecture)/" -e "s/@GLIBC@/$$glibc/" \
+	  -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(BIN)/deb | cut -f1)/" contrib/debian/control.in > $(BIN)/deb/DEBIAN/control
+	dpkg-deb --root-owner-group --build $(BIN)/deb $(DEBDIR)/tether_$(DEBVERSION)_$$(dpkg --print-architecture).deb
 
 # Benchmarks (root; about 40 minutes). Pass flags to the programs with
 # DETECT_FLAGS, REASONS_FLAGS and TCP_FLAGS, e.g. make bench TCP_FLAGS='-only msg -count 500'.
