@@ -219,6 +219,17 @@ func TestTetherstatAgainstLiveAgent(t *testing.T) {
 		t.Logf("%q", out)
 		t.Fatalf("-nvv does not show node2's hb1 DOWN peer-silent and JEOPARDY:\n%s", out)
 	}
+	// The link graph: node0 -- node2 on hb1 red and DOWN, and Graphviz
+	// draws it (the README's tetherstat --dot | dot -Tsvg).
+	code, out = tetherstat(t, sock, "--dot")
+	if code != 0 || !strings.Contains(out, "\tn0 -- n2 [label=\"hb1 DOWN\\n") || !strings.Contains(out, "\tn0 -- n1 [label=\"hb1 UP\"") {
+		t.Fatalf("--dot: exit %d\n%s", code, out)
+	}
+	render := exec.Command("dot", "-Tsvg")
+	render.Stdin = strings.NewReader(out)
+	if svg, err := render.Output(); err != nil || !strings.Contains(string(svg), "<svg") {
+		t.Fatalf("dot -Tsvg of tetherstat --dot: %v\n%s", err, svg)
+	}
 	f.Undo()
 	b.WaitAllUp(upTimeout)
 

@@ -25,6 +25,7 @@ const (
 	viewBrief
 	viewConnections
 	viewMatrix
+	viewDot
 )
 
 // viewFlag is one of the mutually exclusive view flags. A new view (e.g.
@@ -44,6 +45,7 @@ func viewFlags() []viewFlag {
 		{"b", viewBrief},
 		{"L", viewConnections},
 		{"m", viewMatrix},
+		{"dot", viewDot},
 	}
 }
 
@@ -85,6 +87,9 @@ Views (at most one; without one, the counters since start or the last -z):
                   broken link, and the suspect of each broken network or
                   path (a node's NIC, cable or port; a switch or VLAN; one
                   path; a cable in the wrong place)
+  --dot           the cluster's link graph in Graphviz DOT: one edge per
+                  network and pair of nodes, coloured by state, labelled
+                  with the reasons (tetherstat --dot | dot -Tsvg > c.svg)
   -c              configuration values
   -z              reset the counters
   -b              brief: link health summary and the links that are not
@@ -197,6 +202,9 @@ func parseArgs(args []string, getenv func(string) string) (options, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.view == viewReset && (o.json || o.watch) {
 		return o, usagef("-z cannot be combined with --json or --watch")
+	}
+	if o.view == viewDot && (o.json || o.watch) {
+		return o, usagef("--dot cannot be combined with --json or --watch")
 	}
 	if set["interval"] && !o.watch {
 		return o, usagef("--interval needs --watch")

@@ -110,6 +110,8 @@ func show(w io.Writer, st *status.Status, o options) (healthy bool, err error) {
 		return true, render.Connections(w, st)
 	case viewMatrix:
 		return true, render.Matrix(w, st)
+	case viewDot:
+		return true, render.Dot(w, st)
 	default:
 		return true, render.Counters(w, st)
 	}

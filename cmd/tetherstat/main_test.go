@@ -329,6 +329,8 @@ func TestViews(t *testing.T) {
 		{[]string{"-l"}, "tether network information:"},
 		{[]string{"-c"}, "tether configuration information:"},
 		{[]string{"-L"}, "tether tcp connections:"},
+		{[]string{"--dot"}, "graph tether {"},
+		{[]string{"-dot"}, "graph tether {"},
 	} {
 		code, out, errOut := tetherstat(append(tt.args, "--socket", socket)...)
 		if code != 0 || errOut != "" || !strings.HasPrefix(out, tt.first+"\n") {
@@ -382,6 +384,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-x"}, "-x"},
 		{[]string{"-z", "--json"}, "-z"},
 		{[]string{"-z", "--watch"}, "-z"},
+		{[]string{"--dot", "--json"}, "--dot"},
+		{[]string{"--dot", "--watch"}, "--dot"},
+		{[]string{"--dot", "-m"}, "-m and -dot"},
 		{[]string{"--interval", "2s"}, "--watch"},
 		{[]string{"--watch", "--interval", "0s"}, "positive"},
 		{[]string{"--interval", "soon", "--watch"}, "soon"},
