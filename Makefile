@@ -75,8 +75,8 @@ install: build
 
 # A Debian package in $(DEBDIR) (default bin/): make install into a staging
 # tree with stripped position-independent binaries (built in bin/debbin),
-# plus the maintainer scripts, the
-# copyright file and a changelog; /etc/tether/tether.yaml is a conffile.
+# plus the maintainer scripts, the copyright file and a changelog;
+# /etc/tether/tether.yaml is a conffile.
 DEBDIR     ?= $(BIN)
 DEBVERSION ?= 0.0.0+git$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
 deb:
@@ -95,6 +95,7 @@ deb:
 # Benchmarks (root; about 40 minutes). Pass flags to the programs with
 # DETECT_FLAGS, REASONS_FLAGS and TCP_FLAGS, e.g. make bench TCP_FLAGS='-only msg -count 500'.
 bench: build
+	./.ci/deps --bench
 	mkdir -p bench/results
 	set -o pipefail; $(GO) test -run='^$$' -bench=. -benchmem -count=5 ./llt/ | tee bench/results/codec.txt
 	$(GO) run ./bench/detect -bin $(BIN) -out bench/results $(DETECT_FLAGS)

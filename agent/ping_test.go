@@ -3,12 +3,8 @@ package agent
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,33 +120,10 @@ func loPair(t *testing.T) (a0, a1 *Agent, stop1 func()) {
 // runs (handlers are registered then).
 func loPairWith(t *testing.T, setup func(i int, a *Agent)) (a0, a1 *Agent, stop1 func()) {
 	t.Helper()
-	dir := t.TempDir()
-	key := filepath.Join(dir, "cluster.key")
-	if err := os.WriteFile(key, []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	paths, _ := loConfigs(t, 2)
 	var agents [2]*Agent
 	var stops [2]func()
-	for i := range 2 {
-		path := filepath.Join(dir, fmt.Sprintf("n%d.yaml", i))
-		doc := fmt.Sprintf(`cluster: {id: 7, key_file: %s}
-node: {id: %d, name: node%d}
-nodes:
-  - {id: 0, name: node0, addresses: {lo: 127.0.0.1}}
-  - {id: 1, name: node1, addresses: {lo: 127.0.0.2}}
-networks:
-  - {name: lo, interface: lo, channels: [tcp], port: %d}
-status: {socket: %s}
-`, key, i, i, port, filepath.Join(dir, fmt.Sprintf("n%d.sock", i)))
-		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	for i, path := range paths {
 		cfg, keys, err := Check(path)
 		if err != nil {
 			t.Fatal(err)

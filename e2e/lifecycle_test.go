@@ -225,7 +225,7 @@ func TestTetherstatAgainstLiveAgent(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "\tn0 -- n2 [label=\"hb1 DOWN\\n") || !strings.Contains(out, "\tn0 -- n1 [label=\"hb1 UP\"") {
 		t.Fatalf("--dot: exit %d\n%s", code, out)
 	}
-	render := exec.Command("dot", "-Tsvg")
+	render := exec.Command(testbed.RequireTool(t, "dot", "graphviz"), "-Tsvg")
 	render.Stdin = strings.NewReader(out)
 	if svg, err := render.Output(); err != nil || !strings.Contains(string(svg), "<svg") {
 		t.Fatalf("dot -Tsvg of tetherstat --dot: %v\n%s", err, svg)

@@ -114,17 +114,17 @@ func (m *Machine) probeTimeout(l *link, s *session) time.Duration {
 // probeDeadline is when the earliest probe in flight on s times out (zero:
 // none): Advance must run then to count it lost.
 func (m *Machine) probeDeadline(l *link, s *session) time.Time {
-	var t time.Time
-	to := m.probeTimeout(l, s)
+	var first time.Time
 	for _, r := range s.probe.out {
-		if r.seq != 0 && (t.IsZero() || r.at.Add(to).Before(t)) {
-			t = r.at.Add(to)
+		if r.seq != 0 && (first.IsZero() || r.at.Before(first)) {
+			first = r.at
 		}
 	}
-	if !t.IsZero() {
-		t = t.Add(time.Nanosecond) // expireProbes counts a probe older than the timeout
+	if first.IsZero() {
+		return first
 	}
-	return t
+	// expireProbes counts a probe older than the timeout.
+	return first.Add(m.probeTimeout(l, s) + time.Nanosecond)
 }
 
 // expireProbes counts probes not acknowledged in time as lost.

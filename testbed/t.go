@@ -41,3 +41,19 @@ func RequireRoot(t T) {
 		stop("end-to-end tests need ip(8) from iproute2 (apt-get install iproute2): %v", err)
 	}
 }
+
+// RequireTool returns the path of a command a test needs, or ends t: it
+// skips outside CI, and fails in CI (environment CI=true), where .ci/deps
+// must have installed pkg.
+func RequireTool(t T, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		stop := t.Skipf
+		if os.Getenv("CI") == "true" {
+			stop = t.Fatalf
+		}
+		stop("%s not installed (apt-get install %s; .ci/deps installs it)", name, pkg)
+	}
+	return path
+}

@@ -148,40 +148,24 @@ func await(b *testbed.Bed, cur *bedutil.Cursor, f fault, timeout time.Duration) 
 // trials in a row on one link would otherwise be flapping, rightly, and
 // the trial would measure the damping.
 func waitHealthy(b *testbed.Bed, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		sts, err := bedutil.Statuses(b)
-		if err == nil {
-			if last = unhealthy(sts); last == "" {
-				return nil
-			}
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s", last)
+	return bedutil.WaitAll(b, timeout, "not healthy, or a link in its flap window",
+		healthy)
 }
 
-// unhealthy says what is not healthy in the statuses ("" when all is).
-func unhealthy(sts []*status.Status) string {
-	for i, st := range sts {
-		for _, n := range st.Nodes {
-			for _, l := range n.Links {
-				if !n.Local && !l.Healthy() {
-					return fmt.Sprintf("node%d: %s %s %s %s", i, n.Name, l.Network, l.State, l.Reason)
-				}
-				if !n.Local && l.Flaps > 0 {
-					return fmt.Sprintf("node%d: %s %s in its flap window (%d downs)", i, n.Name, l.Network, l.Flaps)
-				}
-			}
-		}
-		for _, n := range st.Networks {
-			if len(n.Reasons) > 0 {
-				return fmt.Sprintf("node%d: network %s: %s", i, n.Name, n.Reasons[0].Reason)
+// healthy reports whether a node sees every link to a peer UP without a
+// reason and out of its flap window, and no network-wide reason.
+func healthy(st *status.Status) bool {
+	for _, n := range st.Nodes {
+		for _, l := range n.Links {
+			if !n.Local && (!l.Healthy() || l.Flaps > 0) {
+				return false
 			}
 		}
 	}
-	return ""
+	for _, n := range st.Networks {
+		if len(n.Reasons) > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -9,19 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-)
 
-func need(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not installed: .ci/deps must install it", tool)
-			}
-			t.Skipf("%s not installed: skipping the package test", tool)
-		}
-	}
-}
+	"github.com/tether-ha/tether/testbed"
+)
 
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
@@ -36,7 +26,9 @@ func run(t *testing.T, name string, args ...string) string {
 // finds no error in, and whose unpacked tetherd checks its unpacked
 // example configuration.
 func TestDebianPackage(t *testing.T) {
-	need(t, "make", "dpkg-deb", "lintian", "objdump")
+	for _, tool := range [][2]string{{"make", "make"}, {"dpkg-deb", "dpkg"}, {"lintian", "lintian"}, {"objdump", "binutils"}} {
+		testbed.RequireTool(t, tool[0], tool[1])
+	}
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

@@ -11,20 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tether-ha/tether/testbed"
 )
 
 const unit = "tetherd.service"
 
 func analyzer(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("systemd-analyze not installed: .ci/deps must install systemd")
-		}
-		t.Skip("systemd-analyze not installed (apt-get install systemd): skipping the unit checks")
-	}
-	return bin
+	return testbed.RequireTool(t, "systemd-analyze", "systemd")
 }
 
 var exposure = regexp.MustCompile(`Overall exposure level for tetherd\.service: ([0-9.]+)`)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tether-ha/tether/llt"
+	"github.com/tether-ha/tether/testbed"
 )
 
 var testKey = []byte("tether dissector test key 0123456789")
@@ -298,13 +299,7 @@ func (r *tsharkRun) infos(t *testing.T, file string, args ...string) []string {
 }
 
 func findTshark(t *testing.T) string {
-	bin, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tshark not installed: .ci/deps must install it")
-		}
-		t.Skip("tshark not installed (apt-get install tshark): skipping the Wireshark dissector test")
-	}
+	bin := testbed.RequireTool(t, "tshark", "tshark")
 	out, err := exec.Command(bin, "-v").Output()
 	if err != nil {
 		t.Fatalf("tshark -v: %v", err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/tether-ha/tether/agent/status"
@@ -24,23 +23,14 @@ import (
 func Brief(w io.Writer, st *status.Status) (healthy bool, err error) {
 	var total, good int
 	var bad bytes.Buffer
-	for _, n := range st.Nodes {
-		if n.Local {
-			continue
+	peerLinks(st, func(name string, l status.Link) {
+		total++
+		if l.Healthy() {
+			good++
+			return
 		}
-		name := n.Name
-		if name == "" {
-			name = strconv.Itoa(int(n.ID))
-		}
-		for _, l := range n.Links {
-			total++
-			if l.Healthy() {
-				good++
-				continue
-			}
-			fmt.Fprintf(&bad, "%s %s %s %s%s\n", name, l.Network, l.State, dash(Reason(l)), detailSuffix(l))
-		}
-	}
+		fmt.Fprintf(&bad, "%s %s %s %s%s\n", name, l.Network, l.State, dash(Reason(l)), detailSuffix(l))
+	})
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "tether: %d links, %d healthy, %d not healthy\n", total, good, total-good)
 	b.Write(bad.Bytes())

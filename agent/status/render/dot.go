@@ -44,14 +44,7 @@ func Dot(w io.Writer, st *status.Status) error {
 		}
 		fmt.Fprintf(&b, "\t%s [%s];\n", dotID(n.ID), attrs)
 	}
-	view := map[[2]uint16]map[string]status.MatrixLink{}
-	for _, l := range mx.Links {
-		k := [2]uint16{l.From, l.To}
-		if view[k] == nil {
-			view[k] = map[string]status.MatrixLink{}
-		}
-		view[k][l.Network] = l
-	}
+	view := matrixCells(mx)
 	for i, a := range mx.Nodes {
 		for _, c := range mx.Nodes[i+1:] {
 			for _, net := range mx.Networks {
@@ -77,7 +70,7 @@ func edgeAttrs(net, a, c string, ab status.MatrixLink, okA bool, ca status.Matri
 		l  status.MatrixLink
 		ok bool
 	}{{ab, okA}, {ca, okC}} {
-		if v.ok && rankState(v.l.State) > rankState(state) {
+		if v.ok && stateRank(v.l.State) > stateRank(state) {
 			state = v.l.State
 		}
 	}
@@ -107,16 +100,6 @@ func edgeAttrs(net, a, c string, ab status.MatrixLink, okA bool, ca status.Matri
 		attrs += ", style=bold"
 	}
 	return attrs
-}
-
-func rankState(s string) int {
-	switch s {
-	case status.LinkDown:
-		return 2
-	case status.LinkTrouble:
-		return 1
-	}
-	return 0
 }
 
 func linkColor(state string) string {

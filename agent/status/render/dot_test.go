@@ -2,11 +2,12 @@ package render
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tether-ha/tether/testbed"
 )
 
 var dotEdge = regexp.MustCompile(`(?m)^\t(n\d+) -- (n\d+) \[(.*)\];$`)
@@ -54,13 +55,7 @@ func TestDot(t *testing.T) {
 
 // Graphviz renders it (the README's tetherstat --dot | dot -Tsvg).
 func TestDotRendersWithGraphviz(t *testing.T) {
-	bin, err := exec.LookPath("dot")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("graphviz not installed: .ci/deps must install it")
-		}
-		t.Skip("graphviz not installed (apt-get install graphviz): skipping")
-	}
+	bin := testbed.RequireTool(t, "dot", "graphviz")
 	var b bytes.Buffer
 	if err := Dot(&b, fixture()); err != nil {
 		t.Fatal(err)

@@ -41,14 +41,7 @@ func Matrix(w io.Writer, st *status.Status) error {
 	for _, n := range mx.Nodes {
 		names[n.ID] = nodeLabel(n)
 	}
-	cell := map[[2]uint16]map[string]status.MatrixLink{}
-	for _, l := range mx.Links {
-		k := [2]uint16{l.From, l.To}
-		if cell[k] == nil {
-			cell[k] = map[string]status.MatrixLink{}
-		}
-		cell[k][l.Network] = l
-	}
+	cell := matrixCells(mx)
 	for _, net := range mx.Networks {
 		t := table{}
 		head := []string{net}

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/tether-ha/tether/agent/status"
@@ -69,4 +70,49 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// nodeName is how a node is named in one-line output: its name, else its id.
+func nodeName(n status.Node) string {
+	if n.Name != "" {
+		return n.Name
+	}
+	return strconv.Itoa(int(n.ID))
+}
+
+// peerLinks calls fn for every link to a peer, in the document's order,
+// with the peer's name; the local node's own links are NICs, not links.
+func peerLinks(st *status.Status, fn func(peer string, l status.Link)) {
+	for _, n := range st.Nodes {
+		if n.Local {
+			continue
+		}
+		for _, l := range n.Links {
+			fn(nodeName(n), l)
+		}
+	}
+}
+
+// stateRank orders link states by how bad they are: UP 0, TROUBLE 1, DOWN 2.
+func stateRank(state string) int {
+	switch state {
+	case status.LinkDown:
+		return 2
+	case status.LinkTrouble:
+		return 1
+	}
+	return 0
+}
+
+// matrixCells indexes the matrix's links by (from, to) and network.
+func matrixCells(mx status.Matrix) map[[2]uint16]map[string]status.MatrixLink {
+	cell := map[[2]uint16]map[string]status.MatrixLink{}
+	for _, l := range mx.Links {
+		k := [2]uint16{l.From, l.To}
+		if cell[k] == nil {
+			cell[k] = map[string]status.MatrixLink{}
+		}
+		cell[k][l.Network] = l
+	}
+	return cell
 }

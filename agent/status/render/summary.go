@@ -20,28 +20,18 @@ func Summary(st *status.Status) string {
 	if st.Claiming {
 		return "claiming node id " + strconv.Itoa(int(st.LocalNode)) + " (no heartbeat sent yet)"
 	}
-	var total, up int
+	var total, up, worstRank int
 	var worst string
-	worstRank := 0
-	for _, n := range st.Nodes {
-		if n.Local {
-			continue
+	peerLinks(st, func(name string, l status.Link) {
+		total++
+		if l.State == status.LinkUp {
+			up++
 		}
-		name := n.Name
-		if name == "" {
-			name = strconv.Itoa(int(n.ID))
+		if r := rank(l); r > worstRank {
+			worstRank = r
+			worst = fmt.Sprintf("%s %s %s %s", name, l.Network, l.State, dash(Reason(l)))
 		}
-		for _, l := range n.Links {
-			total++
-			if l.State == status.LinkUp {
-				up++
-			}
-			if r := rank(l); r > worstRank {
-				worstRank = r
-				worst = fmt.Sprintf("%s %s %s %s", name, l.Network, l.State, dash(Reason(l)))
-			}
-		}
-	}
+	})
 	s := fmt.Sprintf("%d/%d links up", up, total)
 	if worst != "" {
 		s += "; worst: " + worst
@@ -56,15 +46,11 @@ func Summary(st *status.Status) string {
 	return s
 }
 
-// rank orders links by how much they need attention: 0 healthy.
+// rank orders links by how much they need attention: 0 healthy, then an
+// UP link with a reason, TROUBLE, DOWN.
 func rank(l status.Link) int {
-	switch {
-	case l.State == status.LinkDown:
-		return 3
-	case l.State == status.LinkTrouble:
-		return 2
-	case !l.Healthy():
-		return 1
+	if l.Healthy() {
+		return 0
 	}
-	return 0
+	return 1 + stateRank(l.State)
 }

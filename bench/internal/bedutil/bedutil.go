@@ -28,13 +28,13 @@ const PollEvery = 10 * time.Millisecond
 // an error naming the node and its last status instead of failing the run,
 // so that a benchmark can report what it has.
 func WaitAllUp(b *testbed.Bed, timeout time.Duration) error {
-	return waitAll(b, timeout, "links not all up", func(st *status.Status) bool { return testbed.AllLinksUp(st, b.N()-1) })
+	return WaitAll(b, timeout, "links not all up", func(st *status.Status) bool { return testbed.AllLinksUp(st, b.N()-1) })
 }
 
 // WaitAllChannelsUp is WaitAllUp that also waits until every channel of
 // every link is UP (a link is up as soon as one channel is).
 func WaitAllChannelsUp(b *testbed.Bed, timeout time.Duration) error {
-	return waitAll(b, timeout, "links or channels not all up", func(st *status.Status) bool { return AllChannelsUp(st, b.N()-1) })
+	return WaitAll(b, timeout, "links or channels not all up", func(st *status.Status) bool { return AllChannelsUp(st, b.N()-1) })
 }
 
 // AllChannelsUp reports whether every link to at least peers peers is
@@ -61,9 +61,9 @@ func AllChannelsUp(st *status.Status, peers int) bool {
 	return true
 }
 
-// waitAll waits until ok holds for every node's status, sharing one
+// WaitAll waits until ok holds for every node's status, sharing one
 // timeout; on timeout the error says what and shows the last status.
-func waitAll(b *testbed.Bed, timeout time.Duration, what string, ok func(*status.Status) bool) error {
+func WaitAll(b *testbed.Bed, timeout time.Duration, what string, ok func(*status.Status) bool) error {
 	deadline := time.Now().Add(timeout)
 	for i := range b.N() {
 		if !b.Running(i) {
