@@ -27,6 +27,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tether-ha/tether/agent/config"
+	"github.com/tether-ha/tether/agent/public"
 	"github.com/tether-ha/tether/agent/status"
 	"github.com/tether-ha/tether/links"
 	"github.com/tether-ha/tether/links/nicwatch"
@@ -61,9 +62,12 @@ type Agent struct {
 	handlers   map[byte]MessageHandler // set before Run
 	msgs       status.Messages         // message API counters (under mu)
 	tableStats tableStats              // link table messages (under mu)
+	base       counterBase             // what tetherstat -z set to zero (under mu)
+	sched      scheduleDelay           // how late the timer ran (under mu)
 	tableLimit *rate.Limiter           // rejected link tables logged
 
-	logDropped func() uint64 // log records dropped by the log output; nil: not counted
+	logDropped func() uint64   // log records dropped by the log output; nil: not counted
+	pub        *public.Channel // the public channel; nil without one (set before Run)
 
 	echoMu      sync.Mutex                // guards echoWaiters (not the engine's lock: replies are matched outside it)
 	echoWaiters map[uint64]chan time.Time // pings awaiting replies
@@ -155,6 +159,11 @@ func (a *Agent) SetKeys(ctx context.Context, keys [][]byte) error {
 	kr, err := llt.NewKeyring(keys...)
 	if err != nil {
 		return err
+	}
+	if a.pub != nil {
+		if err := a.pub.SetKeys(keys); err != nil {
+			return err
+		}
 	}
 	return a.do(ctx, func(time.Time) {
 		a.keys = kr
@@ -281,6 +290,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		case <-a.timer.C:
 			_ = a.do(ctx, func(now time.Time) {
+				if !a.timerAt.IsZero() {
+					a.sched.observe(now.Sub(a.timerAt))
+				}
 				a.timerAt = time.Time{} // fired: rearm must set it again
 				if !a.stopped && !a.m.NextDeadline(now).After(now) {
 					a.m.Advance(now)

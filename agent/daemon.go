@@ -12,6 +12,7 @@ import (
 
 	"github.com/tether-ha/tether/agent/config"
 	"github.com/tether-ha/tether/agent/logsink"
+	"github.com/tether-ha/tether/agent/metrics"
 	"github.com/tether-ha/tether/agent/status"
 	"github.com/tether-ha/tether/agent/status/render"
 )
@@ -62,9 +63,30 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	a.logDropped = sink.Dropped
+	// What opens sockets opens them now, so that a port in use stops
+	// tetherd at start; undo closes them again on a later failure.
+	undo := a.close
+	if err := a.startPublic(keys); err != nil {
+		undo()
+		return err
+	}
+	if a.pub != nil {
+		undo = func() { a.pub.Close(); a.close() }
+	}
+	var msrv *metrics.Server
+	if cfg.Metrics.Listen != "" {
+		reg := metrics.NewRegistry(a.MetricsSnapshot, Version, cfg.Node.Name)
+		if msrv, err = metrics.Listen(cfg.Metrics.Listen, reg); err != nil {
+			undo()
+			return err
+		}
+	}
 	srv, err := status.Listen(cfg.Status.Socket, a, log)
 	if err != nil {
-		a.close()
+		if msrv != nil {
+			_ = msrv.Close()
+		}
+		undo()
 		return err
 	}
 	// Everything below stops when the agent's run loop returns, for
@@ -84,6 +106,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 			cancel(fmt.Errorf("status server: %w", err))
 		}
 	}()
+	if a.pub != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.pub.Run(runCtx) // leaves the public channel when the agent stops
+		}()
+	}
+	if msrv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := msrv.Serve(runCtx); err != nil {
+				log.Error("metrics server failed", "event", EvMetricsError, "err", err)
+				cancel(fmt.Errorf("metrics server: %w", err))
+			}
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -170,12 +170,7 @@ func loConfigs(t *testing.T, n int) (paths, sockets []string) {
 	if err := os.WriteFile(key, []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	nodes := ""
 	for i := range n {
 		nodes += fmt.Sprintf("  - {id: %d, name: node%d, addresses: {lo: 127.0.0.%d}}\n", i, i, i+1)
@@ -183,14 +178,25 @@ func loConfigs(t *testing.T, n int) (paths, sockets []string) {
 	for i := range n {
 		sock := filepath.Join(dir, fmt.Sprintf("n%d.sock", i))
 		path := filepath.Join(dir, fmt.Sprintf("n%d.yaml", i))
-		doc := fmt.Sprintf("cluster: {id: 7, key_file: %s}\nnode: {id: %d, name: node%d}\nnodes:\n%snetworks:\n  - {name: lo, interface: lo, channels: [tcp], port: %d}\nstatus: {socket: %s}\n",
-			key, i, i, nodes, port, sock)
+		doc := fmt.Sprintf("cluster: {id: 7, key_file: %s}\nnode: {id: %d, name: node%d}\nnodes:\n%snetworks:\n  - {name: lo, interface: lo, channels: [tcp], port: %d}\nstatus: {socket: %s}\nmetrics: {listen: 127.0.0.1:%d}\n",
+			key, i, i, nodes, port, sock, freePort(t))
 		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		paths, sockets = append(paths, path), append(sockets, sock)
 	}
 	return paths, sockets
+}
+
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Under systemd (a fake NOTIFY_SOCKET here, as systemd's is a unixgram

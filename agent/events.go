@@ -23,6 +23,7 @@ const (
 	EvNICCarrier       = "nic.carrier"
 	EvFrameEncodeError = "frame.encode_error" // a bug: the machine built a frame the codec refuses
 	EvStatusError      = "status.error"       // the status server failed: the agent stops
+	EvMetricsError     = "metrics.error"      // the metrics server failed: the agent stops
 	EvTableRejected    = "table.rejected"     // a peer's link table could not be taken (rate-limited)
 	EvAgentPaused      = "agent.paused"       // this node did not run for a while (not scheduled, VM paused, SIGSTOP)
 	EvNetworkReason    = "network.reason"     // a network's network-wide reasons changed
@@ -30,6 +31,7 @@ const (
 	EvClaimed          = "agent.claimed"      // the claim phase ended: no other node uses our id; heartbeats start
 	EvDuplicateID      = "node.duplicate_id"  // another node uses our node id (at start-up: tetherd refuses to start)
 	EvCountersReset    = "counters.reset"     // tetherstat -z
+	EvPublicMember     = "public.member"      // a peer became alive or gone on the public channel
 	EvKeysReload       = "keys.reload"        // the key file was re-read (SIGHUP), or could not be
 )
 
@@ -77,7 +79,7 @@ func (a *Agent) logEvent(e llt.Event) {
 			"state", e.Session.String(), "prev_state", e.PrevSession.String(), "diag", e.Diag.String())
 	case llt.EventNode:
 		level := slog.LevelInfo
-		if e.Node == llt.NodeDown || e.Node == llt.NodeJeopardy {
+		if e.Node == llt.NodeDown || e.Node == llt.NodeJeopardy || e.Node == llt.NodePartitioned {
 			level = slog.LevelWarn
 		}
 		a.log.Log(ctx, level, "node "+e.Node.String(), append([]any{"event", EvNodeState}, append(peer,

@@ -42,8 +42,15 @@ func (a *Agent) tableLoop(ctx context.Context) {
 	}
 }
 
-// sendTables sends our link table to every peer that has a route.
+// sendTables sends our link table to every peer: over the message API
+// where a link reaches it, else over the public channel (after the lock:
+// memberlist's sends take its own locks and write sockets).
 func (a *Agent) sendTables() {
+	type viaPublic struct {
+		peer uint16
+		b    []byte
+	}
+	var pub []viaPublic
 	_ = a.do(context.Background(), func(now time.Time) {
 		if a.stopped || a.m.Claiming() {
 			return
@@ -61,6 +68,10 @@ func (a *Agent) sendTables() {
 				if err == nil {
 					err = a.m.SendMessageVia(now, peer, r, b)
 				}
+				if err != nil && a.pub != nil {
+					pub = append(pub, viaPublic{p.ID, b})
+					continue
+				}
 				if err != nil {
 					a.tableStats.sendFailed++
 					continue
@@ -69,6 +80,21 @@ func (a *Agent) sendTables() {
 			}
 		}
 	})
+	var failed, sent uint64
+	for _, m := range pub {
+		if err := a.pub.Send(m.peer, m.b); err != nil {
+			failed++
+		} else {
+			sent++
+		}
+	}
+	if len(pub) > 0 {
+		_ = a.do(context.Background(), func(time.Time) {
+			a.tableStats.sendFailed += failed
+			a.tableStats.sent += sent
+			a.tableStats.public += sent
+		})
+	}
 }
 
 // receiveTable takes a peer's link table message (without the lock).
@@ -92,4 +118,5 @@ func (a *Agent) receiveTable(from llt.NodeID, body []byte) {
 // tableStats count link table messages (under the engine's lock).
 type tableStats struct {
 	sent, sendFailed, received, rejected uint64
+	public                               uint64 // of sent: over the public channel
 }

@@ -17,31 +17,31 @@ import (
 	"github.com/tether-ha/tether/llt"
 )
 
-// Status builds the status document with the agent locked.
+// Status builds the status document with the agent locked. Its counters
+// count from the last tetherstat -z.
 func (a *Agent) Status(ctx context.Context) (*status.Status, error) {
 	var st *status.Status
-	err := a.do(ctx, func(now time.Time) { st = a.buildStatus(now) })
+	err := a.do(ctx, func(now time.Time) {
+		st = a.buildStatus(now)
+		a.base.apply(st)
+	})
 	return st, err
 }
 
-// ResetCounters zeroes every counter (tetherstat -z).
+// ResetCounters shows every counter from zero (tetherstat -z): the
+// counters themselves go on (Prometheus's must never go back), the status
+// document counts from their values now. RTT extremes and the longest
+// pause start again.
 func (a *Agent) ResetCounters(ctx context.Context) error {
 	return a.do(ctx, func(now time.Time) {
-		a.m.ResetCounters(now)
-		a.msgs = status.Messages{}
-		for _, n := range a.nets {
-			if n.ether != nil {
-				n.ether.PollKernelDrops() // the kernel's count resets on read
-				n.etherCtr.Reset()
-			}
-			if n.tcp != nil {
-				n.tcpCtr.Reset()
-			}
-		}
+		a.base.capture(a.buildStatus(now))
+		a.m.ResetExtremes(now)
 		a.log.Info("counters reset", "event", EvCountersReset)
 	})
 }
 
+// buildStatus builds the status document with the counters as they are
+// (since start), the agent locked.
 func (a *Agent) buildStatus(now time.Time) *status.Status {
 	snap := a.m.Snapshot(now)
 	cfg := a.cfg
@@ -51,13 +51,13 @@ func (a *Agent) buildStatus(now time.Time) *status.Status {
 		LocalNode: cfg.Node.ID, LocalName: cfg.Node.Name, Incarnation: fmt.Sprintf("%016x", a.inc),
 		StartedAt: a.startedAt, Now: now,
 		Config:   a.configDoc(),
-		Counters: status.Counters{ResetAt: snap.CountersAt, Pauses: pausesDoc(a.m.Pauses()), Messages: a.msgs},
+		Counters: status.Counters{ResetAt: a.startedAt, Pauses: pausesDoc(a.m.Pauses()), Messages: a.msgs},
 	}
 	if a.logDropped != nil {
 		st.Counters.LogDropped = a.logDropped()
 	}
 	st.Counters.LinkTables = status.LinkTables{Sent: a.tableStats.sent, SendFailed: a.tableStats.sendFailed,
-		Received: a.tableStats.received, Rejected: a.tableStats.rejected}
+		Received: a.tableStats.received, Rejected: a.tableStats.rejected, Public: a.tableStats.public}
 	order := map[int]int{}
 	for k, i := range snap.Routes {
 		order[i] = k + 1
@@ -239,6 +239,12 @@ func (a *Agent) localNodeDoc(node config.Node, snap llt.Snapshot) status.Node {
 func (a *Agent) peerDoc(now time.Time, node config.Node, p llt.PeerSnapshot, conns []netConn) status.Node {
 	d := status.Node{ID: node.ID, Name: node.Name, State: p.State.String(), LinksUp: p.LinksUp,
 		Since: p.Since, Restarts: p.Restarts}
+	if a.pub != nil {
+		d.Public = "gone"
+		if p.Public {
+			d.Public = "alive"
+		}
+	}
 	if p.Incarnation != 0 {
 		d.Incarnation = fmt.Sprintf("%016x", p.Incarnation)
 	}
@@ -249,7 +255,7 @@ func (a *Agent) peerDoc(now time.Time, node config.Node, p llt.PeerSnapshot, con
 			RemoteReason: l.RemoteReason.String(), Channels: map[string]string{},
 			RTTMicros: l.RTT.Microseconds(), RTTMinMicros: l.RTTMin.Microseconds(), RTTMaxMicros: l.RTTMax.Microseconds(),
 			Sent: l.Sent, Received: l.Received, Lost: l.Lost, Replays: l.Replays,
-			LastHeardMs: -1, Since: l.Since, Downs: l.Downs,
+			LastHeardMs: -1, Since: l.Since, Downs: l.Downs, Transitions: l.Transitions, FlapDowns: l.FlapDowns,
 		}
 		if !l.LastRx.IsZero() {
 			ld.LastHeardMs = now.Sub(l.LastRx).Milliseconds()

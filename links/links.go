@@ -125,15 +125,3 @@ func (c *Counters) Causes() []string {
 	sort.Strings(out)
 	return out
 }
-
-// Reset zeroes every counter.
-func (c *Counters) Reset() {
-	for _, a := range []*atomic.Uint64{&c.TxFrames, &c.TxBytes, &c.TxErrors, &c.RxFrames, &c.RxBytes} {
-		a.Store(0)
-	}
-	for _, m := range []map[string]*atomic.Uint64{c.drops, c.conn} {
-		for _, v := range m {
-			v.Store(0)
-		}
-	}
-}

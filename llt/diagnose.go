@@ -60,6 +60,7 @@ func (m *Machine) evalLink(now time.Time, p *peer, l *link) {
 	raw := m.rawLinkState(now, l)
 	if l.rawState.Usable() && !raw.Usable() && m.countsAsFlap(l) {
 		l.flap.noteDown(now, &m.diag)
+		l.flapDowns++
 	}
 	if raw.Usable() {
 		l.flap.noteUp(now)
@@ -100,6 +101,7 @@ func (m *Machine) evalLink(now time.Time, p *peer, l *link) {
 		if l.state.Usable() && state == LinkDown {
 			l.downs++
 		}
+		l.transitions++
 		l.since = now
 		m.linkChangedAt = now
 	}

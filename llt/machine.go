@@ -115,6 +115,7 @@ type peer struct {
 	since     time.Time
 	restarts  uint64
 	everOpen  bool
+	public    bool // alive on the public channel (SetPublic)
 	links     []*link
 	seen      [MaxVector]seenFrames // where its recent frames arrived, per network they name (segment.go)
 }
@@ -127,7 +128,9 @@ type link struct {
 	reason       Reason
 	remoteReason Reason
 	since        time.Time
-	downs        uint64
+	downs        uint64 // UP or TROUBLE -> DOWN
+	transitions  uint64 // changes of state
+	flapDowns    uint64 // downs that counted towards flap damping
 
 	remote     VectorEntry // the peer's view of this link
 	remoteAt   time.Time
@@ -278,17 +281,18 @@ func (m *Machine) NetworkIndex(name string) (int, bool) {
 // Carrier reports what the Machine believes of a network's carrier.
 func (m *Machine) Carrier(network int) bool { return m.nets[network].carrier }
 
-// ResetCounters zeroes the per-session counters and RTT extremes.
-func (m *Machine) ResetCounters(now time.Time) {
+// ResetExtremes restarts the RTT extremes and the longest pause from now
+// (tetherstat -z). Counters are never reset: they are Prometheus counters,
+// and the agent shows them from a baseline instead.
+func (m *Machine) ResetExtremes(now time.Time) {
 	m.enter()
 	for _, l := range m.links() {
 		for s := range l.sessions() {
-			rtt := s.stats.rtt
-			s.stats = sessionStats{rtt: rtt}
+			s.stats.rttMin, s.stats.rttMax = s.stats.rtt, s.stats.rtt
 		}
 	}
 	m.resetAt = now
-	m.pause.stats = PauseStats{}
+	m.pause.stats.Longest = 0
 }
 
 // SetCarrier reports the NIC carrier of a network. Losing it takes every

@@ -594,11 +594,12 @@ func TestLowpriNetworkUsesLowpriTimers(t *testing.T) {
 		t.Errorf("%d lowpri frames in 10s, want about 20..27", pubSends)
 	}
 	s.assertAllOpen()
-	// Losing the private network leaves only lowpri: JEOPARDY.
+	// Losing the private network leaves only lowpri: the node is alive,
+	// the interconnect broken: PARTITIONED.
 	s.isolate(0, 0, true)
 	s.run(time.Second)
-	if st := s.peer(1, 0).State; st != NodeJeopardy {
-		t.Errorf("only lowpri left: %v, want JEOPARDY", st)
+	if st := s.peer(1, 0).State; st != NodePartitioned {
+		t.Errorf("only lowpri left: %v, want PARTITIONED", st)
 	}
 	// Lowpri goes DOWN after peerinactlo, not peerinact.
 	fault := s.now

@@ -4,8 +4,9 @@ import "time"
 
 // evalPeer recomputes a peer's node state and reports changes.
 func (m *Machine) evalPeer(now time.Time, p *peer) {
-	up, private := 0, 0
+	up, private, stopped := 0, 0, false
 	for _, l := range p.links {
+		stopped = stopped || l.stopped
 		if l.state.Usable() {
 			up++
 			if !m.nets[l.net].cfg.Lowpri {
@@ -13,25 +14,48 @@ func (m *Machine) evalPeer(now time.Time, p *peer) {
 			}
 		}
 	}
-	var st NodeState
-	switch {
-	case up == 0 && !p.everOpen:
-		st = NodeConnWait
-	case up == 0:
-		st = NodeDown
-	case private >= m.redundancy:
-		st = NodeOpen
-	default:
-		st = NodeJeopardy
-	}
 	if up > 0 {
 		p.everOpen = true
+	}
+	var st NodeState
+	switch {
+	case private >= m.redundancy:
+		st = NodeOpen
+	case private > 0:
+		st = NodeJeopardy
+	case !p.everOpen:
+		// Never heard since we started: the public channel alone does
+		// not make it PARTITIONED, as it joins before the private links
+		// have had time to come up.
+		st = NodeConnWait
+	case up > 0 || p.public && !stopped:
+		// Every private link is lost but the node is alive (a lowpri
+		// link, the public channel): the interconnect is broken, not
+		// the node. Failover must not act on this. A peer that said it
+		// is stopping is DOWN, though its public channel leaves later.
+		st = NodePartitioned
+	default:
+		st = NodeDown
 	}
 	if st == p.state {
 		return
 	}
 	m.emit(Event{Kind: EventNode, At: now, Peer: p.id, Network: -1, PrevNode: p.state, Node: st})
 	p.state, p.since = st, now
+}
+
+// SetPublic reports whether a peer is alive on the public channel (the
+// agent's memberlist): a peer whose private links are all lost is
+// PARTITIONED while it is, DOWN only when it is gone there too.
+func (m *Machine) SetPublic(now time.Time, id NodeID, alive bool) {
+	m.enter()
+	m.checkPause(now)
+	p := m.peerByID[id]
+	if p == nil || p.public == alive {
+		return
+	}
+	p.public = alive
+	m.evalPeer(now, p)
 }
 
 // localState is this node's own state: what its NICs allow. OPEN with at

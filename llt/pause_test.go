@@ -97,9 +97,9 @@ func TestPauseThreshold(t *testing.T) {
 	if ev := n.drain(); len(ev) != 1 || ev[0].Kind != EventPause || ev[0].Pause != 100*ms+1 {
 		t.Fatalf("Advance 100 ms + 1 ns late: events %+v, want one pause of that length", ev)
 	}
-	n.m.ResetCounters(due)
-	if ps := n.m.Pauses(); ps.Count != 0 {
-		t.Errorf("pauses after a counter reset: %+v", ps)
+	n.m.ResetExtremes(due)
+	if ps := n.m.Pauses(); ps.Count != 1 || ps.Longest != 0 {
+		t.Errorf("pauses after ResetExtremes: %+v, want the count kept (a Prometheus counter) and the longest restarted", ps)
 	}
 }
 

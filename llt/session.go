@@ -51,7 +51,22 @@ type sessionStats struct {
 	sent, received, lost, replays uint64
 	rtt, rttMin, rttMax           time.Duration // rtt: smoothed (EWMA 1/8)
 	rttSamples                    uint64
+	rttSum                        time.Duration
+	rttHist                       [len(rttBuckets) + 1]uint64 // per bucket of rttBuckets, the last +Inf
 }
+
+// rttBuckets are the upper bounds of the RTT histogram (Prometheus's
+// tether_link_rtt_seconds): 50 µs, a veth, to 500 ms, far past peerinact.
+var rttBuckets = [...]time.Duration{
+	50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+	500 * time.Millisecond,
+}
+
+// RTTBuckets returns the upper bounds of the RTT histogram's buckets
+// (SessionSnapshot.RTTHist has one more, +Inf).
+func RTTBuckets() []time.Duration { return append([]time.Duration(nil), rttBuckets[:]...) }
 
 // acceptSeq applies the anti-replay check and updates loss counters. It
 // reports false for a replayed or too-old sequence number, and how many
@@ -135,6 +150,12 @@ func (s *session) noteRTT(rtt time.Duration) {
 		st.rttMax = max(st.rttMax, rtt)
 	}
 	st.rttSamples++
+	st.rttSum += rtt
+	b := 0
+	for b < len(rttBuckets) && rtt > rttBuckets[b] {
+		b++
+	}
+	st.rttHist[b]++
 }
 
 // step runs the BFD receive state machine (RFC 5880 §6.8.6) with remote,

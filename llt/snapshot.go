@@ -6,7 +6,7 @@ import "time"
 type Snapshot struct {
 	Self        NodeID
 	Incarnation uint64
-	CountersAt  time.Time // counters count from here
+	CountersAt  time.Time // RTT extremes and the longest pause count from here (ResetExtremes)
 	Local       LocalSnapshot
 	Claiming    bool // still in the claim phase: no heartbeats yet
 	Networks    []NetworkSnapshot
@@ -59,6 +59,7 @@ type PeerSnapshot struct {
 	Incarnation uint64 // 0 until heard
 	Restarts    uint64
 	LinksUp     int
+	Public      bool           // alive on the public channel, as last reported (SetPublic)
 	Links       []LinkSnapshot // by network index
 }
 
@@ -69,7 +70,9 @@ type LinkSnapshot struct {
 	Reason       Reason
 	RemoteReason Reason
 	Since        time.Time
-	Downs        uint64
+	Downs        uint64            // UP or TROUBLE -> DOWN, since start
+	Transitions  uint64            // changes of state, since start
+	FlapDowns    uint64            // downs that counted towards flap damping, since start
 	Sessions     []SessionSnapshot // configured channels only
 	// Diagnostics.
 	RxLoss, TxLoss uint8     // percent lost each way over the loss window (LossUnknown)
@@ -99,6 +102,11 @@ type SessionSnapshot struct {
 	RTT, RTTMin, RTTMax time.Duration
 	Sent, Received      uint64
 	Lost, Replays       uint64
+	// The RTT histogram since start: counts per bucket of RTTBuckets
+	// (not cumulative), the last one +Inf; their sum and total.
+	RTTHist    []uint64
+	RTTSum     time.Duration
+	RTTSamples uint64
 }
 
 // Snapshot returns a copy of the current state.
@@ -136,7 +144,7 @@ func (m *Machine) Snapshot(now time.Time) Snapshot {
 		snap.Networks = append(snap.Networks, n)
 	}
 	for _, p := range m.peers {
-		ps := PeerSnapshot{ID: p.id, State: p.state, Since: p.since, Incarnation: p.inc, Restarts: p.restarts}
+		ps := PeerSnapshot{ID: p.id, State: p.state, Since: p.since, Incarnation: p.inc, Restarts: p.restarts, Public: p.public}
 		for _, l := range p.links {
 			if l.state.Usable() {
 				ps.LinksUp++
@@ -150,7 +158,7 @@ func (m *Machine) Snapshot(now time.Time) Snapshot {
 
 func (m *Machine) linkSnapshot(now time.Time, l *link) LinkSnapshot {
 	ls := LinkSnapshot{Network: l.net, State: l.state, Reason: l.reason, RemoteReason: l.remoteReason,
-		Since: l.since, Downs: l.downs, Flaps: l.flap.count(now, m.diag.FlapWindow), CrossArrives: -1, CrossFrom: -1}
+		Since: l.since, Downs: l.downs, Transitions: l.transitions, FlapDowns: l.flapDowns, Flaps: l.flap.count(now, m.diag.FlapWindow), CrossArrives: -1, CrossFrom: -1}
 	ls.RxLoss, ls.TxLoss, _ = m.lossOf(now, l)
 	if l.flap.held(now) {
 		ls.HeldUntil = l.flap.heldUntil()
@@ -176,6 +184,7 @@ func (m *Machine) linkSnapshot(now time.Time, l *link) LinkSnapshot {
 			Trouble: s.state == SessionUp && now.Sub(s.lastRx) >= trouble,
 			RTT:     s.stats.rtt, RTTMin: s.stats.rttMin, RTTMax: s.stats.rttMax,
 			Sent: s.stats.sent, Received: s.stats.received, Lost: s.stats.lost, Replays: s.stats.replays,
+			RTTHist: append([]uint64(nil), s.stats.rttHist[:]...), RTTSum: s.stats.rttSum, RTTSamples: s.stats.rttSamples,
 		}
 		ls.Sessions = append(ls.Sessions, ss)
 		ls.Sent += ss.Sent

@@ -29,7 +29,9 @@ const (
 	DefaultConnectTimeout   = 2 * time.Second
 	DefaultBackoffMax       = 2 * time.Second
 	DefaultStatusSocket     = "/run/tether/tether.sock"
-	DefaultLossThreshold    = 5 // percent
+	DefaultMetricsListen    = "127.0.0.1:9187"
+	MetricsOff              = "off" // metrics.listen value that turns the endpoint off
+	DefaultLossThreshold    = 5     // percent
 	DefaultLossWindow       = 10 * time.Second
 	DefaultFlapCount        = 3
 	DefaultFlapWindow       = 10 * time.Second
@@ -53,6 +55,8 @@ type Config struct {
 	Timers      Timers
 	TCP         TCP
 	Status      Status
+	Metrics     Metrics
+	Public      *Public // nil: no public channel
 	Diagnostics Diagnostics
 }
 
@@ -127,6 +131,19 @@ type Timers struct {
 	HeartbeatLo   time.Duration
 	PeerTroubleLo time.Duration
 	PeerInactLo   time.Duration
+}
+
+// Public is the public channel (memberlist gossip on the public network):
+// it tells a peer that is alive but cut off on every private link
+// (PARTITIONED) from one that is gone (DOWN).
+type Public struct {
+	Bind string   // IP:port memberlist listens on (UDP and TCP) and advertises
+	Join []string // IP:port of the other nodes' public channels
+}
+
+// Metrics is the Prometheus endpoint.
+type Metrics struct {
+	Listen string // host:port of /metrics; "" when turned off
 }
 
 // Status is the status socket.

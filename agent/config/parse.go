@@ -80,20 +80,11 @@ func defaults() *Config {
 		},
 		TCP: TCP{SendBufLimit: DefaultSendBufLimit, HandshakeTimeout: DefaultHandshakeTimeout,
 			ConnectTimeout: DefaultConnectTimeout, BackoffMax: DefaultBackoffMax},
-		Status: Status{Socket: DefaultStatusSocket},
+		Status:  Status{Socket: DefaultStatusSocket},
+		Metrics: Metrics{Listen: DefaultMetricsListen},
 		Diagnostics: Diagnostics{LossThreshold: DefaultLossThreshold, LossWindow: DefaultLossWindow,
 			FlapCount: DefaultFlapCount, FlapWindow: DefaultFlapWindow, FlapHold: DefaultFlapHold,
 			FlapHoldMax: DefaultFlapHoldMax, MTUProbeEvery: DefaultMTUProbeEvery, BroadcastEvery: DefaultBroadcastEvery},
-	}
-}
-
-// notYet rejects a section that names something not built yet.
-func notYet(w *walker, msg string) decodeFunc {
-	return func(v *yaml.Node, p string) {
-		if isNull(deref(v)) {
-			return
-		}
-		w.failf(p, "%s", msg)
 	}
 }
 
@@ -154,11 +145,15 @@ func (c *Config) fields(w *walker) []field {
 			})
 		}},
 		{"timers", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Timers.fields(w)) }},
-		// Not built yet: a key that is accepted but does nothing would
-		// promise what it does not do.
-		{"public", optional, notYet(w, "the public channel (memberlist gossip) is not built yet: remove this section")},
+		{"public", optional, func(v *yaml.Node, p string) {
+			if isNull(deref(v)) {
+				return
+			}
+			c.Public = &Public{}
+			w.mapping(v, p, c.Public.fields(w))
+		}},
 		{"tcp", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.TCP.fields(w)) }},
-		{"metrics", optional, notYet(w, "the Prometheus metrics endpoint is not built yet: remove this section")},
+		{"metrics", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Metrics.fields(w)) }},
 		{"diagnostics", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Diagnostics.fields(w)) }},
 		{"status", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Status.fields(w)) }},
 	}
@@ -237,6 +232,24 @@ func (d *Diagnostics) fields(w *walker) []field {
 		{"flap_hold_max", optional, w.duration(&d.FlapHoldMax)},
 		{"mtu_probe_every", optional, number(w, &d.MTUProbeEvery, -1, 1000, nil)},
 		{"broadcast_every", optional, w.duration(&d.BroadcastEvery)},
+	}
+}
+
+func (pc *Public) fields(w *walker) []field {
+	return []field{
+		{"bind", required, w.str(&pc.Bind, checkAddrPort)},
+		{"join", optional, w.strList(&pc.Join, checkAddrPort)},
+	}
+}
+
+func (m *Metrics) fields(w *walker) []field {
+	return []field{
+		{"listen", optional, func(v *yaml.Node, p string) {
+			w.str(&m.Listen, checkListen)(v, p)
+			if m.Listen == MetricsOff {
+				m.Listen = ""
+			}
+		}},
 	}
 }
 

@@ -46,6 +46,7 @@ func TestLoadExample(t *testing.T) {
 		TCP: TCP{SendBufLimit: DefaultSendBufLimit, HandshakeTimeout: DefaultHandshakeTimeout,
 			ConnectTimeout: DefaultConnectTimeout, BackoffMax: DefaultBackoffMax},
 		Status:      Status{Socket: "/run/tether/tether.sock"},
+		Metrics:     Metrics{Listen: DefaultMetricsListen},
 		Diagnostics: defaultDiagnostics(),
 	}
 	if d := cmp.Diff(want, c, cmpOpts...); d != "" {
@@ -81,8 +82,6 @@ status: {socket: /run/tether/tether.sock}
 	checkErrors(t, err, "tether.yaml", []string{
 		`tether.yaml:4: nodes[0].addresses: node "node0" has no address on network "pub", which carries the tcp channel`,
 		`tether.yaml:5: nodes[1].addresses: node "node1" has no address on network "pub", which carries the tcp channel`,
-		`tether.yaml:11: public: the public channel (memberlist gossip) is not built yet: remove this section`,
-		`tether.yaml:12: metrics: the Prometheus metrics endpoint is not built yet: remove this section`,
 	})
 }
 
@@ -117,6 +116,7 @@ func TestParseDefaults(t *testing.T) {
 		TCP: TCP{SendBufLimit: DefaultSendBufLimit, HandshakeTimeout: DefaultHandshakeTimeout,
 			ConnectTimeout: DefaultConnectTimeout, BackoffMax: DefaultBackoffMax},
 		Status:      Status{Socket: DefaultStatusSocket},
+		Metrics:     Metrics{Listen: DefaultMetricsListen},
 		Diagnostics: defaultDiagnostics(),
 	}
 	if d := cmp.Diff(want, c, cmpOpts...); d != "" {
@@ -167,10 +167,26 @@ networks: [{name: n, interface: e}]
 		}},
 		{"empty sections keep defaults; null public and metrics are absent", base("timers:", "public:", "status: {}", "metrics:", "diagnostics: {}"),
 			func(t *testing.T, c *Config) {
-				if c.Status.Socket != DefaultStatusSocket || c.Timers.Heartbeat != DefaultHeartbeat || c.Diagnostics != defaultDiagnostics() {
-					t.Errorf("got status %q timers %+v diagnostics %+v", c.Status.Socket, c.Timers, c.Diagnostics)
+				if c.Status.Socket != DefaultStatusSocket || c.Timers.Heartbeat != DefaultHeartbeat || c.Diagnostics != defaultDiagnostics() ||
+					c.Metrics.Listen != DefaultMetricsListen {
+					t.Errorf("got status %q timers %+v diagnostics %+v metrics %+v", c.Status.Socket, c.Timers, c.Diagnostics, c.Metrics)
 				}
 			}},
+		{"public", base("public: {bind: 10.0.0.2:7946, join: [10.0.0.1:7946, 10.0.0.3:7946]}"), func(t *testing.T, c *Config) {
+			if c.Public == nil || c.Public.Bind != "10.0.0.2:7946" || len(c.Public.Join) != 2 {
+				t.Errorf("public: %+v", c.Public)
+			}
+		}},
+		{"metrics off", base("metrics: {listen: off}"), func(t *testing.T, c *Config) {
+			if c.Metrics.Listen != "" {
+				t.Errorf("metrics.listen off: %q, want \"\"", c.Metrics.Listen)
+			}
+		}},
+		{"metrics on IPv6", base("metrics: {listen: '[::1]:9100'}"), func(t *testing.T, c *Config) {
+			if c.Metrics.Listen != "[::1]:9100" {
+				t.Errorf("metrics.listen: %q", c.Metrics.Listen)
+			}
+		}},
 		{"diagnostics", base("diagnostics: {loss_threshold: 20, loss_window: 5s, flap_count: 4, flap_window: 1m, flap_hold: 1s, flap_hold_max: 10s, mtu_probe_every: -1, broadcast_every: 500ms}"),
 			func(t *testing.T, c *Config) {
 				want := Diagnostics{LossThreshold: 20, LossWindow: 5 * time.Second, FlapCount: 4, FlapWindow: time.Minute,
@@ -446,11 +462,19 @@ networks:
 		{"lowpri order", base("timers: {peerinactlo: 1s}"),
 			[]string{`t.yaml:8: timers.peerinactlo: 1s must be greater than peertroublelo (2s): the rule is heartbeatlo < peertroublelo < peerinactlo`}},
 
-		// public and metrics are not built yet; diagnostics.
-		{"public is not built", base("public: {join: [10.0.0.1:7946]}"),
-			[]string{`t.yaml:8: public: the public channel (memberlist gossip) is not built yet: remove this section`}},
-		{"metrics is not built", base("metrics: {listen: 127.0.0.1:9187}"),
-			[]string{`t.yaml:8: metrics: the Prometheus metrics endpoint is not built yet: remove this section`}},
+		// public, metrics, diagnostics.
+		{"public without bind", base("public: {join: [10.0.0.1:7946]}"),
+			[]string{`t.yaml:8: public: missing required key "bind"`}},
+		{"public join not an address", base("public: {bind: 10.0.0.2:7946, join: [node1:7946]}"),
+			[]string{`t.yaml:8: public.join[0]: "node1:7946" is not an address: want IP:port such as 10.0.0.1:7946`}},
+		{"public bind unspecified", base("public: {bind: '0.0.0.0:7946'}"),
+			[]string{`t.yaml:8: public.bind: "0.0.0.0:7946": want a node's own IP and a port, not 0`}},
+		{"metrics on a host name", base("metrics: {listen: 'localhost:9187'}"),
+			[]string{`t.yaml:8: metrics.listen: "localhost:9187" is not an address: want IP:port such as 127.0.0.1:9187 (or "off")`}},
+		{"metrics without a port", base("metrics: {listen: '10.0.0.1:0'}"),
+			[]string{`t.yaml:8: metrics.listen: "10.0.0.1:0" has no port`}},
+		{"metrics unknown key", base("metrics: {port: 9187}"),
+			[]string{`t.yaml:8: metrics: unknown key "port" (known keys: listen)`}},
 		{"loss threshold out of range", base("diagnostics: {loss_threshold: 0}"),
 			[]string{`t.yaml:8: diagnostics.loss_threshold: 0 is out of range: must be from 1 to 100`}},
 		{"flap hold above its maximum", base("diagnostics: {flap_hold: 1m, flap_hold_max: 10s}"),

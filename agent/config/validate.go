@@ -57,6 +57,35 @@ func checkSocket(s string) error {
 	return nil
 }
 
+// checkListen validates an HTTP listen address: an IP literal and a port
+// (a host name would make the address depend on DNS at start), or "off".
+func checkListen(s string) error {
+	if s == MetricsOff {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not an address: want IP:port such as %s (or %q)", s, DefaultMetricsListen, MetricsOff)
+	}
+	if ap.Port() == 0 {
+		return fmt.Errorf("%q has no port", s)
+	}
+	return nil
+}
+
+// checkAddrPort validates an IP:port (a literal IP: memberlist advertises
+// it, and a name would depend on DNS at start).
+func checkAddrPort(s string) error {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not an address: want IP:port such as 10.0.0.1:7946", s)
+	}
+	if ap.Port() == 0 || ap.Addr().IsUnspecified() {
+		return fmt.Errorf("%q: want a node's own IP and a port, not 0", s)
+	}
+	return nil
+}
+
 func checkChannel(s string) error {
 	if s != ChannelEther && s != ChannelTCP {
 		return fmt.Errorf("unknown channel %q: channels are %q and %q", s, ChannelEther, ChannelTCP)

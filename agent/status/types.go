@@ -134,7 +134,10 @@ type Node struct {
 	Incarnation string    `json:"incarnation,omitempty"` // hex; empty until heard
 	Since       time.Time `json:"since"`                 // when State was entered
 	Restarts    uint64    `json:"restarts"`              // peer-restart events seen
-	Links       []Link    `json:"links"`
+	// Public: "alive" or "gone" on the public channel (memberlist);
+	// empty without one.
+	Public string `json:"public,omitempty"`
+	Links  []Link `json:"links"`
 }
 
 // Link is one (peer, network) pair.
@@ -159,6 +162,8 @@ type Link struct {
 	LastHeardMs  int64             `json:"last_heard_ms"` // -1 when never heard
 	Since        time.Time         `json:"since"`         // when State was entered
 	Downs        uint64            `json:"downs"`         // UP->DOWN transitions
+	Transitions  uint64            `json:"transitions"`   // changes of State
+	FlapDowns    uint64            `json:"flap_downs"`    // downs that counted towards flap damping
 	// Diagnostics. Loss is over the loss window, each way: rx the peer's
 	// frames we missed, tx ours it missed (from its report); -1 unknown.
 	RxLossPct int `json:"rx_loss_pct"`
@@ -294,6 +299,7 @@ type LinkTables struct {
 	SendFailed uint64 `json:"send_failed"` // no route to the peer, or its send buffer full
 	Received   uint64 `json:"received"`
 	Rejected   uint64 `json:"rejected"` // malformed, or from a stale incarnation
+	Public     uint64 `json:"public"`   // of Sent: over the public channel (no link reached the peer)
 }
 
 // Pauses count the times this node's agent did not run for longer than

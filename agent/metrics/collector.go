@@ -1,0 +1,282 @@
+package metrics
+
+import (
+	"context"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tether-ha/tether/agent/status"
+	"github.com/tether-ha/tether/llt"
+)
+
+// Source takes a snapshot for a scrape; it fails when the engine does not
+// answer within the context (a wedged agent must not look healthy).
+type Source func(ctx context.Context) (*Snapshot, error)
+
+// ScrapeTimeout bounds how long a scrape waits for the engine.
+const ScrapeTimeout = 2 * time.Second
+
+// reasonNone is the tether_link_reason value of a healthy link.
+const reasonNone = "none"
+
+// Label values every state set emits.
+var (
+	linkStates  = []string{status.LinkUp, status.LinkTrouble, status.LinkDown}
+	nodeStates  = []string{status.NodeOpen, status.NodeJeopardy, status.NodeConnWait, status.NodeDown, status.NodePartitioned}
+	localStates = []string{status.NodeOpen, status.NodeJeopardy, status.NodeDown}
+	// netReasons are the reasons that concern a whole network.
+	netReasons = []string{llt.ReasonNICSilent.String(), llt.ReasonSharedSegment.String(), llt.ReasonForeignCluster.String(),
+		llt.ReasonAuthFailure.String(), llt.ReasonDuplicateNodeID.String(), llt.ReasonCarrierLost.String()}
+	// decodeCauses are the drop causes of frames that could not be decoded.
+	decodeCauses = []string{"truncated", "bad-magic", "bad-version", "malformed"}
+)
+
+// linkReasons returns every reason label value: none, then llt's reasons.
+func linkReasons() []string {
+	out := []string{reasonNone}
+	for r := llt.Reason(1); r < llt.NumReasons; r++ {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+// Collector exports a Snapshot per scrape as const metrics.
+type Collector struct {
+	src     Source
+	version string
+	reasons []string
+	d       descs
+}
+
+type descs struct {
+	linkUp, linkState, linkReason, linkRTT, linkSent, linkReceived, linkLost, linkLoss, linkTransitions, linkFlaps,
+	nodeState, nodeLinksUp, nodeLinks, nodeRestarts, nodePublic, localState,
+	netCarrier, netMTU, netReason, netAuth, netDecode, netForeign, netDropped, netRx, netTx, netTxErr,
+	tcpUp, tcpBuf, tcpLimit,
+	buildInfo, startTime, claiming, pauses, pauseLast, schedDelay, messages, logDropped *prometheus.Desc
+}
+
+// NewCollector returns a collector of src's snapshots; version goes into
+// tether_build_info.
+func NewCollector(src Source, version string) *Collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	link, linkCh := []string{"peer", "network"}, []string{"peer", "network", "channel"}
+	tcpConn := []string{"peer", "network", "direction"}
+	netCh := []string{"network", "channel"}
+	return &Collector{src: src, version: version, reasons: linkReasons(), d: descs{
+		linkUp:          d(LinkUp, "1 when the link to the peer on the network is usable (UP or TROUBLE).", link...),
+		linkState:       d(LinkState, "The link's state: 1 for the current one of UP, TROUBLE, DOWN.", append(link, "state")...),
+		linkReason:      d(LinkReason, "The link's primary reason (none when healthy): 1 for the current one.", append(link, "reason")...),
+		linkRTT:         d(LinkRTT, "Heartbeat round-trip times on the channel.", linkCh...),
+		linkSent:        d(LinkSent, "Heartbeats sent to the peer on the channel.", linkCh...),
+		linkReceived:    d(LinkReceived, "Heartbeats accepted from the peer on the channel.", linkCh...),
+		linkLost:        d(LinkLost, "Heartbeats of the peer lost on the channel (gaps in its sequence numbers).", linkCh...),
+		linkLoss:        d(LinkLoss, "Loss over the loss window: rx the peer's frames we missed, tx ours it missed.", append(link, "direction")...),
+		linkTransitions: d(LinkTransitions, "Changes of the link's state.", link...),
+		linkFlaps:       d(LinkFlaps, "Downs of the link that count towards flap damping.", link...),
+		nodeState:       d(NodeState, "The peer's state: 1 for the current one.", "peer", "state"),
+		nodeLinksUp:     d(NodeLinksUp, "Usable links to the peer.", "peer"),
+		nodeLinks:       d(NodeLinks, "Configured links to the peer.", "peer"),
+		nodeRestarts:    d(NodeRestarts, "Restarts of the peer's agent seen.", "peer"),
+		nodePublic:      d(NodePublicAlive, "1 when the peer is alive on the public channel.", "peer"),
+		localState:      d(LocalState, "The local node's own state from its NICs: 1 for the current one.", "state"),
+		netCarrier:      d(NetCarrier, "1 when the network's NIC is up and running.", "network"),
+		netMTU:          d(NetMTU, "The network interface's MTU.", "network"),
+		netReason:       d(NetReason, "1 for each network-wide reason in force on the network.", "network", "reason"),
+		netAuth:         d(NetAuthFailures, "Frames and TCP handshakes on the network that failed authentication.", "network"),
+		netDecode:       d(NetDecodeErrors, "Frames dropped as undecodable (truncated, bad magic or version, malformed).", netCh...),
+		netForeign:      d(NetForeignFrames, "Frames of another cluster seen on the network.", "network"),
+		netDropped:      d(NetDropped, "Frames dropped, by cause.", append(netCh, "cause")...),
+		netRx:           d(NetRxFrames, "Frames that reached the decoder.", netCh...),
+		netTx:           d(NetTxFrames, "Frames sent.", netCh...),
+		netTxErr:        d(NetTxErrors, "Send failures (tolerated).", netCh...),
+		tcpUp:           d(TCPConnUp, "1 when the TCP connection is connected and authenticated (to: we dial, from: the peer dials).", tcpConn...),
+		tcpBuf:          d(TCPSendBuf, "Bytes queued to send on the TCP connection.", tcpConn...),
+		tcpLimit:        d(TCPSendBufLimit, "The TCP connection's send queue limit.", tcpConn...),
+		buildInfo:       d(BuildInfo, "Always 1: the agent's version.", "version", "goversion"),
+		startTime:       d(AgentStartTime, "When the agent started, in seconds since the Unix epoch."),
+		claiming:        d(AgentClaiming, "1 during the start-up claim phase (no heartbeats yet)."),
+		pauses:          d(AgentPauses, "Times the agent did not run for longer than half the margin between heartbeat and peertrouble."),
+		pauseLast:       d(AgentPauseLast, "Length of the agent's last pause."),
+		schedDelay:      d(AgentScheduleDelay, "How late the engine's timer ran past its deadline."),
+		messages:        d(Messages, "Message API traffic by result.", "result"),
+		logDropped:      d(LogDropped, "Log records dropped because the log output did not keep up."),
+	}}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	d := &c.d
+	for _, x := range []*prometheus.Desc{d.linkUp, d.linkState, d.linkReason, d.linkRTT, d.linkSent, d.linkReceived,
+		d.linkLost, d.linkLoss, d.linkTransitions, d.linkFlaps, d.nodeState, d.nodeLinksUp, d.nodeLinks, d.nodeRestarts,
+		d.nodePublic, d.localState, d.netCarrier, d.netMTU, d.netReason, d.netAuth, d.netDecode, d.netForeign,
+		d.netDropped, d.netRx, d.netTx, d.netTxErr, d.tcpUp, d.tcpBuf, d.tcpLimit, d.buildInfo, d.startTime,
+		d.claiming, d.pauses, d.pauseLast, d.schedDelay, d.messages, d.logDropped} {
+		ch <- x
+	}
+}
+
+// Collect implements prometheus.Collector: one snapshot, then const
+// metrics. A snapshot that fails (the engine did not answer) fails the
+// scrape, so the target shows down.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), ScrapeTimeout)
+	defer cancel()
+	s, err := c.src(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.d.linkUp, err)
+		return
+	}
+	e := emitter{ch}
+	c.agent(e, s)
+	c.nodes(e, s)
+	c.networks(e, s)
+	c.connections(e, s)
+}
+
+// emitter sends const metrics; label values are never wrong in number
+// (the descs are built above), so Must is safe.
+type emitter struct{ ch chan<- prometheus.Metric }
+
+func (e emitter) gauge(d *prometheus.Desc, v float64, labels ...string) {
+	e.ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func (e emitter) counter(d *prometheus.Desc, v uint64, labels ...string) {
+	e.ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+}
+
+func (e emitter) histogram(d *prometheus.Desc, h Histogram, labels ...string) {
+	n, buckets := h.cumulative()
+	e.ch <- prometheus.MustNewConstHistogram(d, n, h.Sum, buckets, labels...)
+}
+
+// stateSet emits every value of a state set, 1 for cur.
+func (e emitter) stateSet(d *prometheus.Desc, values []string, cur string, labels ...string) {
+	for _, v := range values {
+		e.gauge(d, b2f(v == cur), append(labels, v)...)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (c *Collector) agent(e emitter, s *Snapshot) {
+	st := s.Status
+	e.gauge(c.d.buildInfo, 1, c.version, runtime.Version())
+	e.gauge(c.d.startTime, float64(st.StartedAt.UnixNano())/1e9)
+	e.gauge(c.d.claiming, b2f(st.Claiming))
+	e.counter(c.d.pauses, st.Counters.Pauses.Count)
+	e.gauge(c.d.pauseLast, st.Counters.Pauses.LastMs/1000)
+	e.histogram(c.d.schedDelay, s.ScheduleDelay)
+	m := st.Counters.Messages
+	for _, r := range []struct {
+		name string
+		n    uint64
+	}{{"sent", m.Sent}, {"received", m.Received}, {"busy", m.Busy}, {"no_route", m.NoRoute},
+		{"too_large", m.TooLarge}, {"echo_shed", m.EchoShed}, {"unrouted", m.Unrouted}} {
+		e.counter(c.d.messages, r.n, r.name)
+	}
+	e.counter(c.d.logDropped, st.Counters.LogDropped)
+}
+
+func (c *Collector) nodes(e emitter, s *Snapshot) {
+	for _, n := range s.Status.Nodes {
+		if n.Local {
+			e.stateSet(c.d.localState, localStates, n.State)
+			continue
+		}
+		e.stateSet(c.d.nodeState, nodeStates, n.State, n.Name)
+		e.gauge(c.d.nodeLinksUp, float64(n.LinksUp), n.Name)
+		e.gauge(c.d.nodeLinks, float64(len(n.Links)), n.Name)
+		e.counter(c.d.nodeRestarts, n.Restarts, n.Name)
+		if s.PublicAlive != nil {
+			e.gauge(c.d.nodePublic, b2f(s.PublicAlive[n.ID]), n.Name)
+		}
+		for _, l := range n.Links {
+			c.link(e, s, n, l)
+		}
+	}
+}
+
+func (c *Collector) link(e emitter, s *Snapshot, n status.Node, l status.Link) {
+	lv := []string{n.Name, l.Network}
+	e.gauge(c.d.linkUp, b2f(l.State != status.LinkDown), lv...)
+	e.stateSet(c.d.linkState, linkStates, l.State, lv...)
+	reason := l.Reason
+	if reason == "" {
+		reason = reasonNone
+	}
+	e.stateSet(c.d.linkReason, c.reasons, reason, lv...)
+	for _, x := range []struct {
+		dir string
+		pct int
+	}{{"rx", l.RxLossPct}, {"tx", l.TxLossPct}} {
+		if x.pct >= 0 {
+			e.gauge(c.d.linkLoss, float64(x.pct)/100, n.Name, l.Network, x.dir)
+		}
+	}
+	e.counter(c.d.linkTransitions, l.Transitions, lv...)
+	e.counter(c.d.linkFlaps, l.FlapDowns, lv...)
+	for _, ch := range s.Channels[LinkKey{n.ID, l.Network}] {
+		cv := []string{n.Name, l.Network, ch.Name}
+		e.histogram(c.d.linkRTT, ch.RTT, cv...)
+		e.counter(c.d.linkSent, ch.Sent, cv...)
+		e.counter(c.d.linkReceived, ch.Received, cv...)
+		e.counter(c.d.linkLost, ch.Lost, cv...)
+	}
+}
+
+func (c *Collector) networks(e emitter, s *Snapshot) {
+	st := s.Status
+	foreign := map[string]uint64{}
+	for _, nc := range st.Counters.Networks {
+		var decode uint64
+		for _, cause := range decodeCauses {
+			decode += nc.Dropped[cause]
+		}
+		foreign[nc.Network] += nc.Dropped[llt.ReasonForeignCluster.String()]
+		cv := []string{nc.Network, nc.Channel}
+		e.counter(c.d.netDecode, decode, cv...)
+		for _, cause := range s.DropCauses[nc.Channel] {
+			e.counter(c.d.netDropped, nc.Dropped[cause], nc.Network, nc.Channel, cause)
+		}
+		e.counter(c.d.netRx, nc.RxFrames, cv...)
+		e.counter(c.d.netTx, nc.TxFrames, cv...)
+		e.counter(c.d.netTxErr, nc.TxErrors, cv...)
+	}
+	for _, n := range st.Networks {
+		e.gauge(c.d.netCarrier, b2f(n.Carrier), n.Name)
+		e.gauge(c.d.netMTU, float64(n.MTU), n.Name)
+		in := map[string]bool{}
+		for _, r := range n.Reasons {
+			in[r.Reason] = true
+		}
+		for _, r := range netReasons {
+			e.gauge(c.d.netReason, b2f(in[r]), n.Name, r)
+		}
+		var auth uint64
+		if n.AuthFailures != nil {
+			auth = n.AuthFailures.Count
+		}
+		e.counter(c.d.netAuth, auth, n.Name)
+		e.counter(c.d.netForeign, foreign[n.Name], n.Name)
+	}
+}
+
+func (c *Collector) connections(e emitter, s *Snapshot) {
+	for _, k := range s.Status.Connections {
+		lv := []string{k.PeerName, k.Network, k.Direction}
+		e.gauge(c.d.tcpUp, b2f(k.State == status.LinkUp), lv...)
+		e.gauge(c.d.tcpBuf, float64(k.SendBufferUsed), lv...)
+		e.gauge(c.d.tcpLimit, float64(k.SendBufferAllocated), lv...)
+	}
+}

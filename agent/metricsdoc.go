@@ -1,0 +1,76 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/tether-ha/tether/agent/config"
+	"github.com/tether-ha/tether/agent/metrics"
+	"github.com/tether-ha/tether/llt"
+)
+
+// MetricsSnapshot is what a Prometheus scrape exports, taken with the
+// agent locked: the status document with its counters since start, and
+// each link's channels.
+func (a *Agent) MetricsSnapshot(ctx context.Context) (*metrics.Snapshot, error) {
+	var s *metrics.Snapshot
+	err := a.do(ctx, func(now time.Time) {
+		s = &metrics.Snapshot{Status: a.buildStatus(now), Channels: map[metrics.LinkKey][]metrics.Channel{},
+			DropCauses: a.dropCauses(), ScheduleDelay: a.sched.histogram()}
+		peers := a.m.Snapshot(now).Peers
+		s.PublicAlive = a.publicAlive(peers)
+		for _, p := range peers {
+			for _, l := range p.Links {
+				k := metrics.LinkKey{Peer: uint16(p.ID), Network: a.nets[l.Network].cfg.Name}
+				s.Channels[k] = channelStats(l.Sessions)
+			}
+		}
+	})
+	return s, err
+}
+
+func (a *Agent) dropCauses() map[string][]string {
+	out := map[string][]string{}
+	for _, n := range a.nets {
+		if n.ether != nil {
+			out[config.ChannelEther] = n.etherCtr.Causes()
+		}
+		if n.tcp != nil {
+			out[config.ChannelTCP] = n.tcpCtr.Causes()
+		}
+	}
+	return out
+}
+
+// channelStats folds a link's sessions into its channels: the tcp
+// channel's two connections count as one.
+func channelStats(sessions []llt.SessionSnapshot) []metrics.Channel {
+	var out []metrics.Channel
+	idx := map[string]int{}
+	for _, s := range sessions {
+		name := config.ChannelEther
+		if s.Channel != llt.ChannelEther {
+			name = config.ChannelTCP
+		}
+		i, ok := idx[name]
+		if !ok {
+			i = len(out)
+			idx[name] = i
+			out = append(out, metrics.Channel{Name: name})
+		}
+		c := &out[i]
+		c.Sent += s.Sent
+		c.Received += s.Received
+		c.Lost += s.Lost
+		c.RTT.Add(metrics.Histogram{Bounds: rttBounds(), Counts: s.RTTHist, Sum: s.RTTSum.Seconds()})
+	}
+	return out
+}
+
+func rttBounds() []float64 {
+	var out []float64
+	for _, b := range llt.RTTBuckets() {
+		out = append(out, b.Seconds())
+	}
+	return out
+}

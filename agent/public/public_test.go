@@ -1,0 +1,173 @@
+package public
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recorder is a Handler that keeps what it was told.
+type recorder struct {
+	mu    sync.Mutex
+	alive map[uint16]bool
+	inc   map[uint16]uint64
+	msgs  []string
+}
+
+func (r *recorder) Alive(peer uint16, alive bool, inc uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.alive[peer], r.inc[peer] = alive, inc
+}
+
+func (r *recorder) Message(from uint16, b []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, fmt.Sprintf("%d:%s", from, b))
+}
+
+func (r *recorder) is(peer uint16, alive bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.alive[peer] == alive
+}
+
+type node struct {
+	ch     *Channel
+	rec    *recorder
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// freeAddrs returns n loopback IP:port pairs free a moment ago, on
+// 127.0.0.1, .2, ... (memberlist binds UDP and TCP on the same port).
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for i := range n {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:0", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, l.Addr().String())
+		l.Close()
+	}
+	return out
+}
+
+func startNodes(t *testing.T, key []byte, cluster uint16, addrs []string, ids ...uint16) map[uint16]*node {
+	t.Helper()
+	names := map[string]uint16{}
+	for _, id := range ids {
+		names[fmt.Sprintf("node%d", id)] = id
+	}
+	out := map[uint16]*node{}
+	for i, id := range ids {
+		rec := &recorder{alive: map[uint16]bool{}, inc: map[uint16]uint64{}}
+		ch, err := Start(Config{Bind: addrs[i], Join: addrs, Cluster: cluster, Node: id, Name: fmt.Sprintf("node%d", id),
+			Nodes: names, Keys: [][]byte{key}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, 100+uint64(id), rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		n := &node{ch: ch, rec: rec, cancel: cancel, done: make(chan struct{})}
+		go func() {
+			defer close(n.done)
+			ch.Run(ctx)
+		}()
+		t.Cleanup(n.stop)
+		out[id] = n
+	}
+	return out
+}
+
+func (n *node) stop() {
+	n.cancel()
+	<-n.done
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !ok() {
+		if time.Since(start) > timeout {
+			t.Fatalf("%s: not within %v", what, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+var key = []byte("0123456789abcdef0123456789abcdef")
+
+// Three nodes find each other, exchange messages, and a node that stops
+// is gone at once (it leaves), one that dies within seconds.
+func TestPublicChannelMembership(t *testing.T) {
+	addrs := freeAddrs(t, 3)
+	nodes := startNodes(t, key, 7, addrs, 0, 1, 2)
+	waitFor(t, "every node alive at every other", 10*time.Second, func() bool {
+		return nodes[0].rec.is(1, true) && nodes[0].rec.is(2, true) && nodes[1].rec.is(0, true) && nodes[2].rec.is(0, true)
+	})
+	if inc := nodes[0].rec.inc[1]; inc != 101 {
+		t.Errorf("node1's incarnation from its meta: %d, want 101", inc)
+	}
+	if err := nodes[1].ch.Send(0, []byte("table")); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 4000) // over UDP's size: a TCP stream
+	for i := range big {
+		big[i] = 'x'
+	}
+	if err := nodes[2].ch.Send(0, big); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node0 gets both messages", 5*time.Second, func() bool {
+		nodes[0].rec.mu.Lock()
+		defer nodes[0].rec.mu.Unlock()
+		return len(nodes[0].rec.msgs) == 2
+	})
+	if m := nodes[0].rec.msgs; !(m[0] == "1:table" || m[1] == "1:table") {
+		t.Errorf("messages %q", m)
+	}
+	nodes[2].stop() // leaves
+	d := waitFor(t, "node2 gone after a clean stop", 3*time.Second, func() bool { return nodes[0].rec.is(2, false) })
+	t.Logf("clean stop seen after %v", d)
+	// A node killed (no leave): declared dead by probes and suspicion.
+	nodes[1].ch.crash()
+	d = waitFor(t, "node1 declared dead", 15*time.Second, func() bool { return nodes[0].rec.is(1, false) })
+	t.Logf("kill seen after %v", d)
+	if err := nodes[0].ch.Send(1, []byte("x")); err == nil {
+		t.Error("Send to a dead node succeeded")
+	}
+}
+
+// Another key, or another cluster id, never joins.
+func TestPublicChannelIsolatesClusters(t *testing.T) {
+	addrs := freeAddrs(t, 3)
+	ours := startNodes(t, key, 7, addrs[:2], 0, 1)
+	waitFor(t, "node0 and node1 join", 10*time.Second, func() bool { return ours[0].rec.is(1, true) })
+	wrongKey := startNodes(t, []byte("fedcba9876543210fedcba9876543210"), 7, []string{addrs[2], addrs[0]}, 2)
+	otherCluster := startNodes(t, key, 8, []string{freeAddrs(t, 4)[3], addrs[0]}, 3)
+	time.Sleep(2 * time.Second) // give them the chance they must not take
+	for _, id := range []uint16{2, 3} {
+		if !ours[0].rec.is(id, false) {
+			t.Errorf("node %d of another key or cluster is alive at node0", id)
+		}
+	}
+	if wrongKey[2].rec.is(0, true) || otherCluster[3].rec.is(0, true) {
+		t.Error("an outsider sees node0")
+	}
+}
+
+func TestDeriveKeyDependsOnCluster(t *testing.T) {
+	a, _ := DeriveKey(key, 7)
+	b, _ := DeriveKey(key, 8)
+	if len(a) != 32 || string(a) == string(b) || string(a) == string(key) {
+		t.Errorf("derived keys %x %x", a, b)
+	}
+}
