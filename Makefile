@@ -59,19 +59,23 @@ demo: build
 
 # Install in FHS paths under DESTDIR: binaries, the systemd unit, the
 # example configuration (as /etc/tether/tether.yaml unless one is there),
-# the Wireshark dissector and the documentation.
+# the Prometheus alert rules, the Grafana dashboard, the Wireshark
+# dissector and the documentation.
 DESTDIR   ?=
 UNITDIR   ?= /lib/systemd/system
 install: build
 	install -d $(DESTDIR)/usr/sbin $(DESTDIR)/usr/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/tether \
-	  $(DESTDIR)/usr/share/doc/tether/examples $(DESTDIR)/usr/share/tether/wireshark
+	  $(DESTDIR)/usr/share/doc/tether/examples $(DESTDIR)/usr/share/tether/wireshark \
+	  $(DESTDIR)/usr/share/tether/prometheus $(DESTDIR)/usr/share/tether/grafana
 	install -m 0755 $(BIN)/tetherd $(DESTDIR)/usr/sbin/tetherd
 	install -m 0755 $(BIN)/tetherstat $(BIN)/tetherctl $(DESTDIR)/usr/bin/
 	install -m 0644 contrib/systemd/tetherd.service $(DESTDIR)$(UNITDIR)/tetherd.service
 	[ -e $(DESTDIR)/etc/tether/tether.yaml ] || install -m 0644 contrib/examples/tether.yaml $(DESTDIR)/etc/tether/tether.yaml
 	install -m 0644 contrib/examples/*.yaml $(DESTDIR)/usr/share/doc/tether/examples/
 	install -m 0644 contrib/wireshark/tether.lua $(DESTDIR)/usr/share/tether/wireshark/
-	install -m 0644 README.md docs/EVENTS.md $(DESTDIR)/usr/share/doc/tether/
+	install -m 0644 contrib/prometheus/tether.rules.yml $(DESTDIR)/usr/share/tether/prometheus/
+	install -m 0644 contrib/grafana/tether.json $(DESTDIR)/usr/share/tether/grafana/
+	install -m 0644 README.md docs/EVENTS.md docs/METRICS.md $(DESTDIR)/usr/share/doc/tether/
 
 # A Debian package in $(DEBDIR) (default bin/): make install into a staging
 # tree with stripped position-independent binaries (built in bin/debbin),
@@ -84,7 +88,7 @@ deb:
 	$(MAKE) --no-print-directory install DESTDIR=$(BIN)/deb BIN=$(BIN)/debbin BUILDFLAGS=-buildmode=pie LDFLAGS='$(LDFLAGS) -s -w'
 	install -m 0644 contrib/debian/copyright $(BIN)/deb/usr/share/doc/tether/copyright
 	sed -e 's/@VERSION@/$(DEBVERSION)/' -e "s/@DATE@/$$(date -R)/" contrib/debian/changelog.in | gzip -9n > $(BIN)/deb/usr/share/doc/tether/changelog.gz
-	gzip -9n $(BIN)/deb/usr/share/doc/tether/README.md $(BIN)/deb/usr/share/doc/tether/EVENTS.md
+	gzip -9n $(BIN)/deb/usr/share/doc/tether/README.md $(BIN)/deb/usr/share/doc/tether/EVENTS.md $(BIN)/deb/usr/share/doc/tether/METRICS.md
 	install -m 0755 contrib/debian/postinst contrib/debian/prerm contrib/debian/postrm $(BIN)/deb/DEBIAN/
 	echo /etc/tether/tether.yaml > $(BIN)/deb/DEBIAN/conffiles
 	glibc=$$(objdump -T $(BIN)/deb/usr/sbin/tetherd $(BIN)/deb/usr/bin/* | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1 | cut -d_ -f2); \

@@ -194,7 +194,7 @@ func (b *Bed) StartPrometheus(o PrometheusOptions) *Prometheus {
 	if err := writePromConfig(cfg, o.Interval, targets, rules); err != nil {
 		b.t.Fatalf("testbed: StartPrometheus: %v", err)
 	}
-	p.client = nsHTTPClient(p.ns)
+	p.client = HTTPClient(p.ns)
 
 	f, err := os.OpenFile(p.log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -280,10 +280,10 @@ func writePromConfig(path string, interval time.Duration, targets, rules []strin
 	return os.WriteFile(path, out, 0o644)
 }
 
-// nsHTTPClient returns a client whose TCP connections are made from
+// HTTPClient returns an HTTP client whose TCP connections are made from
 // sockets created in namespace ns: a socket keeps the namespace it was
 // created in, and nothing of the bed is reachable from the root namespace.
-func nsHTTPClient(ns string) *http.Client {
+func HTTPClient(ns string) *http.Client {
 	var d net.Dialer
 	tr := &http.Transport{
 		Proxy: nil, // never a proxy from the environment

@@ -54,7 +54,8 @@ func TestDebianPackage(t *testing.T) {
 	contents := run(t, "dpkg-deb", "--contents", deb)
 	for _, want := range []string{"./usr/sbin/tetherd", "./usr/bin/tetherstat", "./usr/bin/tetherctl",
 		"./lib/systemd/system/tetherd.service", "./etc/tether/tether.yaml", "./usr/share/doc/tether/copyright",
-		"./usr/share/doc/tether/changelog.gz", "./usr/share/tether/wireshark/tether.lua"} {
+		"./usr/share/doc/tether/changelog.gz", "./usr/share/tether/wireshark/tether.lua",
+		"./usr/share/tether/prometheus/tether.rules.yml", "./usr/share/tether/grafana/tether.json", "./usr/share/doc/tether/METRICS.md.gz"} {
 		if !regexp.MustCompile(`root/root .* ` + regexp.QuoteMeta(want) + `\n`).MatchString(contents) {
 			t.Errorf("package lacks %s (owned by root):\n%s", want, contents)
 		}
