@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -133,7 +134,7 @@ func TestDaemonServesMetrics(t *testing.T) {
 		t.Errorf("%v RTT samples on tcp, want many", v)
 	}
 	sent := value(t, mfs, "tether_link_heartbeats_sent_total", append(link, "channel", "tcp")...)
-	if sent < 20 {
+	if sent < 10 {
 		t.Errorf("%v heartbeats sent", sent)
 	}
 	if v := value(t, mfs, "tether_tcp_connection_up", "peer", "node1", "network", "lo", "direction", "to"); v != 1 {
@@ -142,12 +143,19 @@ func TestDaemonServesMetrics(t *testing.T) {
 	if _, ok := mfs["go_goroutines"]; !ok {
 		t.Error("no Go runtime metrics")
 	}
-	if promtool, err := exec.LookPath("promtool"); err == nil {
+	// promtool's linter on the real exposition (Debian's prometheus;
+	// .ci/deps installs it): required in CI, skipped without it elsewhere.
+	switch promtool, err := exec.LookPath("promtool"); {
+	case err == nil:
 		cmd := exec.Command(promtool, "check", "metrics")
 		cmd.Stdin = strings.NewReader(string(body))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("promtool check metrics: %v\n%s", err, out)
 		}
+	case os.Getenv("CI") == "true":
+		t.Error("promtool not installed (apt-get install prometheus; .ci/deps installs it)")
+	default:
+		t.Log("promtool not installed: promtool check metrics skipped")
 	}
 
 	if err := c0.ResetCounters(context.Background()); err != nil {

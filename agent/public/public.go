@@ -33,9 +33,9 @@ const (
 	probeInterval = 500 * time.Millisecond
 	probeTimeout  = 250 * time.Millisecond
 	suspicionMult = 4
-	// rejoinEvery: memberlist forgets a dead node after 30 s and never
+	// defaultRejoin: memberlist forgets a dead node after 30 s and never
 	// joins it again by itself; configured peers are re-joined.
-	rejoinEvery = 10 * time.Second
+	defaultRejoin = 10 * time.Second
 	// maxBestEffort is the largest message sent over UDP (memberlist's
 	// packets are 1400 bytes with label, encryption and framing); larger
 	// ones go over a TCP stream.
@@ -53,6 +53,9 @@ type Config struct {
 	Nodes   map[string]uint16 // every configured node's name → id
 	Keys    [][]byte          // cluster keys; the first encrypts, all decrypt
 	Log     *slog.Logger
+	// RejoinEvery is how often configured peers not alive are joined
+	// again; 0: every 10 s.
+	RejoinEvery time.Duration
 }
 
 // Handler is told what the channel learns. Its methods run on the
@@ -168,7 +171,11 @@ func (c *Channel) Run(ctx context.Context) {
 			}
 		}
 	}()
-	t := time.NewTicker(rejoinEvery)
+	every := c.cfg.RejoinEvery
+	if every <= 0 {
+		every = defaultRejoin
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	reported := map[uint16]uint64{}
 	report := func() {

@@ -62,15 +62,22 @@ func freeAddrs(t *testing.T, n int) []string {
 
 func startNodes(t *testing.T, key []byte, cluster uint16, addrs []string, ids ...uint16) map[uint16]*node {
 	t.Helper()
+	return startJoining(t, key, cluster, addrs, addrs, ids...)
+}
+
+// startJoining starts nodes ids on addrs, each joining join.
+func startJoining(t *testing.T, key []byte, cluster uint16, addrs, join []string, ids ...uint16) map[uint16]*node {
+	t.Helper()
 	names := map[string]uint16{}
-	for _, id := range ids {
+	for id := range uint16(8) {
 		names[fmt.Sprintf("node%d", id)] = id
 	}
 	out := map[uint16]*node{}
 	for i, id := range ids {
 		rec := &recorder{alive: map[uint16]bool{}, inc: map[uint16]uint64{}}
-		ch, err := Start(Config{Bind: addrs[i], Join: addrs, Cluster: cluster, Node: id, Name: fmt.Sprintf("node%d", id),
-			Nodes: names, Keys: [][]byte{key}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, 100+uint64(id), rec)
+		ch, err := Start(Config{Bind: addrs[i], Join: join, Cluster: cluster, Node: id, Name: fmt.Sprintf("node%d", id),
+			Nodes: names, Keys: [][]byte{key}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			RejoinEvery: time.Second}, 100+uint64(id), rec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,5 +176,49 @@ func TestDeriveKeyDependsOnCluster(t *testing.T) {
 	b, _ := DeriveKey(key, 8)
 	if len(a) != 32 || string(a) == string(b) || string(a) == string(key) {
 		t.Errorf("derived keys %x %x", a, b)
+	}
+}
+
+// A configured peer that comes back is joined again by the node that
+// lists it, though the peer itself joins no one (memberlist alone never
+// re-joins a node it declared dead).
+func TestPublicChannelRejoinsConfiguredPeers(t *testing.T) {
+	addrs := freeAddrs(t, 2)
+	a := startJoining(t, key, 7, addrs[:1], addrs, 0)
+	b := startJoining(t, key, 7, addrs[1:], nil, 1)
+	waitFor(t, "node0 joins node1", 10*time.Second, func() bool { return a[0].rec.is(1, true) && b[1].rec.is(0, true) })
+	b[1].ch.crash()
+	waitFor(t, "node1 dead at node0", 15*time.Second, func() bool { return a[0].rec.is(1, false) })
+	b2 := startJoining(t, key, 7, addrs[1:], nil, 1) // same address, joins no one
+	waitFor(t, "node0 re-joins node1", 10*time.Second, func() bool { return a[0].rec.is(1, true) && b2[1].rec.is(0, true) })
+}
+
+// Key rotation: nodes that take the new key (second, then first) stay
+// members throughout.
+func TestPublicChannelKeyRotation(t *testing.T) {
+	addrs := freeAddrs(t, 2)
+	nodes := startNodes(t, key, 7, addrs, 0, 1)
+	waitFor(t, "joined", 10*time.Second, func() bool { return nodes[0].rec.is(1, true) && nodes[1].rec.is(0, true) })
+	next := []byte("fedcba9876543210fedcba9876543210")
+	for _, keys := range [][][]byte{{key, next}, {next, key}, {next}} {
+		for _, id := range []uint16{0, 1} {
+			if err := nodes[id].ch.SetKeys(keys); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := nodes[1].ch.Send(0, []byte("after rotation")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "messages under every key", 5*time.Second, func() bool {
+		nodes[0].rec.mu.Lock()
+		defer nodes[0].rec.mu.Unlock()
+		return len(nodes[0].rec.msgs) == 3
+	})
+	if got := len(nodes[0].ch.kr.GetKeys()); got != 1 {
+		t.Errorf("%d keys installed after the rotation, want 1", got)
+	}
+	if !nodes[0].rec.is(1, true) {
+		t.Error("node1 lost during the rotation")
 	}
 }
