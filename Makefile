@@ -105,6 +105,7 @@ bench: build
 	$(GO) run ./bench/detect -bin $(BIN) -out bench/results $(DETECT_FLAGS)
 	$(GO) run ./bench/reasons -bin $(BIN) -out bench/results $(REASONS_FLAGS)
 	$(GO) run ./bench/tcp -bin $(BIN) -out bench/results $(TCP_FLAGS)
+	$(GO) run ./bench/operate -bin $(BIN) -out bench/results $(OPERATE_FLAGS)
 
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \

@@ -15,11 +15,10 @@ import (
 func (a *Agent) MetricsSnapshot(ctx context.Context) (*metrics.Snapshot, error) {
 	var s *metrics.Snapshot
 	err := a.do(ctx, func(now time.Time) {
-		s = &metrics.Snapshot{Status: a.buildStatus(now), Channels: map[metrics.LinkKey][]metrics.Channel{},
-			DropCauses: a.dropCauses(), ScheduleDelay: a.sched.histogram()}
-		peers := a.m.Snapshot(now).Peers
-		s.PublicAlive = a.publicAlive(peers)
-		for _, p := range peers {
+		snap := a.m.Snapshot(now)
+		s = &metrics.Snapshot{Status: a.buildStatus(now, snap, false), Channels: map[metrics.LinkKey][]metrics.Channel{},
+			ScheduleDelay: a.sched.histogram(), PublicAlive: a.publicAlive(snap.Peers)}
+		for _, p := range snap.Peers {
 			for _, l := range p.Links {
 				k := metrics.LinkKey{Peer: uint16(p.ID), Network: a.nets[l.Network].cfg.Name}
 				s.Channels[k] = channelStats(l.Sessions)
@@ -27,19 +26,6 @@ func (a *Agent) MetricsSnapshot(ctx context.Context) (*metrics.Snapshot, error) 
 		}
 	})
 	return s, err
-}
-
-func (a *Agent) dropCauses() map[string][]string {
-	out := map[string][]string{}
-	for _, n := range a.nets {
-		if n.ether != nil {
-			out[config.ChannelEther] = n.etherCtr.Causes()
-		}
-		if n.tcp != nil {
-			out[config.ChannelTCP] = n.tcpCtr.Causes()
-		}
-	}
-	return out
 }
 
 // channelStats folds a link's sessions into its channels: the tcp

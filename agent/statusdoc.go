@@ -22,7 +22,7 @@ import (
 func (a *Agent) Status(ctx context.Context) (*status.Status, error) {
 	var st *status.Status
 	err := a.do(ctx, func(now time.Time) {
-		st = a.buildStatus(now)
+		st = a.buildStatus(now, a.m.Snapshot(now), true)
 		a.base.apply(st)
 	})
 	return st, err
@@ -34,16 +34,17 @@ func (a *Agent) Status(ctx context.Context) (*status.Status, error) {
 // pause start again.
 func (a *Agent) ResetCounters(ctx context.Context) error {
 	return a.do(ctx, func(now time.Time) {
-		a.base.capture(a.buildStatus(now))
+		a.base.capture(a.buildStatus(now, a.m.Snapshot(now), false))
 		a.m.ResetExtremes(now)
 		a.log.Info("counters reset", "event", EvCountersReset)
 	})
 }
 
-// buildStatus builds the status document with the counters as they are
-// (since start), the agent locked.
-func (a *Agent) buildStatus(now time.Time) *status.Status {
-	snap := a.m.Snapshot(now)
+// buildStatus builds the status document from snap with the counters as
+// they are (since start), the agent locked. Without full it leaves out
+// what only people read (the matrix, the detail sentences): a scrape
+// needs neither, and holds the lock less long.
+func (a *Agent) buildStatus(now time.Time, snap llt.Snapshot, full bool) *status.Status {
 	cfg := a.cfg
 	st := &status.Status{
 		Claiming: snap.Claiming,
@@ -85,10 +86,12 @@ func (a *Agent) buildStatus(now time.Time) *status.Status {
 			st.Nodes = append(st.Nodes, a.localNodeDoc(node, snap))
 			continue
 		}
-		st.Nodes = append(st.Nodes, a.peerDoc(now, node, peers[llt.NodeID(node.ID)], conns))
+		st.Nodes = append(st.Nodes, a.peerDoc(now, node, peers[llt.NodeID(node.ID)], conns, full))
 	}
 	st.Connections = connectionDocs(now, a, peers, conns)
-	st.Matrix = a.matrixDoc(a.m.Matrix(now))
+	if full {
+		st.Matrix = a.matrixDoc(a.m.Matrix(now))
+	}
 	return st
 }
 
@@ -236,7 +239,7 @@ func (a *Agent) localNodeDoc(node config.Node, snap llt.Snapshot) status.Node {
 	return d
 }
 
-func (a *Agent) peerDoc(now time.Time, node config.Node, p llt.PeerSnapshot, conns []netConn) status.Node {
+func (a *Agent) peerDoc(now time.Time, node config.Node, p llt.PeerSnapshot, conns []netConn, full bool) status.Node {
 	d := status.Node{ID: node.ID, Name: node.Name, State: p.State.String(), LinksUp: p.LinksUp,
 		Since: p.Since, Restarts: p.Restarts}
 	if a.pub != nil {
@@ -279,7 +282,7 @@ func (a *Agent) peerDoc(now time.Time, node config.Node, p llt.PeerSnapshot, con
 			ld.Channels[config.ChannelTCP] = tcpState(*to, *from)
 		}
 		a.linkDiag(&ld, l, now)
-		if l.State != llt.LinkUp || l.Reason != llt.ReasonNone {
+		if full && (l.State != llt.LinkUp || l.Reason != llt.ReasonNone) {
 			toErr, fromErr := tcpErrors(conns, n.idx, llt.NodeID(node.ID))
 			ld.Detail = detail(node.Name, n.cfg, l, ld.LastHeardMs, toErr, fromErr)
 			if ld.Detail == l.Reason.String() {

@@ -20,6 +20,8 @@ import (
 
 	"github.com/tether-ha/tether/agent/config"
 	"github.com/tether-ha/tether/agent/status"
+	"github.com/tether-ha/tether/links"
+	"github.com/tether-ha/tether/links/ether"
 	"github.com/tether-ha/tether/llt"
 	"github.com/tether-ha/tether/testbed"
 )
@@ -204,12 +206,13 @@ func scrapeNS(t *testing.T, ns, addr string) map[string]*dto.MetricFamily {
 }
 
 // series counts the tether_ series of a scrape (a histogram: its
-// buckets, sum and count) and lists the label values seen.
+// buckets, sum and count) but the drops by cause, and lists the label
+// values seen; drops returns the causes of those.
 func series(mfs map[string]*dto.MetricFamily) (int, []string) {
 	n := 0
 	var values []string
 	for name, mf := range mfs {
-		if !strings.HasPrefix(name, "tether_") {
+		if !strings.HasPrefix(name, "tether_") || name == "tether_network_frames_dropped_total" {
 			continue
 		}
 		for _, m := range mf.Metric {
@@ -235,6 +238,7 @@ func TestMetricsBoundedUnderFlood(t *testing.T) {
 	b := newBed(t, testbed.Options{BinDir: perfBinDir})
 	ns, addr := b.NodeNS(0), "127.0.0.1:9187"
 	before, values := series(scrapeNS(t, ns, addr))
+	known := links.NewCounters(ether.DropCauses, nil).Causes() // the fixed list of the ether channel's causes
 	keys, err := config.LoadKeys(b.KeyPath())
 	if err != nil {
 		t.Fatal(err)
@@ -288,17 +292,44 @@ func TestMetricsBoundedUnderFlood(t *testing.T) {
 			drops += n
 		}
 	}
-	after, valuesAfter := series(scrapeNS(t, ns, addr))
-	t.Logf("%d frames sent, %d dropped; %d tether_ series before, %d after", sent, drops, before, after)
+	mfs := scrapeNS(t, ns, addr)
+	after, valuesAfter := series(mfs)
+	causes := dropCauses(mfs)
+	for _, c := range causes {
+		if !slices.Contains(known, c) {
+			t.Errorf("drop cause %q is not one of the channel's fixed list", c)
+		}
+	}
+	// A cause has a series from its first drop on: at most the fixed
+	// list's length per network channel.
+	if len(causes) > 2*len(known) {
+		t.Errorf("%d drops-by-cause series for 2 ether networks of %d causes each", len(causes), len(known))
+	}
+	t.Logf("%d frames sent, %d dropped; %d tether_ series before, %d after, and %d drops-by-cause series (causes %v)", sent, drops, before, after, len(causes), causes)
 	if drops < uint64(sent)/2 {
 		t.Errorf("only %d of %d flood frames counted as dropped", drops, sent)
 	}
 	if after != before {
-		t.Errorf("the flood changed the series count: %d → %d", before, after)
+		t.Errorf("the flood changed the series count (drops by cause aside): %d → %d", before, after)
 	}
 	for _, v := range valuesAfter {
 		if !slices.Contains(values, v) {
 			t.Errorf("a label value appeared with the flood: %q", v)
 		}
 	}
+}
+
+// dropCauses returns the cause label values of a scrape's drops by cause.
+func dropCauses(mfs map[string]*dto.MetricFamily) []string {
+	var out []string
+	if mf := mfs["tether_network_frames_dropped_total"]; mf != nil {
+		for _, m := range mf.Metric {
+			for _, lp := range m.Label {
+				if lp.GetName() == "cause" {
+					out = append(out, lp.GetValue())
+				}
+			}
+		}
+	}
+	return out
 }

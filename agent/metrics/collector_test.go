@@ -12,9 +12,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/tether-ha/tether/agent/status"
-	"github.com/tether-ha/tether/links"
-	"github.com/tether-ha/tether/links/ether"
-	"github.com/tether-ha/tether/links/tcp"
 	"github.com/tether-ha/tether/llt"
 )
 
@@ -29,8 +26,7 @@ func fixture() *Snapshot {
 	st := &status.Status{LocalNode: 0, LocalName: "node0", StartedAt: time.Unix(1700000000, 0)}
 	st.Counters.Pauses = status.Pauses{Count: 2, LastMs: 350}
 	st.Counters.Messages.Sent = 10
-	s := &Snapshot{Status: st, Channels: map[LinkKey][]Channel{}, DropCauses: map[string][]string{
-		"ether": links.NewCounters(ether.DropCauses, nil).Causes(), "tcp": links.NewCounters(tcp.DropCauses, tcp.ConnCauses).Causes()},
+	s := &Snapshot{Status: st, Channels: map[LinkKey][]Channel{},
 		ScheduleDelay: Histogram{Bounds: []float64{1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
 			Counts: []uint64{5, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, Sum: 0.003}}
 	local := status.Node{ID: 0, Name: "node0", Local: true, State: status.NodeOpen}
@@ -98,7 +94,7 @@ func registry(t *testing.T, s *Snapshot) *prometheus.Registry {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	src := func(context.Context) (*Snapshot, error) { return s, nil }
-	prometheus.WrapRegistererWith(prometheus.Labels{"node": "node0"}, reg).MustRegister(NewCollector(src, "v1.2.3"))
+	reg.MustRegister(NewCollector(src, "v1.2.3", "node0"))
 	return reg
 }
 
@@ -106,7 +102,7 @@ func registry(t *testing.T, s *Snapshot) *prometheus.Registry {
 // linter, the one promtool check metrics runs).
 func TestMetricsLint(t *testing.T) {
 	s := fixture()
-	c := NewCollector(func(context.Context) (*Snapshot, error) { return s, nil }, "v1")
+	c := NewCollector(func(context.Context) (*Snapshot, error) { return s, nil }, "v1", "node0")
 	problems, err := testutil.CollectAndLint(c)
 	if err != nil {
 		t.Fatal(err)
@@ -127,9 +123,9 @@ func TestSeriesCountFormula(t *testing.T) {
 	// GatherAndCount counts a histogram once; count its series.
 	const P, W, E, T = 2, 3, 2, 3
 	C := E + T
-	D := 0
-	for _, ch := range []string{"ether", "ether", "tcp", "tcp", "tcp"} {
-		D += len(s.DropCauses[ch])
+	D := 0 // the causes seen, per network channel
+	for _, c := range s.Status.Counters.Networks {
+		D += len(c.Dropped)
 	}
 	histograms := P*C + 1
 	want := P*W*24 + P*C*19 + P*8 + 3 + W*10 + C*4 + D + 6*P*T + 28
@@ -255,7 +251,7 @@ func expose(t *testing.T, g prometheus.Gatherer) []string {
 // A snapshot that fails (a wedged engine) fails the scrape.
 func TestFailedSnapshotFailsScrape(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(func(context.Context) (*Snapshot, error) { return nil, errors.New("engine busy") }, "v1"))
+	reg.MustRegister(NewCollector(func(context.Context) (*Snapshot, error) { return nil, errors.New("engine busy") }, "v1", "node0"))
 	if _, err := reg.Gather(); err == nil || !strings.Contains(err.Error(), "engine busy") {
 		t.Errorf("gather with a failing snapshot: %v, want the error", err)
 	}

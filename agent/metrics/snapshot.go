@@ -10,9 +10,6 @@ type Snapshot struct {
 	// Channels holds each peer link's channels (ether, tcp: its two
 	// connections folded), in no particular order.
 	Channels map[LinkKey][]Channel
-	// DropCauses lists, per channel ("ether", "tcp"), every cause its
-	// frames can be dropped for (Status's counters list only non-zero ones).
-	DropCauses map[string][]string
 	// ScheduleDelay: how late the engine's timer ran past its deadline.
 	ScheduleDelay Histogram
 	// PublicAlive says, per peer id, whether the peer is alive on the
