@@ -284,12 +284,12 @@ func lossKnown(st *status.Status) bool {
 
 // Shape is what docs/METRICS.md's cardinality formula depends on.
 type Shape struct {
-	P int `json:"peers"`              // P
-	W int `json:"networks"`           // W
-	E int `json:"ether_networks"`     // E
-	T int `json:"tcp_networks"`       // T
-	G int `json:"public_channel"`     // G: 1 with a public channel
-	D int `json:"drop_causes_seen"`   // ΣD: the drop causes seen, all channels (series only for those)
+	P int `json:"peers"`            // P
+	W int `json:"networks"`         // W
+	E int `json:"ether_networks"`   // E
+	T int `json:"tcp_networks"`     // T
+	G int `json:"public_channel"`   // G: 1 with a public channel
+	D int `json:"drop_causes_seen"` // ΣD: the drop causes seen, all channels (series only for those)
 }
 
 // C is the number of network channels, E + T.
