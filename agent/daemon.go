@@ -64,14 +64,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	a.logDropped = sink.Dropped
 	// What opens sockets opens them now, so that a port in use stops
-	// tetherd at start; undo closes them again on a later failure.
-	undo := a.close
+	// tetherd at start; undo closes them again on a later failure. The
+	// status socket first: a second agent started by mistake is told so
+	// ("another agent is listening"), not that some port is taken.
+	srv, err := status.Listen(cfg.Status.Socket, a, log)
+	if err != nil {
+		a.close()
+		return err
+	}
+	undo := func() { srv.Close(); a.close() }
 	if err := a.startPublic(keys); err != nil {
 		undo()
 		return err
 	}
 	if a.pub != nil {
-		undo = func() { a.pub.Close(); a.close() }
+		undo = func() { a.pub.Close(); srv.Close(); a.close() }
 	}
 	var msrv *metrics.Server
 	if cfg.Metrics.Listen != "" {
@@ -80,14 +87,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 			undo()
 			return err
 		}
-	}
-	srv, err := status.Listen(cfg.Status.Socket, a, log)
-	if err != nil {
-		if msrv != nil {
-			_ = msrv.Close()
-		}
-		undo()
-		return err
 	}
 	// Everything below stops when the agent's run loop returns, for
 	// whatever reason: the status server, key reloads and the watchdog (a

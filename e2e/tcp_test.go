@@ -628,7 +628,8 @@ func TestMessagesFailOver(t *testing.T) {
 
 // A lowpri public network carried by the tcp channel alone, beside a
 // private ether network: it comes up over TCP, and when the private
-// network is lost the peer stays reachable (JEOPARDY, not DOWN) over it.
+// network is lost the peer stays reachable over it: PARTITIONED (alive,
+// its interconnect broken), not DOWN.
 func TestTCPOnlyLowpriNetwork(t *testing.T) {
 	b := newBed(t, testbed.Options{Networks: []testbed.NetworkSpec{
 		{Name: "hb0", Channels: []string{"ether"}},
@@ -639,7 +640,7 @@ func TestTCPOnlyLowpriNetwork(t *testing.T) {
 		t.Fatalf("pub link %+v", l)
 	}
 	f := b.Blackhole(1, "hb0")
-	b.WaitFor(0, "node1 in JEOPARDY over pub", peerInact+slack, nodeIs(1, status.NodeJeopardy))
+	b.WaitFor(0, "node1 PARTITIONED, alive over pub", peerInact+slack, nodeIs(1, status.NodePartitioned))
 	f.Undo()
 	b.WaitAllUp(upTimeout)
 	// The lowpri network goes down after peerinactlo (3 s), not peerinact.

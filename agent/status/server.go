@@ -149,6 +149,12 @@ func reply(w http.ResponseWriter, res any, err error) {
 	_ = json.NewEncoder(w).Encode(res)
 }
 
+// Close closes a server that will not be served, and removes its socket.
+func (s *Server) Close() {
+	s.ln.Close()
+	os.Remove(s.path)
+}
+
 // Serve serves until ctx is done, then shuts down and removes the socket.
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
