@@ -15,6 +15,8 @@ import (
 	"github.com/tether-ha/tether/agent/metrics"
 	"github.com/tether-ha/tether/agent/status"
 	"github.com/tether-ha/tether/agent/status/render"
+	"github.com/tether-ha/tether/replicator/topicapi"
+	"github.com/tether-ha/tether/replicator/topics"
 )
 
 // Daemon runs a whole tetherd: the agent, its status socket, systemd
@@ -67,18 +69,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// tetherd at start; undo closes them again on a later failure. The
 	// status socket first: a second agent started by mistake is told so
 	// ("another agent is listening"), not that some port is taken.
+	closers := []func(){a.close}
+	undo := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
 	srv, err := status.Listen(cfg.Status.Socket, a, log)
 	if err != nil {
-		a.close()
+		undo()
 		return err
 	}
-	undo := func() { srv.Close(); a.close() }
+	closers = append(closers, srv.Close)
 	if err := a.startPublic(keys); err != nil {
 		undo()
 		return err
 	}
 	if a.pub != nil {
-		undo = func() { a.pub.Close(); srv.Close(); a.close() }
+		closers = append(closers, a.pub.Close)
 	}
 	var msrv *metrics.Server
 	if cfg.Metrics.Listen != "" {
@@ -87,6 +95,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 			undo()
 			return err
 		}
+		closers = append(closers, func() { _ = msrv.Close() })
+	}
+	store, tsrv, err := openReplicator(cfg)
+	if err != nil {
+		undo()
+		return err
+	}
+	if store != nil {
+		defer store.Close() // after the API server has stopped (the wait below)
 	}
 	// Everything below stops when the agent's run loop returns, for
 	// whatever reason: the status server, key reloads and the watchdog (a
@@ -110,6 +127,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			a.pub.Run(runCtx) // leaves the public channel when the agent stops
+		}()
+	}
+	if tsrv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := tsrv.Serve(runCtx); err != nil {
+				log.Error("topic API server failed", "event", EvReplicatorError, "err", err)
+				cancel(fmt.Errorf("topic API: %w", err))
+			}
 		}()
 	}
 	if msrv != nil {
@@ -138,6 +165,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 		err = context.Cause(runCtx) // a part failed and stopped the agent
 	}
 	return err
+}
+
+// openReplicator opens the topic store and its API when the
+// configuration has a replicator section.
+func openReplicator(cfg *config.Config) (*topics.Store, *topicapi.Server, error) {
+	r := cfg.Replicator
+	if r == nil {
+		return nil, nil, nil
+	}
+	st, err := topics.Open(r.Dir, topics.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("replicator.dir %s: %w", r.Dir, err)
+	}
+	srv, err := topicapi.Listen(r.API, st)
+	if err != nil {
+		st.Close()
+		return nil, nil, fmt.Errorf("replicator.api: %w", err)
+	}
+	return st, srv, nil
 }
 
 // background serves key reloads, the systemd watchdog and the status line

@@ -24,6 +24,7 @@ const (
 	EvFrameEncodeError = "frame.encode_error" // a bug: the machine built a frame the codec refuses
 	EvStatusError      = "status.error"       // the status server failed: the agent stops
 	EvMetricsError     = "metrics.error"      // the metrics server failed: the agent stops
+	EvReplicatorError  = "replicator.error"   // the topic API server failed: the agent stops
 	EvTableRejected    = "table.rejected"     // a peer's link table could not be taken (rate-limited)
 	EvAgentPaused      = "agent.paused"       // this node did not run for a while (not scheduled, VM paused, SIGSTOP)
 	EvNetworkReason    = "network.reason"     // a network's network-wide reasons changed

@@ -30,6 +30,8 @@ const (
 	DefaultBackoffMax       = 2 * time.Second
 	DefaultStatusSocket     = "/run/tether/tether.sock"
 	DefaultMetricsListen    = "127.0.0.1:9187"
+	DefaultReplicatorDir    = "/var/lib/tether"
+	DefaultReplicatorAPI    = "127.0.0.1:9188"
 	MetricsOff              = "off" // metrics.listen value that turns the endpoint off
 	DefaultLossThreshold    = 5     // percent
 	DefaultLossWindow       = 10 * time.Second
@@ -56,7 +58,8 @@ type Config struct {
 	TCP         TCP
 	Status      Status
 	Metrics     Metrics
-	Public      *Public // nil: no public channel
+	Public      *Public     // nil: no public channel
+	Replicator  *Replicator // nil: no topics on this node
 	Diagnostics Diagnostics
 }
 
@@ -139,6 +142,13 @@ type Timers struct {
 type Public struct {
 	Bind string   // IP:port memberlist listens on (UDP and TCP) and advertises
 	Join []string // IP:port of the other nodes' public channels
+}
+
+// Replicator is the topic store and its HTTP API (the mirror replicator's
+// primary side).
+type Replicator struct {
+	Dir string // topics and consumer-group offsets live under it
+	API string // IP:port of the topic API
 }
 
 // Metrics is the Prometheus endpoint.

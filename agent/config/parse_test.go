@@ -177,6 +177,16 @@ networks: [{name: n, interface: e}]
 				t.Errorf("public: %+v", c.Public)
 			}
 		}},
+		{"replicator defaults", base("replicator: {}"), func(t *testing.T, c *Config) {
+			if c.Replicator == nil || c.Replicator.Dir != DefaultReplicatorDir || c.Replicator.API != DefaultReplicatorAPI {
+				t.Errorf("replicator: %+v", c.Replicator)
+			}
+		}},
+		{"no replicator", base(), func(t *testing.T, c *Config) {
+			if c.Replicator != nil {
+				t.Errorf("replicator without the section: %+v", c.Replicator)
+			}
+		}},
 		{"metrics off", base("metrics: {listen: off}"), func(t *testing.T, c *Config) {
 			if c.Metrics.Listen != "" {
 				t.Errorf("metrics.listen off: %q, want \"\"", c.Metrics.Listen)
@@ -283,7 +293,7 @@ func TestParseErrors(t *testing.T) {
 		{"tcp tuning out of range", base("tcp: {sendbuf_limit: 100, handshake_timeout: fast}"), []string{
 			`t.yaml:8: tcp.sendbuf_limit: 100 is out of range: must be from 4096 to 1073741824`,
 			`t.yaml:8: tcp.handshake_timeout: invalid duration "fast"`}},
-		{"unknown top-level key, far", base("colour: blue"), []string{`t.yaml:8: unknown key "colour" (known keys: cluster, node, nodes, networks, timers, public, tcp, metrics, diagnostics, status)`}},
+		{"unknown top-level key, far", base("colour: blue"), []string{`t.yaml:8: unknown key "colour" (known keys: cluster, node, nodes, networks, timers, public, tcp, metrics, replicator, diagnostics, resources, quorum, status)`}},
 		{"unknown network key", base("  - name: hb1", "    interface: eth2", "    mtus: 9000"),
 			[]string{`t.yaml:10: networks[1]: unknown key "mtus" (did you mean "mtu"?)`}},
 		{"duplicate key", base("timers:", "  heartbeat: 10ms", "  heartbeat: 20ms"),
@@ -469,6 +479,12 @@ networks:
 			[]string{`t.yaml:8: public.join[0]: "node1:7946" is not an address: want IP:port such as 10.0.0.1:7946`}},
 		{"public bind unspecified", base("public: {bind: '0.0.0.0:7946'}"),
 			[]string{`t.yaml:8: public.bind: "0.0.0.0:7946": want a node's own IP and a port, not 0`}},
+		{"resources not built", base("resources: [{name: orders}]"),
+			[]string{`t.yaml:8: resources: resources (mirrors and failover) are not built yet: remove this section`}},
+		{"replicator dir relative", base("replicator: {dir: var/lib/tether}"),
+			[]string{`t.yaml:8: replicator.dir: "var/lib/tether" is not an absolute path`}},
+		{"replicator api not an address", base("replicator: {api: localhost:9188}"),
+			[]string{`t.yaml:8: replicator.api: "localhost:9188" is not an address: want IP:port such as 10.0.0.1:7946`}},
 		{"metrics on a host name", base("metrics: {listen: 'localhost:9187'}"),
 			[]string{`t.yaml:8: metrics.listen: "localhost:9187" is not an address: want IP:port such as 127.0.0.1:9187 (or "off")`}},
 		{"metrics without a port", base("metrics: {listen: '10.0.0.1:0'}"),

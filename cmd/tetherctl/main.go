@@ -40,9 +40,11 @@ Commands:
   ping-cluster    test every network x peer x channel at 64 bytes, at the
                   network's MTU and beyond it, like ONTAP's cluster
                   ping-cluster
+  topic           create, list, describe, produce to and consume from the
+                  replicator's topics ('tetherctl topic -h')
 
-Not built yet (refused): import-llttab, import-corosync, topic, mirror,
-failover, history.
+Not built yet (refused): import-llttab, import-corosync, mirror, failover,
+history.
 
 Options:
   --socket PATH   the agent's status socket (default $TETHER_SOCKET if set,
@@ -57,7 +59,7 @@ Exit status:
 
 // notBuilt are DESIGN.md's commands that do not exist yet: refused, never
 // accepted silently.
-var notBuilt = []string{"import-llttab", "import-corosync", "topic", "mirror", "failover", "history"}
+var notBuilt = []string{"import-llttab", "import-corosync", "mirror", "failover", "history"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -69,19 +71,20 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runContext(ctx, args, os.Getenv, stdout, stderr)
+	return runContext(ctx, args, os.Getenv, os.Stdin, stdout, stderr)
 }
 
 // env is what a command needs besides its arguments.
 type env struct {
 	getenv func(string) string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	socket string // from the global --socket, "" if not given
 }
 
-func runContext(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	e := &env{getenv: getenv, stdout: stdout, stderr: stderr}
+func runContext(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	// Global options before the command.
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		name, val, hasVal := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
@@ -112,6 +115,8 @@ func runContext(ctx context.Context, args []string, getenv func(string) string, 
 		return runPing(ctx, e, rest)
 	case "ping-cluster":
 		return runPingCluster(ctx, e, rest)
+	case "topic":
+		return runTopic(ctx, e, rest)
 	case "help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
@@ -122,7 +127,7 @@ func runContext(ctx context.Context, args []string, getenv func(string) string, 
 			return exitError
 		}
 	}
-	return usageErr(stderr, "", fmt.Sprintf("unknown command %q (commands: ping, ping-cluster)", cmd))
+	return usageErr(stderr, "", fmt.Sprintf("unknown command %q (commands: ping, ping-cluster, topic)", cmd))
 }
 
 // usageErr reports a bad command line and returns exitError. cmd is the

@@ -138,7 +138,7 @@ func echo(st string, req status.PingRequest, rttUs float64) *status.PingResult {
 // code and output.
 func tetherctl(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
-	code = runContext(context.Background(), args, func(string) string { return "" }, &o, &e)
+	code = runContext(context.Background(), args, func(string) string { return "" }, strings.NewReader(""), &o, &e)
 	return code, o.String(), e.String()
 }
 
@@ -161,7 +161,7 @@ func TestUsageAndRefusals(t *testing.T) {
 	if code, _, errOut := tetherctl(); code != 2 || !strings.Contains(errOut, "Usage:") {
 		t.Errorf("no arguments: exit %d, stderr %q", code, errOut)
 	}
-	for _, cmd := range []string{"import-llttab", "import-corosync", "topic", "mirror", "failover", "history"} {
+	for _, cmd := range []string{"import-llttab", "import-corosync", "mirror", "failover", "history"} {
 		code, out, errOut := tetherctl(cmd, "list")
 		if code != 2 || out != "" || !strings.Contains(errOut, cmd+" is not built yet") {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 2 and 'not built yet'", cmd, code, out, errOut)
@@ -331,7 +331,7 @@ func TestPingLinesComeOutInRealTime(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- runContext(context.Background(), []string{"ping", "node1", "--socket", sock, "--count", "2", "--interval", "0"},
-			func(string) string { return "" }, &out, &errOut)
+			func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), "seq=1 ") {
