@@ -41,6 +41,9 @@ const (
 	// ones go over a TCP stream.
 	maxBestEffort = 1100
 	metaVersion   = 1
+	// tcpTimeout bounds a join, a push-pull and a TCP probe to a peer that
+	// does not answer (memberlist's LAN default is 10 s).
+	tcpTimeout = 2 * time.Second
 )
 
 // Config configures a Channel.
@@ -139,6 +142,7 @@ func Start(cfg Config, incarnation uint64, h Handler) (*Channel, error) {
 	mc.BindAddr, mc.BindPort = ap.Addr().String(), int(ap.Port())
 	mc.AdvertiseAddr, mc.AdvertisePort = mc.BindAddr, mc.BindPort
 	mc.ProbeInterval, mc.ProbeTimeout, mc.SuspicionMult = probeInterval, probeTimeout, suspicionMult
+	mc.TCPTimeout = tcpTimeout
 	mc.Keyring = kr
 	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	mc.Label = Label(cfg.Cluster)
@@ -150,7 +154,6 @@ func Start(cfg Config, incarnation uint64, h Handler) (*Channel, error) {
 		return nil, fmt.Errorf("public.bind %s: %w", cfg.Bind, err)
 	}
 	c.ml = ml
-	c.join()
 	return c, nil
 }
 
@@ -171,12 +174,29 @@ func (c *Channel) Run(ctx context.Context) {
 			}
 		}
 	}()
-	every := c.cfg.RejoinEvery
-	if every <= 0 {
-		every = defaultRejoin
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
+	// Joins on their own goroutine: a join to a peer that does not answer
+	// waits for its TCP timeout, and must hold up neither the start nor
+	// the reports below.
+	joinCtx, stopJoins := context.WithCancel(ctx)
+	defer stopJoins()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		every := c.cfg.RejoinEvery
+		if every <= 0 {
+			every = defaultRejoin
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			c.join()
+			select {
+			case <-joinCtx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	reported := map[uint16]uint64{}
 	report := func() {
 		c.mu.Lock()
@@ -206,14 +226,12 @@ func (c *Channel) Run(ctx context.Context) {
 			c.mu.Unlock()
 			if !down {
 				_ = c.ml.Leave(500 * time.Millisecond)
-				_ = c.ml.Shutdown()
+				_ = c.ml.Shutdown() // ends a join in progress too
 			}
 			wg.Wait()
 			return
 		case <-c.changed:
 			report()
-		case <-t.C:
-			c.join()
 		}
 	}
 }
