@@ -51,6 +51,13 @@ func NewClient(baseURL string) *Client {
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: &http.Client{}}
 }
 
+// WithHTTPClient makes c use hc (a dialer in another network namespace,
+// timeouts).
+func (c *Client) WithHTTPClient(hc *http.Client) *Client {
+	c.hc = hc
+	return c
+}
+
 // Record is a consumed record.
 type Record struct {
 	Offset    int64
