@@ -18,10 +18,11 @@ func (a *Agent) MetricsSnapshot(ctx context.Context) (*metrics.Snapshot, error) 
 		snap := a.m.Snapshot(now)
 		s = &metrics.Snapshot{Status: a.buildStatus(now, snap, false), Channels: map[metrics.LinkKey][]metrics.Channel{},
 			ScheduleDelay: a.sched.histogram(), PublicAlive: a.publicAlive(snap.Peers)}
+		bounds := rttBounds()
 		for _, p := range snap.Peers {
 			for _, l := range p.Links {
 				k := metrics.LinkKey{Peer: uint16(p.ID), Network: a.nets[l.Network].cfg.Name}
-				s.Channels[k] = channelStats(l.Sessions)
+				s.Channels[k] = channelStats(l.Sessions, bounds)
 			}
 		}
 	})
@@ -30,7 +31,7 @@ func (a *Agent) MetricsSnapshot(ctx context.Context) (*metrics.Snapshot, error) 
 
 // channelStats folds a link's sessions into its channels: the tcp
 // channel's two connections count as one.
-func channelStats(sessions []llt.SessionSnapshot) []metrics.Channel {
+func channelStats(sessions []llt.SessionSnapshot, bounds []float64) []metrics.Channel {
 	var out []metrics.Channel
 	idx := map[string]int{}
 	for _, s := range sessions {
@@ -48,7 +49,7 @@ func channelStats(sessions []llt.SessionSnapshot) []metrics.Channel {
 		c.Sent += s.Sent
 		c.Received += s.Received
 		c.Lost += s.Lost
-		c.RTT.Add(metrics.Histogram{Bounds: rttBounds(), Counts: s.RTTHist, Sum: s.RTTSum.Seconds()})
+		c.RTT.Add(metrics.Histogram{Bounds: bounds, Counts: s.RTTHist, Sum: s.RTTSum.Seconds()})
 	}
 	return out
 }

@@ -44,6 +44,7 @@ func linkReasons() []string {
 
 // Collector exports a Snapshot per scrape as const metrics.
 type Collector struct {
+	all     []*prometheus.Desc // every desc of d, for Describe
 	pairs   pairCache
 	src     Source
 	version string
@@ -66,13 +67,16 @@ type descs struct {
 // scrape, a fifth of a scrape's cost.)
 func NewCollector(src Source, version, node string) *Collector {
 	constLabels := prometheus.Labels{"node": node}
+	var all []*prometheus.Desc
 	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, labels, constLabels)
+		desc := prometheus.NewDesc(name, help, labels, constLabels)
+		all = append(all, desc)
+		return desc
 	}
 	link, linkCh := []string{"peer", "network"}, []string{"peer", "network", "channel"}
 	tcpConn := []string{"peer", "network", "direction"}
 	netCh := []string{"network", "channel"}
-	return &Collector{src: src, version: version, reasons: linkReasons(), d: descs{
+	c := &Collector{src: src, version: version, reasons: linkReasons(), d: descs{
 		linkUp:          d(LinkUp, "1 when the link to the peer on the network is usable (UP or TROUBLE).", link...),
 		linkState:       d(LinkState, "The link's state: 1 for the current one of UP, TROUBLE, DOWN.", append(link, "state")...),
 		linkReason:      d(LinkReason, "The link's primary reason (none when healthy): 1 for the current one.", append(link, "reason")...),
@@ -111,17 +115,14 @@ func NewCollector(src Source, version, node string) *Collector {
 		messages:        d(Messages, "Message API traffic by result.", "result"),
 		logDropped:      d(LogDropped, "Log records dropped because the log output did not keep up."),
 	}}
+	c.all = all
+	return c
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	d := &c.d
-	for _, x := range []*prometheus.Desc{d.linkUp, d.linkState, d.linkReason, d.linkRTT, d.linkSent, d.linkReceived,
-		d.linkLost, d.linkLoss, d.linkTransitions, d.linkFlaps, d.nodeState, d.nodeLinksUp, d.nodeLinks, d.nodeRestarts,
-		d.nodePublic, d.localState, d.netCarrier, d.netMTU, d.netReason, d.netAuth, d.netDecode, d.netForeign,
-		d.netDropped, d.netRx, d.netTx, d.netTxErr, d.tcpUp, d.tcpBuf, d.tcpLimit, d.buildInfo, d.startTime,
-		d.claiming, d.pauses, d.pauseLast, d.schedDelay, d.messages, d.logDropped} {
-		ch <- x
+	for _, d := range c.all {
+		ch <- d
 	}
 }
 

@@ -3,10 +3,10 @@ package public
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +41,7 @@ func (r *recorder) is(peer uint16, alive bool) bool {
 type node struct {
 	ch     *Channel
 	rec    *recorder
+	logs   *logLines
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -76,14 +77,15 @@ func startJoining(t *testing.T, key []byte, cluster uint16, addrs, join []string
 	out := map[uint16]*node{}
 	for i, id := range ids {
 		rec := &recorder{alive: map[uint16]bool{}, inc: map[uint16]uint64{}}
+		logs := &logLines{}
 		ch, err := Start(Config{Bind: addrs[i], Join: join, Cluster: cluster, Node: id, Name: fmt.Sprintf("node%d", id),
-			Nodes: names, Keys: [][]byte{key}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Nodes: names, Keys: [][]byte{key}, Log: slog.New(slog.NewTextHandler(logs, nil)),
 			RejoinEvery: time.Second}, 100+uint64(id), rec)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		n := &node{ch: ch, rec: rec, cancel: cancel, done: make(chan struct{})}
+		n := &node{ch: ch, rec: rec, logs: logs, cancel: cancel, done: make(chan struct{})}
 		go func() {
 			defer close(n.done)
 			ch.Run(ctx)
@@ -92,6 +94,24 @@ func startJoining(t *testing.T, key []byte, cluster uint16, addrs, join []string
 		out[id] = n
 	}
 	return out
+}
+
+// logLines keeps what a channel logged.
+type logLines struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logLines) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Contains(l.b.String(), s)
 }
 
 func (n *node) stop() {
@@ -166,7 +186,11 @@ func TestPublicChannelIsolatesClusters(t *testing.T) {
 	waitFor(t, "node0 and node1 join", 10*time.Second, func() bool { return ours[0].rec.is(1, true) })
 	wrongKey := startNodes(t, []byte("fedcba9876543210fedcba9876543210"), 7, []string{addrs[2], addrs[0]}, 2)
 	otherCluster := startNodes(t, key, 8, []string{freeAddrs(t, 4)[3], addrs[0]}, 3)
-	time.Sleep(2 * time.Second) // give them the chance they must not take
+	// Both have tried: node0 refused a stream of the other key and one of
+	// the other label (memberlist's own errors, logged as public.log).
+	waitFor(t, "node0 refuses both outsiders", 15*time.Second, func() bool {
+		return ours[0].logs.has("no installed keys could decrypt") && ours[0].logs.has("unacceptable label")
+	})
 	for _, id := range []uint16{2, 3} {
 		if !ours[0].rec.is(id, false) {
 			t.Errorf("node %d of another key or cluster is alive at node0", id)

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
-	"github.com/tether-ha/tether/bench/internal/bedutil"
 	"github.com/tether-ha/tether/bench/internal/idle"
-	"github.com/tether-ha/tether/bench/internal/proc"
 	"github.com/tether-ha/tether/testbed"
 )
 
@@ -20,21 +17,4 @@ func measureIdle(b *testbed.Bed, dur time.Duration, targetCPU, targetRSS float64
 	}
 	return &IdleResult{Result: m, TargetCPU: targetCPU, TargetRSS: targetRSS,
 		Met: m.MaxCPU <= targetCPU && m.MaxRSSMiB <= targetRSS}, nil
-}
-
-// rssNow returns the RSS of every agent of b, in KiB.
-func rssNow(b *testbed.Bed) ([]int64, error) {
-	pids, err := bedutil.AgentPids(b)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]int64, len(pids))
-	for k, pid := range pids {
-		m, err := proc.ReadMem(pid)
-		if err != nil {
-			return nil, fmt.Errorf("node %d: %w", k, err)
-		}
-		out[k] = m.RSSKiB
-	}
-	return out, nil
 }

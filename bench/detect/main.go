@@ -261,7 +261,7 @@ func runProfile(t testbed.T, o options, p profile, rng *rand.Rand) *ProfileResul
 			break
 		}
 	}
-	if rss, err := rssNow(b); err == nil {
+	if rss, err := bedutil.RSS(b); err == nil {
 		pr.RSSAfterKiB = rss
 	}
 	return pr

@@ -8,17 +8,6 @@ import (
 	"github.com/tether-ha/tether/bench/internal/report"
 )
 
-// otherBusyWarn is the share of the machine (%) other work may use during
-// an idle measurement before the report flags it.
-const otherBusyWarn = 5
-
-func verdict(met bool) string {
-	if met {
-		return "met"
-	}
-	return "**MISSED**"
-}
-
 // viewOrder lists the views of a fault result, the target view first.
 func viewOrder(f *FaultResult) []string {
 	out := []string{f.TargetView}
@@ -49,7 +38,7 @@ func tables(res *Results) []report.Table {
 				d := f.Views[v]
 				target, result := "", ""
 				if v == f.TargetView {
-					target, result = "≤ "+fmt.Sprintf("%g", f.TargetMs)+" ms", verdict(f.Met)
+					target, result = "≤ "+fmt.Sprintf("%g", f.TargetMs)+" ms", report.Verdict(f.Met)
 				}
 				lat.Rows = append(lat.Rows, []string{p.Name + " " + p.Timers.String(), f.Fault, v, fmt.Sprint(f.Trials), fmt.Sprint(d.N),
 					report.F3(d.MinMs), report.F3(d.P50Ms), report.F3(d.P99Ms), report.F3(d.MaxMs), target, result})
@@ -105,8 +94,8 @@ func tables(res *Results) []report.Table {
 		}
 		i := p.Idle
 		idleNotes = append(idleNotes, fmt.Sprintf("%s: mean %s %%, max %s %% of one core (target ≤ %g %%), max RSS %s MiB (target ≤ %g MiB): %s. Window %.0f s, %.1f frames/s sent and %.1f received per agent (%s µs of CPU per frame, schedstat), %d state changes and %d major page faults in the agents during the window, whole machine %.1f %% busy (%.1f %% other work, %.2f %% stolen by the hypervisor), load %s → %s.",
-			p.Name, report.F3(i.MeanCPU), report.F3(i.MaxCPU), i.TargetCPU, report.F1(i.MaxRSSMiB), i.TargetRSS, verdict(i.Met), i.Seconds, i.TxPerS, i.RxPerS, report.F1(i.CPUPerFrameMicros), i.Transitions, i.MajorFaults, i.SystemBusy, i.OtherBusy, i.Steal, i.LoadBefore, i.LoadAfter))
-		if i.OtherBusy > otherBusyWarn || i.Transitions > 0 {
+			p.Name, report.F3(i.MeanCPU), report.F3(i.MaxCPU), i.TargetCPU, report.F1(i.MaxRSSMiB), i.TargetRSS, report.Verdict(i.Met), i.Seconds, i.TxPerS, i.RxPerS, report.F1(i.CPUPerFrameMicros), i.Transitions, i.MajorFaults, i.SystemBusy, i.OtherBusy, i.Steal, i.LoadBefore, i.LoadAfter))
+		if i.OtherBusy > report.OtherBusyWarn || i.Transitions > 0 {
 			idleNotes = append(idleNotes, fmt.Sprintf("WARNING (%s): other work kept the machine %.1f %% busy and/or links changed state during the window: this is not an idle measurement; rerun when the machine is quiet.", p.Name, i.OtherBusy))
 		}
 	}
@@ -119,7 +108,7 @@ func tables(res *Results) []report.Table {
 		st := report.Table{Title: "Soak: false DOWNs under loss and CPU saturation",
 			Head: []string{"timers", "duration s", "loss per egress", "CPU burner", "machine busy %", "link.down", "link.trouble", "node.state", "target", "result"}}
 		st.Rows = append(st.Rows, []string{s.Profile + " " + s.Timers.String(), report.F1(s.Seconds), fmt.Sprintf("%d %%", s.LossPct), s.Burner, report.F1(s.SystemBusy),
-			fmt.Sprint(s.Downs), fmt.Sprint(s.Troubles), fmt.Sprint(s.NodeDown), "0 DOWN", verdict(s.Met)})
+			fmt.Sprint(s.Downs), fmt.Sprint(s.Troubles), fmt.Sprint(s.NodeDown), "0 DOWN", report.Verdict(s.Met)})
 		var evs []string
 		for id, n := range s.Events {
 			evs = append(evs, fmt.Sprintf("%s %d", id, n))

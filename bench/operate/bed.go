@@ -6,7 +6,6 @@ import (
 
 	"github.com/tether-ha/tether/agent/status"
 	"github.com/tether-ha/tether/bench/internal/bedutil"
-	"github.com/tether-ha/tether/bench/internal/proc"
 	"github.com/tether-ha/tether/testbed"
 )
 
@@ -91,21 +90,4 @@ func ready(st *status.Status, peers int, public bool) bool {
 func waitReady(b *testbed.Bed, timeout time.Duration, public bool) error {
 	return bedutil.WaitAll(b, timeout, "links not all up, a peer not OPEN or not alive on the public channel, or a link in its flap window",
 		func(st *status.Status) bool { return ready(st, b.N()-1, public) })
-}
-
-// rssNow returns the RSS of every agent of b, in KiB.
-func rssNow(b *testbed.Bed) ([]int64, error) {
-	pids, err := bedutil.AgentPids(b)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]int64, len(pids))
-	for k, pid := range pids {
-		m, err := proc.ReadMem(pid)
-		if err != nil {
-			return nil, fmt.Errorf("node %d: %w", k, err)
-		}
-		out[k] = m.RSSKiB
-	}
-	return out, nil
 }

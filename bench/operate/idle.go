@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tether-ha/tether/bench/internal/idle"
+	"github.com/tether-ha/tether/bench/internal/stats"
 	"github.com/tether-ha/tether/testbed"
 )
 
@@ -42,7 +43,7 @@ func measureIdle(b *testbed.Bed, dur time.Duration, config string, scrape bool) 
 	}
 	r.Result = m
 	r.Scrapes = len(lat)
-	r.ScrapeLatency = summarize(lat)
+	r.ScrapeLatency = stats.Summarize(lat)
 	r.Met = m.MeanCPU <= idleCPUTarget && m.MaxCPU <= idleCPUTarget && m.MaxRSSMiB <= idleRSSTarget
 	return r, nil
 }

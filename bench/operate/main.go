@@ -221,7 +221,7 @@ func runPublic(t testbed.T, o options, res *Results, rng *rand.Rand, save func()
 			break // the bed is in an unknown state
 		}
 	}
-	if rss, err := rssNow(b); err == nil {
+	if rss, err := bedutil.RSS(b); err == nil {
 		res.RSSAfterKiB = rss
 	}
 }

@@ -8,17 +8,6 @@ import (
 	"github.com/tether-ha/tether/bench/internal/report"
 )
 
-// otherBusyWarn is the share of the machine (%) other work may use during
-// the idle window before the report flags it.
-const otherBusyWarn = 5
-
-func verdict(met bool) string {
-	if met {
-		return "met"
-	}
-	return "**MISSED**"
-}
-
 // distCells formats min, p50, p90, p99, max of d.
 func distCells(d Dist) []string {
 	return []string{report.F3(d.MinMs), report.F3(d.P50Ms), report.F3(d.P90Ms), report.F3(d.P99Ms), report.F3(d.MaxMs)}
@@ -53,7 +42,7 @@ func scrapeTables(s *ScrapeResult) []report.Table {
 		Head: []string{"Accept-Encoding", "scrapes", "min ms", "p50 ms", "p90 ms", "p99 ms", "max ms", "body bytes (wire / text)", "agent CPU ms per scrape", "target p99", "result"}}
 	for _, r := range s.Runs {
 		lat.Rows = append(lat.Rows, append(append([]string{r.Encoding, fmt.Sprint(r.Latency.N)}, distCells(r.Latency)...),
-			fmt.Sprintf("%d / %d", r.WireBytes, r.TextBytes), report.F3(r.AgentCPUPerScrapeMs), fmt.Sprintf("≤ %g ms", s.TargetP99Ms), verdict(r.Met)))
+			fmt.Sprintf("%d / %d", r.WireBytes, r.TextBytes), report.F3(r.AgentCPUPerScrapeMs), fmt.Sprintf("≤ %g ms", s.TargetP99Ms), report.Verdict(r.Met)))
 	}
 	lat.Notes = append(lat.Notes, fmt.Sprintf("Requests one after the other, %g ms apart, through a keep-alive connection made in node0's namespace (testbed.HTTPClient) to 127.0.0.1:9187; latency is the wall clock from sending the request to the last byte of the body read (the body is read whole, as sent; gzip is decoded afterwards). Accept: %s. gzip is what Prometheus asks for; identity what curl without --compressed gets. The agent's CPU per scrape is its whole CPU time over the run (its heartbeats included) divided by the scrapes. Percentiles are nearest-rank.", s.GapMs, textAccept))
 	for _, r := range s.Runs {
@@ -122,8 +111,8 @@ func idleTable(i *IdleResult, res *Results) report.Table {
 		fmt.Sprintf("3 nodes, private hb0 and hb1 (%s), default timers %s; the public network pub carries only memberlist (:7946) and the metrics (<pub IP>:9187). During the window this program GETs every agent's /metrics over pub every %.0f s (gzip), what a Prometheus with its default scrape_interval (1m in Prometheus itself; 15 s in its example configuration and in most deployments) does: %d scrapes, %d errors, latency p50 %s / max %s ms.",
 			strings.Join(res.PrivateChannels, " and "), res.Timers, i.ScrapeEveryS, i.Scrapes, i.ScrapeErrors, report.F3(i.ScrapeLatency.P50Ms), report.F3(i.ScrapeLatency.MaxMs)),
 		fmt.Sprintf("Mean %s %%, max %s %% of one core (target ≤ %g %%, mean and max agent), max RSS %s MiB (target ≤ %g MiB): %s. Window %.0f s, %.1f frames/s sent and %.1f received per agent on the private networks (%s µs of CPU per frame, schedstat, everything included), %d state changes and %d major page faults in the agents during the window; whole machine %.1f %% busy (%.1f %% other work, %.2f %% stolen by the hypervisor), load %s → %s.",
-			report.F3(i.MeanCPU), report.F3(i.MaxCPU), i.TargetCPU, report.F1(i.MaxRSSMiB), i.TargetRSS, verdict(i.Met), i.Seconds, i.TxPerS, i.RxPerS, report.F1(i.CPUPerFrameMicros), i.Transitions, i.MajorFaults, i.SystemBusy, i.OtherBusy, i.Steal, i.LoadBefore, i.LoadAfter))
-	if i.OtherBusy > otherBusyWarn || i.Transitions > 0 {
+			report.F3(i.MeanCPU), report.F3(i.MaxCPU), i.TargetCPU, report.F1(i.MaxRSSMiB), i.TargetRSS, report.Verdict(i.Met), i.Seconds, i.TxPerS, i.RxPerS, report.F1(i.CPUPerFrameMicros), i.Transitions, i.MajorFaults, i.SystemBusy, i.OtherBusy, i.Steal, i.LoadBefore, i.LoadAfter))
+	if i.OtherBusy > report.OtherBusyWarn || i.Transitions > 0 {
 		t.Notes = append(t.Notes, fmt.Sprintf("WARNING: other work kept the machine %.1f %% busy and/or links changed state during the window: this is not an idle measurement; rerun when the machine is quiet.", i.OtherBusy))
 	}
 	return t
@@ -171,7 +160,7 @@ func trialTables(res *Results) []report.Table {
 		if target {
 			tg = fmt.Sprintf("≤ %g ms", r.TargetMs)
 			rd = fmt.Sprintf("%g–%g ms: %d of %d", r.Readme[0], r.Readme[1], r.InReadme, d.N)
-			v = verdict(r.Met)
+			v = report.Verdict(r.Met)
 		}
 		lat.Rows = append(lat.Rows, append(append([]string{fault, measure, fmt.Sprint(r.Trials), fmt.Sprint(d.N)}, distCells(d)...), tg, rd, v))
 	}

@@ -3,7 +3,11 @@ package main
 import (
 	"github.com/tether-ha/tether/bench/internal/bedutil"
 	"github.com/tether-ha/tether/bench/internal/idle"
+	"github.com/tether-ha/tether/bench/internal/stats"
 )
+
+// Dist is a latency distribution (min, p50, p90, p99, max).
+type Dist = stats.Dist
 
 // Results is everything one run measured; written as operate.json.
 type Results struct {

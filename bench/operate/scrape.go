@@ -16,6 +16,7 @@ import (
 	"github.com/tether-ha/tether/agent/status"
 	"github.com/tether-ha/tether/bench/internal/bedutil"
 	"github.com/tether-ha/tether/bench/internal/proc"
+	"github.com/tether-ha/tether/bench/internal/stats"
 	"github.com/tether-ha/tether/testbed"
 )
 
@@ -214,7 +215,7 @@ func scrapeRun(s *scraper, enc string, n int, gap time.Duration, agentPid int) (
 	run.Seconds = wall.Seconds()
 	run.AgentCPUPercent = 100 * (cpu1 - cpu0).Seconds() / wall.Seconds()
 	run.AgentCPUPerScrapeMs = float64(cpu1-cpu0) / float64(time.Millisecond) / float64(n)
-	run.Latency = summarize(lat)
+	run.Latency = stats.Summarize(lat)
 	run.TextBytes = len(last.text)
 	run.Series = countSeries(last.text)
 	if c0 := countSeries(first.text); c0.Total != run.Series.Total {

@@ -266,9 +266,9 @@ func runTrials(b *testbed.Bed, plan trialPlan) *TrialsResult {
 			r.Error = fmt.Sprintf("trial %d: %s", k, missing)
 		}
 		if plan.logf != nil && ((k+1)%5 == 0 || missing != "" || err != nil) {
-			ds := summarize(partitioned)
+			ds := stats.Summarize(partitioned)
 			if plan.kind == partDown {
-				ds = summarize(down)
+				ds = stats.Summarize(down)
 			}
 			plan.logf("%d/%d trials, p50 %.1f ms p99 %.1f ms max %.1f ms, %d violations", k+1, plan.trials, ds.P50Ms, ds.P99Ms, ds.MaxMs, r.Violations)
 		}
@@ -279,9 +279,9 @@ func runTrials(b *testbed.Bed, plan trialPlan) *TrialsResult {
 			break
 		}
 	}
-	r.Partitioned, r.Down = summarize(partitioned), summarize(down)
-	r.LastLinkDown, r.PartitionedAfterLinkDown = summarize(linkDown), summarize(afterLinkDown)
-	r.VictimView, r.Recovery = summarize(victimView), summarize(recovery)
+	r.Partitioned, r.Down = stats.Summarize(partitioned), stats.Summarize(down)
+	r.LastLinkDown, r.PartitionedAfterLinkDown = stats.Summarize(linkDown), stats.Summarize(afterLinkDown)
+	r.VictimView, r.Recovery = stats.Summarize(victimView), stats.Summarize(recovery)
 	measured := r.Partitioned
 	if plan.kind == partDown {
 		measured = r.Down

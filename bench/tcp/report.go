@@ -9,10 +9,6 @@ import (
 	"github.com/tether-ha/tether/bench/internal/report"
 )
 
-// otherBusyWarn is the share of the machine (%) other work may use during
-// a CPU window before the report flags it.
-const otherBusyWarn = 5
-
 // tables builds the report.
 func tables(res *Results) []report.Table {
 	out := []report.Table{{Title: "Machine", Notes: []string{fmt.Sprintf(
@@ -57,7 +53,7 @@ func cpuTables(res *Results) []report.Table {
 			frames("ether"), frames("tcp"), report.F1(i.CPUPerFrameMicros), report.F1(rss)})
 		t.Notes = append(t.Notes, fmt.Sprintf("%s [%s]: window %.0f s, %d state changes, %d major page faults in the agents, machine %.1f %% busy (%.1f %% other work, %.2f %% stolen by the hypervisor), load %s → %s.",
 			r.Profile, strings.Join(r.Channels, ", "), i.Seconds, i.Transitions, i.MajorFaults, i.SystemBusy, i.OtherBusy, i.Steal, i.LoadBefore, i.LoadAfter))
-		if i.OtherBusy > otherBusyWarn {
+		if i.OtherBusy > report.OtherBusyWarn {
 			t.Notes = append(t.Notes, fmt.Sprintf("WARNING (%s [%s]): other work kept the machine %.1f %% busy during the window: rerun when the machine is quiet.",
 				r.Profile, strings.Join(r.Channels, ", "), i.OtherBusy))
 		}

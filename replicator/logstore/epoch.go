@@ -32,7 +32,7 @@ type epochCache struct {
 func loadEpochs(fsys FS, dir string) (*epochCache, error) {
 	c := &epochCache{fsys: fsys, dir: dir}
 	path := filepath.Join(dir, EpochCheckpointFile)
-	data, err := readFile(fsys, path)
+	data, err := ReadFile(fsys, path)
 	if os.IsNotExist(err) {
 		return c, nil
 	}
@@ -76,7 +76,7 @@ func (c *epochCache) persist() error {
 	for _, e := range c.entries {
 		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
 	}
-	if err := writeFileAtomic(c.fsys, c.dir, EpochCheckpointFile, b.Bytes()); err != nil {
+	if err := WriteFileAtomic(c.fsys, c.dir, EpochCheckpointFile, b.Bytes()); err != nil {
 		return fmt.Errorf("%s: %w", filepath.Join(c.dir, EpochCheckpointFile), err)
 	}
 	return nil

@@ -76,9 +76,9 @@ func (OSFS) SyncDir(dir string) error {
 	return err
 }
 
-// writeFileAtomic replaces dir/name with data: a reader (or a crash) sees
+// WriteFileAtomic replaces dir/name with data: a reader (or a crash) sees
 // the old content or the new, never a mix.
-func writeFileAtomic(fsys FS, dir, name string, data []byte) error {
+func WriteFileAtomic(fsys FS, dir, name string, data []byte) error {
 	path := filepath.Join(dir, name)
 	tmp := path + ".tmp"
 	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -101,8 +101,8 @@ func writeFileAtomic(fsys FS, dir, name string, data []byte) error {
 	return fsys.SyncDir(dir)
 }
 
-// readFile reads a whole (small) file.
-func readFile(fsys FS, path string) ([]byte, error) {
+// ReadFile reads a whole (small) file.
+func ReadFile(fsys FS, path string) ([]byte, error) {
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ const RecoveryPointFile = "recovery-point"
 
 func readRecoveryPoint(fsys FS, dir string) (uint64, error) {
 	path := filepath.Join(dir, RecoveryPointFile)
-	b, err := readFile(fsys, path)
+	b, err := ReadFile(fsys, path)
 	if os.IsNotExist(err) {
 		return 0, nil
 	}
@@ -33,7 +33,7 @@ func readRecoveryPoint(fsys FS, dir string) (uint64, error) {
 func writeRecoveryPoint(fsys FS, dir string, offset uint64) error {
 	b := binary.BigEndian.AppendUint64(nil, offset)
 	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
-	if err := writeFileAtomic(fsys, dir, RecoveryPointFile, b); err != nil {
+	if err := WriteFileAtomic(fsys, dir, RecoveryPointFile, b); err != nil {
 		return fmt.Errorf("%s: %w", filepath.Join(dir, RecoveryPointFile), err)
 	}
 	return nil
@@ -166,7 +166,7 @@ func (l *Log) recover(bases []uint64) error {
 
 // loadIndex reads a trusted segment's index and checks it against the file.
 func (l *Log) loadIndex(s *segment, size int64) error {
-	b, err := readFile(l.fs, s.idxPath)
+	b, err := ReadFile(l.fs, s.idxPath)
 	if err != nil {
 		return err
 	}

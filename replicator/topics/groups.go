@@ -3,9 +3,7 @@ package topics
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -48,7 +46,7 @@ func (g *groupOffsets) load(fsys logstore.FS, dir string) error {
 		if !ok || !ValidName(group) {
 			return fmt.Errorf("%s: not a consumer group file", path)
 		}
-		data, err := readFile(fsys, path)
+		data, err := logstore.ReadFile(fsys, path)
 		if err != nil {
 			return err
 		}
@@ -96,7 +94,7 @@ func (g *groupOffsets) commit(group, topic string, offset int64) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(g.fs, g.dir, group+".json", data); err != nil {
+	if err := logstore.WriteFileAtomic(g.fs, g.dir, group+".json", data); err != nil {
 		return fmt.Errorf("commit offset of consumer group %q: %w", group, err)
 	}
 	// Memory changes only once the file did, so a failed commit is not seen.
@@ -123,46 +121,4 @@ func (g *groupOffsets) forTopic(topic string) map[string]int64 {
 		}
 	}
 	return out
-}
-
-// writeFileAtomic replaces dir/name with data: a reader, or a crash, sees
-// the old content or the new, never a mix.
-func writeFileAtomic(fsys logstore.FS, dir, name string, data []byte) error {
-	path := filepath.Join(dir, name)
-	tmp := path + ".tmp"
-	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteAt(data, 0)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := fsys.Rename(tmp, path); err != nil {
-		return err
-	}
-	return fsys.SyncDir(dir)
-}
-
-func readFile(fsys logstore.FS, path string) ([]byte, error) {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	n, err := f.Size()
-	if err != nil {
-		return nil, err
-	}
-	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, 0); err != nil && err != io.EOF {
-		return nil, err
-	}
-	return buf, nil
 }

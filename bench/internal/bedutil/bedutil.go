@@ -145,6 +145,23 @@ func AgentPids(b *testbed.Bed) ([]int, error) {
 	return pids, nil
 }
 
+// RSS returns the RSS of every agent of b, in KiB.
+func RSS(b *testbed.Bed) ([]int64, error) {
+	pids, err := AgentPids(b)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(pids))
+	for k, pid := range pids {
+		m, err := proc.ReadMem(pid)
+		if err != nil {
+			return nil, fmt.Errorf("node %d: %w", k, err)
+		}
+		out[k] = m.RSSKiB
+	}
+	return out, nil
+}
+
 // StopAll stops every running agent of b, so that it uses no CPU while
 // the next phase measures.
 func StopAll(b *testbed.Bed) {

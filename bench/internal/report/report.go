@@ -54,6 +54,18 @@ func (t Table) Text(w io.Writer) {
 	fmt.Fprintln(w)
 }
 
+// OtherBusyWarn is the share of the machine (%) other work may use during
+// an idle measurement before a report flags it.
+const OtherBusyWarn = 5
+
+// Verdict is a target's result cell.
+func Verdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "**MISSED**"
+}
+
 // F3 formats x with three decimals.
 func F3(x float64) string { return fmt.Sprintf("%.3f", x) }
 

@@ -14,6 +14,7 @@ type Dist struct {
 	N      int     `json:"n"`
 	MinMs  float64 `json:"min_ms"`
 	P50Ms  float64 `json:"p50_ms"`
+	P90Ms  float64 `json:"p90_ms"`
 	P99Ms  float64 `json:"p99_ms"`
 	MaxMs  float64 `json:"max_ms"`
 	MeanMs float64 `json:"mean_ms"`
@@ -38,6 +39,7 @@ func Summarize(ds []time.Duration) Dist {
 		N:      len(s),
 		MinMs:  Ms(s[0]),
 		P50Ms:  Ms(rank(s, 50)),
+		P90Ms:  Ms(rank(s, 90)),
 		P99Ms:  Ms(rank(s, 99)),
 		MaxMs:  Ms(s[len(s)-1]),
 		MeanMs: Ms(sum / time.Duration(len(s))),

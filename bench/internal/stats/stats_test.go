@@ -12,7 +12,7 @@ func TestSummarizeNearestRank(t *testing.T) {
 		ds = append(ds, time.Duration(i)*time.Millisecond)
 	}
 	got := Summarize(ds)
-	want := Dist{N: 100, MinMs: 1, P50Ms: 50, P99Ms: 99, MaxMs: 100, MeanMs: 50.5}
+	want := Dist{N: 100, MinMs: 1, P50Ms: 50, P90Ms: 90, P99Ms: 99, MaxMs: 100, MeanMs: 50.5}
 	if got != want {
 		t.Fatalf("Summarize(1..100 ms) = %+v, want %+v", got, want)
 	}
@@ -23,7 +23,7 @@ func TestSummarizeNearestRank(t *testing.T) {
 
 func TestSummarizeSmallSets(t *testing.T) {
 	got := Summarize([]time.Duration{3 * time.Millisecond, 1500 * time.Microsecond})
-	want := Dist{N: 2, MinMs: 1.5, P50Ms: 1.5, P99Ms: 3, MaxMs: 3, MeanMs: 2.25}
+	want := Dist{N: 2, MinMs: 1.5, P50Ms: 1.5, P90Ms: 3, P99Ms: 3, MaxMs: 3, MeanMs: 2.25}
 	if got != want {
 		t.Fatalf("Summarize of two = %+v, want %+v", got, want)
 	}
@@ -61,5 +61,16 @@ func TestLinearFit(t *testing.T) {
 	}
 	if _, err := LinearFit([]float64{1}, []float64{1, 2}); err == nil {
 		t.Fatal("LinearFit accepted x and y of different lengths")
+	}
+}
+
+func TestSummarizeP90(t *testing.T) {
+	var ds []time.Duration
+	for k := 1; k <= 20; k++ {
+		ds = append(ds, time.Duration(k)*time.Millisecond)
+	}
+	d := Summarize(ds)
+	if d.P90Ms != 18 || d.P50Ms != 10 || d.P99Ms != 20 || d.MaxMs != 20 {
+		t.Errorf("%+v", d)
 	}
 }
