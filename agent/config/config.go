@@ -60,6 +60,7 @@ type Config struct {
 	Metrics     Metrics
 	Public      *Public     // nil: no public channel
 	Replicator  *Replicator // nil: no topics on this node
+	Resources   []Resource
 	Diagnostics Diagnostics
 }
 

@@ -167,9 +167,8 @@ func (c *Config) fields(w *walker) []field {
 			w.mapping(v, p, c.Replicator.fields(w))
 		}},
 		{"diagnostics", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Diagnostics.fields(w)) }},
-		// DESIGN.md's sections not built yet: refused, never accepted
-		// silently.
-		{"resources", optional, notYet(w, "resources (mirrors and failover) are not built yet: remove this section")},
+		{"resources", optional, c.resourcesField(w)},
+		// Not built yet: refused, never accepted silently.
 		{"quorum", optional, notYet(w, "quorum (failover supervision) is not built yet: remove this section")},
 		{"status", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Status.fields(w)) }},
 	}

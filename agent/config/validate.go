@@ -138,6 +138,7 @@ func validate(c *Config, w *walker) {
 	validateSelf(c, w)
 	validateTimers(c, w)
 	validateDiagnostics(c, w)
+	validateResources(c, w)
 }
 
 func validateDiagnostics(c *Config, w *walker) {

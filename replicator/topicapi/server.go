@@ -154,8 +154,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusBadRequest
 	case errors.Is(err, topics.ErrUnknownTopic):
 		status = http.StatusNotFound
-	case errors.Is(err, topics.ErrTopicExists), errors.Is(err, logstore.ErrEpochRegression):
+	case errors.Is(err, topics.ErrTopicExists), errors.Is(err, logstore.ErrEpochRegression),
+		errors.Is(err, topics.ErrNotWritable):
 		status = http.StatusConflict
+	case errors.Is(err, topics.ErrNotAcknowledged):
+		status = http.StatusServiceUnavailable
 	case errors.Is(err, topics.ErrClosed), errors.Is(err, logstore.ErrClosed):
 		status = http.StatusServiceUnavailable
 	case s.base.Err() != nil:

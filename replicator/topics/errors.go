@@ -15,6 +15,12 @@ var (
 	ErrNoRecords     = errors.New("no records to produce")
 	ErrInvalidOffset = errors.New("invalid offset")
 	ErrClosed        = errors.New("topic store closed")
+	// ErrNotWritable is the kind of every refusal to produce on this node
+	// (a mirror, a primary frozen for a promote, stopped or diverged).
+	ErrNotWritable = errors.New("topic is not writable on this node")
+	// ErrNotAcknowledged: the records are durable on this node but what
+	// the resource's acks ask for (the mirror's copy) did not come.
+	ErrNotAcknowledged = errors.New("not acknowledged")
 	// ErrOffsetOutOfRange is logstore's, so either layer's error matches.
 	ErrOffsetOutOfRange = logstore.ErrOffsetOutOfRange
 )

@@ -23,7 +23,18 @@ func (s *Store) Produce(ctx context.Context, name string, values [][]byte) (int6
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	base, err := t.log.Append(values, s.opt.Epoch, s.opt.Now().UnixMilli())
+	t.wmu.Lock()
+	g := t.gate
+	if g.Role == RoleMirror {
+		t.wmu.Unlock()
+		return 0, &ReadOnlyError{Topic: name}
+	}
+	if g.Refuse != nil {
+		t.wmu.Unlock()
+		return 0, g.Refuse
+	}
+	base, err := t.log.Append(values, g.Epoch, s.opt.Now().UnixMilli())
+	t.wmu.Unlock()
 	if err != nil {
 		return 0, fmt.Errorf("produce to topic %q: %w", name, err)
 	}
@@ -31,5 +42,11 @@ func (s *Store) Produce(ctx context.Context, name string, values [][]byte) (int6
 		return 0, fmt.Errorf("produce to topic %q: %w", name, err)
 	}
 	t.wake()
+	if g.Ack != nil {
+		if err := g.Ack(ctx, base+uint64(len(values))); err != nil {
+			return int64(base), fmt.Errorf("produce to topic %q: records %d..%d are durable on this node but %w: %w",
+				name, base, base+uint64(len(values))-1, ErrNotAcknowledged, err)
+		}
+	}
 	return int64(base), nil
 }

@@ -12,10 +12,11 @@ import (
 	"github.com/tether-ha/tether/replicator/logstore"
 )
 
-// Role is what a node's copy of a topic is. Only primaries exist for now;
-// mirrors (read-only copies fed by the replicator) come next.
+// Role is what a node's copy of a topic is: the writable primary, or a
+// read-only mirror (gate.go).
 type Role string
 
+// RolePrimary is a writable topic.
 const RolePrimary Role = "primary"
 
 // Options configure a Store; zero values take the defaults noted.
@@ -24,9 +25,10 @@ type Options struct {
 	// the group files). The store fsyncs each produce itself, so the
 	// log's own sync policy only matters for data it never acknowledged.
 	Log logstore.Options
-	// Epoch is stamped on every produced batch (the resource's leader
-	// epoch, owned by the replicator). Appending with an epoch lower than
-	// a topic's latest fails with logstore.ErrEpochRegression.
+	// Epoch is stamped on every produced batch of a topic without a gate
+	// of its own (SetGate: a resource's epoch, owned by the replicator).
+	// Appending with an epoch lower than a topic's latest fails with
+	// logstore.ErrEpochRegression.
 	Epoch uint32
 	Now   func() time.Time // time.Now; batch timestamps
 }
@@ -48,8 +50,10 @@ type Store struct {
 // topic is one open log plus the channel long-polls wait on.
 type topic struct {
 	name string
-	role Role
 	log  *logstore.Log
+
+	wmu  sync.Mutex // held from the gate check to the end of Append
+	gate Gate
 
 	mu     sync.Mutex
 	notify chan struct{} // closed (and replaced) when the high watermark moves
@@ -101,7 +105,7 @@ func Open(dir string, opt Options) (*Store, error) {
 			s.closeLogs()
 			return nil, fmt.Errorf("topic store %s: topic %q: %w", dir, n, err)
 		}
-		s.topics[n] = newTopic(n, l)
+		s.topics[n] = newTopic(n, l, opt.Epoch)
 	}
 	if err := s.groups.load(s.fs, s.groupsDir()); err != nil {
 		s.closeLogs()
@@ -110,8 +114,8 @@ func Open(dir string, opt Options) (*Store, error) {
 	return s, nil
 }
 
-func newTopic(name string, l *logstore.Log) *topic {
-	return &topic{name: name, role: RolePrimary, log: l, notify: make(chan struct{})}
+func newTopic(name string, l *logstore.Log, epoch uint32) *topic {
+	return &topic{name: name, log: l, notify: make(chan struct{}), gate: Gate{Role: RolePrimary, Epoch: epoch}}
 }
 
 func (s *Store) topicsDir() string { return filepath.Join(s.dir, "topics") }
@@ -180,7 +184,7 @@ func (s *Store) Create(name string) error {
 		l.Close()
 		return fmt.Errorf("create topic %q: %w", name, err)
 	}
-	s.topics[name] = newTopic(name, l)
+	s.topics[name] = newTopic(name, l, s.opt.Epoch)
 	return nil
 }
 
@@ -223,9 +227,12 @@ func (s *Store) Describe(name string) (TopicInfo, error) {
 
 func (s *Store) describe(t *topic) TopicInfo {
 	epoch, _ := t.log.LatestEpoch()
+	t.wmu.Lock()
+	role := t.gate.Role
+	t.wmu.Unlock()
 	info := TopicInfo{
 		Name:           t.name,
-		Role:           t.role,
+		Role:           role,
 		LogStartOffset: int64(t.log.LogStartOffset()),
 		LogEndOffset:   int64(t.log.DurableOffset()),
 		SizeBytes:      t.log.Size(),

@@ -1,0 +1,96 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// tcpBase is base with a tcp network, which mirrors need.
+func tcpBase(extra ...string) string {
+	return `cluster: {id: 7, key_file: /etc/tether/cluster.key}
+node: {id: 1, name: node1}
+nodes:
+  - {id: 0, name: node0, addresses: {hb0: 10.0.0.1}}
+  - {id: 1, name: node1, addresses: {hb0: 10.0.0.2}}
+  - {id: 2, name: node2, addresses: {hb0: 10.0.0.3}}
+networks:
+  - {name: hb0, interface: eth1, channels: [ether, tcp]}
+replicator: {}
+` + strings.Join(extra, "\n")
+}
+
+func TestParseResources(t *testing.T) {
+	c, err := Parse([]byte(tcpBase(`resources:
+  - {name: orders, driver: builtin, primary: node0, mirror: node1, topics: [orders, payments], acks: mirror, acks_timeout: 2s}
+  - {name: audit, driver: builtin, primary: node1, mirror: node2, topics: [audit]}`)), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Resources) != 2 {
+		t.Fatalf("resources: %+v", c.Resources)
+	}
+	o := c.Resources[0]
+	if o.Name != "orders" || o.Driver != DriverBuiltin || o.Primary != "node0" || o.Mirror != "node1" ||
+		strings.Join(o.Topics, ",") != "orders,payments" || o.Acks != AcksMirror || o.AcksTimeout != 2*time.Second {
+		t.Errorf("orders: %+v", o)
+	}
+	a, ok := c.Resource("audit")
+	if !ok || a.Acks != AcksLocal || a.AcksTimeout != DefaultAcksTimeout {
+		t.Errorf("audit defaults: %+v %v", a, ok)
+	}
+	if _, ok := c.Resource("nope"); ok {
+		t.Error("Resource found a resource that is not configured")
+	}
+}
+
+func TestParseResourceErrors(t *testing.T) {
+	r := func(s string) string { return tcpBase("resources:\n  - " + s) }
+	for _, tc := range []struct {
+		name, doc string
+		want      []string
+	}{
+		{"unknown node", r("{name: o, driver: builtin, primary: node0, mirror: node9, topics: [o]}"),
+			[]string{`t.yaml:11: resources[0].mirror: node "node9" is not in nodes`}},
+		{"mirror is primary", r("{name: o, driver: builtin, primary: node0, mirror: node0, topics: [o]}"),
+			[]string{`resources[0].mirror: the mirror must be another node than the primary (node0)`}},
+		{"driver not built", r("{name: o, driver: redis, primary: node0, mirror: node1, topics: [o]}"),
+			[]string{`resources[0].driver: driver "redis" is not built yet`}},
+		{"failover not built", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o], failover: {auto: true}}"),
+			[]string{`resources[0].failover: automatic failover is not built yet`}},
+		{"bad acks", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o], acks: all}"),
+			[]string{`resources[0].acks: acks must be "local" (the primary's fsync) or "mirror" (the mirror's too), not "all"`}},
+		{"bad topic", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: ['a/b']}"),
+			[]string{`resources[0].topics[0]: bad topic name "a/b"`}},
+		{"no topics", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: []}"),
+			[]string{`resources[0].topics: must name at least one topic`}},
+		{"topic in two resources", tcpBase(`resources:
+  - {name: a, driver: builtin, primary: node0, mirror: node1, topics: [t]}
+  - {name: b, driver: builtin, primary: node1, mirror: node0, topics: [t]}`),
+			[]string{`resources[1].topics[0]: topic "t" already belongs to resource "a"`}},
+		{"duplicate name", tcpBase(`resources:
+  - {name: a, driver: builtin, primary: node0, mirror: node1, topics: [t]}
+  - {name: a, driver: builtin, primary: node1, mirror: node0, topics: [u]}`),
+			[]string{`resources[1].name: duplicate resource name "a", first used at line 11`}},
+		{"missing key", r("{name: o, driver: builtin, primary: node0, topics: [o]}"),
+			[]string{`resources[0]: missing required key "mirror"`}},
+		{"zero acks timeout", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o], acks_timeout: 0s}"),
+			[]string{`resources[0].acks_timeout: 0s is out of range`}},
+		{"no replicator", strings.Replace(r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o]}"), "replicator: {}\n", "", 1),
+			[]string{`resources: resources need the replicator section`}},
+		{"no tcp network", strings.Replace(r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o]}"), "channels: [ether, tcp]", "channels: [ether]", 1),
+			[]string{`resources: mirrors ride the tcp channel`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc), "t.yaml")
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error\n%v\nlacks\n%s", err, w)
+				}
+			}
+		})
+	}
+}
