@@ -50,6 +50,10 @@ type Config struct {
 	// (truncate-and-restore) and calls Restore. By default the mirror
 	// follows its source, cuts, and records the loss in Status.
 	StopOnAckedTruncation bool
+	// AckedEnd counts every record below it as acknowledged, whatever the
+	// primary reported: an old primary being restored acknowledged its
+	// whole log itself, so none of it may be cut unseen.
+	AckedEnd uint64
 }
 
 // Truncation records one cut of the mirror's log.
@@ -126,7 +130,7 @@ func NewFetcher(log *logstore.Log, cfg Config, now time.Time) *Fetcher {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	return &Fetcher{cfg: cfg, log: log, created: now, groups: map[string]int64{}}
+	return &Fetcher{cfg: cfg, log: log, created: now, groups: map[string]int64{}, maxHW: cfg.AckedEnd}
 }
 
 // State is the current state.

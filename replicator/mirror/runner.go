@@ -25,6 +25,10 @@ type RunnerConfig struct {
 	// consumers can be woken. It must not block for long.
 	OnAppend func(topic string)
 	Now      func() time.Time // time.Now
+	// MaxMessage is the largest answer the transport carries;
+	// MaxTransportMessage (the message API's) when zero. Every request's
+	// MaxBytes is kept below it.
+	MaxMessage int
 }
 
 // MirrorTopic is one topic for a Runner to mirror into Log.
@@ -65,7 +69,7 @@ type topicLoop struct {
 	fetches, errs, records, bytes uint64
 }
 
-// NewRunner prepares the topics; MaxBytes is capped at MaxTransportBytes so
+// NewRunner prepares the topics; MaxBytes is capped below MaxMessage so
 // every answer fits the transport.
 func NewRunner(cfg RunnerConfig, topics ...MirrorTopic) (*Runner, error) {
 	if cfg.Transport == nil {
@@ -86,6 +90,13 @@ func NewRunner(cfg RunnerConfig, topics ...MirrorTopic) (*Runner, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxMessage <= 0 {
+		cfg.MaxMessage = MaxTransportMessage
+	}
+	if cfg.MaxMessage <= 2*responseReserve {
+		return nil, fmt.Errorf("mirror: runner MaxMessage %d is too small", cfg.MaxMessage)
+	}
+	maxBytes := uint32(cfg.MaxMessage - responseReserve)
 	r := &Runner{cfg: cfg, topics: make(map[string]*topicLoop, len(topics))}
 	for _, t := range topics {
 		c := t.Config
@@ -95,8 +106,8 @@ func NewRunner(cfg RunnerConfig, topics ...MirrorTopic) (*Runner, error) {
 		if _, dup := r.topics[c.Topic]; dup {
 			return nil, fmt.Errorf("mirror: runner topic %q twice", c.Topic)
 		}
-		if c.MaxBytes == 0 || c.MaxBytes > MaxTransportBytes {
-			c.MaxBytes = MaxTransportBytes
+		if c.MaxBytes == 0 || c.MaxBytes > maxBytes {
+			c.MaxBytes = maxBytes
 		}
 		r.topics[c.Topic] = &topicLoop{
 			topic: c.Topic, log: t.Log, wake: make(chan struct{}, 1),
@@ -176,6 +187,18 @@ func (r *Runner) Restore(topic string) error {
 	return err
 }
 
+// GroupOffsets returns the consumer-group offsets last mirrored for topic,
+// capped at the mirror's log end; nil for an unknown topic.
+func (r *Runner) GroupOffsets(topic string) map[string]int64 {
+	t, err := r.topic(topic)
+	if err != nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.f.GroupOffsets()
+}
+
 // Status returns every topic's status, sorted by topic.
 func (r *Runner) Status() []TopicStatus {
 	now := r.cfg.Now()
@@ -250,6 +273,14 @@ func (r *Runner) loop(ctx context.Context, t *topicLoop) {
 		if ctx.Err() != nil {
 			return
 		}
+		if err == nil && appended {
+			// Durable before the next fetch: its offset tells the primary
+			// what this mirror holds (acks: mirror counts on it), and
+			// consumers here only see synced records.
+			if serr := t.log.Sync(); serr != nil {
+				err = t.failed(r.cfg.Now(), fmt.Errorf("mirror: sync: %w", serr))
+			}
+		}
 		switch {
 		case err != nil:
 			if !sleep(ctx, backoff, nil) {
@@ -275,8 +306,8 @@ func (r *Runner) exchange(ctx context.Context, t *topicLoop, req FetchRequest) (
 		return false, false, t.failed(r.cfg.Now(), err)
 	}
 	out, err := r.cfg.Transport.Fetch(ctx, msg)
-	if err == nil && len(out) > MaxTransportMessage {
-		err = fmt.Errorf("mirror: answer of %d bytes exceeds the transport's %d", len(out), MaxTransportMessage)
+	if err == nil && len(out) > r.cfg.MaxMessage {
+		err = fmt.Errorf("mirror: answer of %d bytes exceeds the transport's %d", len(out), r.cfg.MaxMessage)
 	}
 	var resp FetchResponse
 	if err == nil {
