@@ -32,6 +32,7 @@ import (
 	"github.com/tether-ha/tether/links"
 	"github.com/tether-ha/tether/links/nicwatch"
 	"github.com/tether-ha/tether/llt"
+	"github.com/tether-ha/tether/replicator/driver/builtin"
 )
 
 // Version is the agent version, set at build time with -ldflags.
@@ -68,6 +69,16 @@ type Agent struct {
 
 	logDropped func() uint64   // log records dropped by the log output; nil: not counted
 	pub        *public.Channel // the public channel; nil without one (set before Run)
+	// mirrorStatus describes the builtin resources of this node for the
+	// status document and the metrics; nil without any (set before Run).
+	// It takes the replicator's locks, never the engine's: call it
+	// without a.mu held.
+	mirrorStatus func() []builtin.ResourceStatus
+	// streamHandler serves a stream a peer opened (the replicator's);
+	// nil: streams are closed (set before Run).
+	streamHandler  func(peer string, s builtin.Stream)
+	streams        streamSet
+	streamsChanged chan struct{} // a link changed: look at the streams now
 
 	echoMu      sync.Mutex                // guards echoWaiters (not the engine's lock: replies are matched outside it)
 	echoWaiters map[uint64]chan time.Time // pings awaiting replies
@@ -88,14 +99,16 @@ func New(cfg *config.Config, keys [][]byte, log *slog.Logger) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg: cfg, log: log, startedAt: now, keys: kr,
-		inc:         llt.NewIncarnation(now, binary.BigEndian.Uint16(rnd[:])),
-		peerNames:   make(map[llt.NodeID]string),
-		fatalCh:     make(chan struct{}),
-		tableLimit:  rate.NewLimiter(rate.Every(time.Second), 3),
-		tables:      make(chan struct{}, 1),
-		changes:     make(chan struct{}, 1),
-		handlers:    make(map[byte]MessageHandler),
-		echoWaiters: make(map[uint64]chan time.Time),
+		inc:            llt.NewIncarnation(now, binary.BigEndian.Uint16(rnd[:])),
+		peerNames:      make(map[llt.NodeID]string),
+		fatalCh:        make(chan struct{}),
+		tableLimit:     rate.NewLimiter(rate.Every(time.Second), 3),
+		tables:         make(chan struct{}, 1),
+		changes:        make(chan struct{}, 1),
+		streamsChanged: make(chan struct{}, 1),
+		streams:        streamSet{open: map[*agentStream]struct{}{}, best: map[llt.NodeID]int{}},
+		handlers:       make(map[byte]MessageHandler),
+		echoWaiters:    make(map[uint64]chan time.Time),
 	}
 	var names []string
 	for _, n := range cfg.Networks {
@@ -104,7 +117,7 @@ func New(cfg *config.Config, keys [][]byte, log *slog.Logger) (*Agent, error) {
 	a.netNames = names
 	a.codec = llt.NewCodec(kr, names...)
 	for i := range cfg.Networks {
-		nw, err := openNetwork(cfg, i, names, kr, log, a.tcpAuthFailure(i))
+		nw, err := openNetwork(cfg, i, names, kr, log, a.tcpAuthFailure(i), a.onStream(i))
 		if err != nil {
 			a.close()
 			return nil, err
@@ -388,7 +401,7 @@ func (a *Agent) flush(inbox []llt.Message) []llt.Message {
 		}
 	}
 	if changed {
-		for _, ch := range []chan struct{}{a.tables, a.changes} {
+		for _, ch := range []chan struct{}{a.tables, a.changes, a.streamsChanged} {
 			select {
 			case ch <- struct{}{}:
 			default:

@@ -15,8 +15,7 @@ import (
 	"github.com/tether-ha/tether/agent/metrics"
 	"github.com/tether-ha/tether/agent/status"
 	"github.com/tether-ha/tether/agent/status/render"
-	"github.com/tether-ha/tether/replicator/topicapi"
-	"github.com/tether-ha/tether/replicator/topics"
+	"github.com/tether-ha/tether/replicator/driver/builtin"
 )
 
 // Daemon runs a whole tetherd: the agent, its status socket, systemd
@@ -97,13 +96,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		closers = append(closers, func() { _ = msrv.Close() })
 	}
-	store, tsrv, err := openReplicator(cfg)
+	repl, err := openReplicator(cfg, a, log)
 	if err != nil {
 		undo()
 		return err
 	}
-	if store != nil {
-		defer store.Close() // after the API server has stopped (the wait below)
+	if repl != nil {
+		defer repl.store.Close() // after the API server and the driver have stopped (the wait below)
 	}
 	// Everything below stops when the agent's run loop returns, for
 	// whatever reason: the status server, key reloads and the watchdog (a
@@ -129,14 +128,28 @@ func (d *Daemon) Run(ctx context.Context) error {
 			a.pub.Run(runCtx) // leaves the public channel when the agent stops
 		}()
 	}
-	if tsrv != nil {
+	if repl != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := tsrv.Serve(runCtx); err != nil {
+			if err := repl.api.Serve(runCtx); err != nil {
 				log.Error("topic API server failed", "event", EvReplicatorError, "err", err)
 				cancel(fmt.Errorf("topic API: %w", err))
 			}
+		}()
+	}
+	if repl != nil && repl.mgr != nil {
+		mgr := repl.mgr
+		a.mirrorStatus = mgr.Status
+		a.streamHandler = func(peer string, s builtin.Stream) { mgr.ServeStream(runCtx, peer, s) }
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			mgr.Run(runCtx)
+		}()
+		go func() {
+			defer wg.Done()
+			a.streamWatch(runCtx)
 		}()
 	}
 	if msrv != nil {
@@ -165,25 +178,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		err = context.Cause(runCtx) // a part failed and stopped the agent
 	}
 	return err
-}
-
-// openReplicator opens the topic store and its API when the
-// configuration has a replicator section.
-func openReplicator(cfg *config.Config) (*topics.Store, *topicapi.Server, error) {
-	r := cfg.Replicator
-	if r == nil {
-		return nil, nil, nil
-	}
-	st, err := topics.Open(r.Dir, topics.Options{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("replicator.dir %s: %w", r.Dir, err)
-	}
-	srv, err := topicapi.Listen(r.API, st)
-	if err != nil {
-		st.Close()
-		return nil, nil, fmt.Errorf("replicator.api: %w", err)
-	}
-	return st, srv, nil
 }
 
 // background serves key reloads, the systemd watchdog and the status line

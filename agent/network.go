@@ -29,7 +29,7 @@ type network struct {
 }
 
 // openNetwork checks the interface and opens the network's channels.
-func openNetwork(cfg *config.Config, i int, names []string, kr *llt.Keyring, log *slog.Logger, onAuthFailure func(llt.NodeID)) (*network, error) {
+func openNetwork(cfg *config.Config, i int, names []string, kr *llt.Keyring, log *slog.Logger, onAuthFailure func(llt.NodeID), onStream func(*tcp.Stream)) (*network, error) {
 	n := cfg.Networks[i]
 	nw := &network{idx: i, cfg: n, nic: nicwatch.Lookup(n.Interface)}
 	if !nw.nic.Exists {
@@ -74,6 +74,7 @@ func openNetwork(cfg *config.Config, i int, names []string, kr *llt.Keyring, log
 			SendBufLimit: cfg.TCP.SendBufLimit, HandshakeTimeout: cfg.TCP.HandshakeTimeout,
 			DialTimeout: cfg.TCP.ConnectTimeout, BackoffMax: cfg.TCP.BackoffMax,
 			OnAuthFailure: onAuthFailure,
+			OnStream:      onStream,
 		})
 		if err != nil {
 			nw.close()

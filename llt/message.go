@@ -3,6 +3,7 @@ package llt
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -177,6 +178,42 @@ func (m *Machine) routeOrder() []int {
 		for i := range m.nets {
 			if m.nets[i].cfg.Lowpri == lowpri {
 				out = append(out, i)
+			}
+		}
+	}
+	return out
+}
+
+// StreamNetworks lists the networks a dedicated TCP connection to peer
+// (the replicator's streams) can ride now, best first, by MessageRoute's
+// rules: private networks before lowpri ones, in configuration order,
+// links heard within one and a quarter heartbeats first; a network counts
+// only when its link is usable, its carrier up and one of its tcp
+// sessions up (the peer's listener is reachable there).
+func (m *Machine) StreamNetworks(now time.Time, peer NodeID) []int {
+	p := m.peerByID[peer]
+	if p == nil {
+		return nil
+	}
+	var out []int
+	for _, freshOnly := range []bool{true, false} {
+		for _, lowpri := range []bool{false, true} {
+			for _, l := range p.links {
+				ns := &m.nets[l.net]
+				if ns.cfg.Lowpri != lowpri || !l.state.Usable() || !ns.carrier || slices.Contains(out, l.net) {
+					continue
+				}
+				for _, c := range [...]Channel{ChannelTCPTo, ChannelTCPFrom} {
+					s := l.sess[c]
+					if s == nil || s.state != SessionUp {
+						continue
+					}
+					if freshOnly && now.Sub(s.lastRx) >= freshWithin(ns.cls.heartbeat) {
+						continue
+					}
+					out = append(out, l.net)
+					break
+				}
 			}
 		}
 	}

@@ -42,9 +42,10 @@ Commands:
                   ping-cluster
   topic           create, list, describe, produce to and consume from the
                   replicator's topics ('tetherctl topic -h')
+  mirror          the resources' mirrors: list, describe, pause, resume,
+                  promote, failover, ... ('tetherctl mirror -h')
 
-Not built yet (refused): import-llttab, import-corosync, mirror, failover,
-history.
+Not built yet (refused): import-llttab, import-corosync, failover, history.
 
 Options:
   --socket PATH   the agent's status socket (default $TETHER_SOCKET if set,
@@ -59,7 +60,7 @@ Exit status:
 
 // notBuilt are DESIGN.md's commands that do not exist yet: refused, never
 // accepted silently.
-var notBuilt = []string{"import-llttab", "import-corosync", "mirror", "failover", "history"}
+var notBuilt = []string{"import-llttab", "import-corosync", "failover", "history"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -117,6 +118,8 @@ func runContext(ctx context.Context, args []string, getenv func(string) string, 
 		return runPingCluster(ctx, e, rest)
 	case "topic":
 		return runTopic(ctx, e, rest)
+	case "mirror":
+		return runMirror(ctx, e, rest)
 	case "help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
@@ -127,7 +130,7 @@ func runContext(ctx context.Context, args []string, getenv func(string) string, 
 			return exitError
 		}
 	}
-	return usageErr(stderr, "", fmt.Sprintf("unknown command %q (commands: ping, ping-cluster, topic)", cmd))
+	return usageErr(stderr, "", fmt.Sprintf("unknown command %q (commands: ping, ping-cluster, topic, mirror)", cmd))
 }
 
 // usageErr reports a bad command line and returns exitError. cmd is the

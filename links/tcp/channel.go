@@ -10,6 +10,10 @@
 // or blackholed peer is noticed while TCP itself sees nothing. Each
 // connection's send buffer is bounded: a peer that stops reading gets its
 // connection reset, memory never grows.
+//
+// Beside the links, a peer may open streams (stream.go): connections of
+// their own on the same listener, after the same handshake, carrying
+// large encrypted messages so they never queue ahead of heartbeats.
 package tcp
 
 import (
@@ -70,7 +74,21 @@ type Config struct {
 	// holds the key (crossed addresses, wrong node) do not call it. It is
 	// called on a handshake goroutine, with no lock of the channel held,
 	// as often as it happens (the owner rate-limits): it must not block.
+	// Stream handshakes, both ways, report the same.
 	OnAuthFailure func(peer llt.NodeID)
+
+	// OnStream, when set, is handed each stream a peer opens to us
+	// (DialStream on its side), on a goroutine of the channel's: it owns
+	// the stream until it returns, and the channel closes the stream then.
+	// When Run's ctx is done the channel closes the stream, so a Recv or
+	// Send in progress fails; OnStream must then return, as Run waits for
+	// it. Without OnStream, a peer asking for a stream is refused
+	// (RefusedNoStreams).
+	OnStream func(s *Stream)
+	// StreamMaxMessage bounds a message on a stream, either way: Send
+	// refuses a larger one, Recv fails on one. Default 16 MiB, at most
+	// MaxStreamMessage.
+	StreamMaxMessage int
 }
 
 // Defaults.
@@ -82,6 +100,8 @@ const (
 	DefaultBackoffMax       = 2 * time.Second
 	DefaultMaxPending       = 32
 	DefaultMaxPendingPerIP  = 4
+	DefaultStreamMaxMessage = 16 << 20
+	MaxStreamMessage        = 1 << 30 // the length prefix fits in 32 bits, even on 32-bit platforms
 	// stableAfter: a connection that lived this long resets the backoff.
 	stableAfter = 10 * time.Second
 )
@@ -111,10 +131,17 @@ func (c *Config) defaults() {
 	if c.MaxPendingPerIP == 0 {
 		c.MaxPendingPerIP = DefaultMaxPendingPerIP
 	}
+	if c.StreamMaxMessage == 0 {
+		c.StreamMaxMessage = DefaultStreamMaxMessage
+	}
 }
 
 // Counter labels of this channel (links.Counters): frame drops besides the
 // llt ones, and connection events (refusals, resets, dial failures).
+// Streams have no labels of their own (the metric series are these): an
+// accepted stream counts as "accepted" and a refused one as "refused-*"
+// like any handshake, a no-streams refusal under links.OtherCause; a
+// dialled stream counts nothing, its caller has the error.
 var (
 	DropCauses = []string{"not-connected", "wrong-sender", "send-queue-full"}
 	ConnCauses = []string{
@@ -161,6 +188,9 @@ type peerState struct {
 // bound (not configured on this node, port in use).
 func New(cfg Config) (*Channel, error) {
 	cfg.defaults()
+	if cfg.StreamMaxMessage < 0 || cfg.StreamMaxMessage > MaxStreamMessage {
+		return nil, fmt.Errorf("tcp channel %s: StreamMaxMessage %d out of range 0..%d", cfg.Name, cfg.StreamMaxMessage, MaxStreamMessage)
+	}
 	ch := &Channel{
 		cfg:       cfg,
 		id:        identity{cluster: cfg.Cluster, self: cfg.Self, network: cfg.Name},
@@ -322,9 +352,13 @@ func (ch *Channel) acceptLoop(ctx context.Context, deliver links.Deliver) {
 		ch.wg.Add(1)
 		go func() {
 			defer ch.wg.Done()
-			peer, ok := ch.handshake(nc, remote) // holds the slot only this long
+			peer, tr, ok := ch.handshake(nc, remote) // holds the slot only this long
 			ch.release(remote)
-			if ok {
+			switch {
+			case !ok:
+			case tr.stream: // never a link: not registered, no frames
+				ch.serveStream(ctx, nc, peer, tr)
+			default:
 				ch.serve(ctx, nc, peer, llt.ChannelTCPFrom, deliver)
 			}
 		}()
@@ -379,12 +413,12 @@ func (ch *Channel) admit(from llt.NodeID, addr netip.Addr) string {
 
 // handshake runs the server side of the handshake; on failure it closes
 // the connection, counts and logs the refusal.
-func (ch *Channel) handshake(nc net.Conn, remote netip.Addr) (llt.NodeID, bool) {
+func (ch *Channel) handshake(nc net.Conn, remote netip.Addr) (llt.NodeID, transcript, bool) {
 	deadline := time.Now().Add(ch.cfg.HandshakeTimeout)
-	peer, authFailed, err := serverHandshake(nc, ch.id, ch.keys.Load(), ch.admit, remote, deadline)
+	peer, authFailed, tr, err := serverHandshake(nc, ch.id, ch.keys.Load(), ch.admit, ch.cfg.OnStream != nil, remote, deadline)
 	if err == nil {
 		ch.cfg.Counters.ConnEvent("accepted")
-		return peer, true
+		return peer, tr, true
 	}
 	nc.Close()
 	// Only a configured peer's own address and id: a stranger claiming
@@ -397,7 +431,9 @@ func (ch *Channel) handshake(nc net.Conn, remote netip.Addr) (llt.NodeID, bool) 
 	if errors.As(err, &he) {
 		reason = he.Reason
 	}
-	if p := ch.peers[ch.byIP[remote]]; p != nil {
+	// The listing's diagnosis is the links': a refused stream says nothing
+	// of why the peer's link is missing.
+	if p := ch.peers[ch.byIP[remote]]; p != nil && !tr.stream {
 		p.mu.Lock()
 		p.inErr, p.inErrAt = err.Error(), time.Now()
 		p.mu.Unlock()
@@ -405,8 +441,8 @@ func (ch *Channel) handshake(nc net.Conn, remote netip.Addr) (llt.NodeID, bool) 
 	// Counted last: whoever sees the count sees the rest done.
 	ch.cfg.Counters.ConnEvent("refused-" + reason)
 	ch.logf(slog.LevelWarn, "connection refused", "event", "tcp.refused", "remote", nc.RemoteAddr().String(),
-		"reason", reason, "err", err)
-	return 0, false
+		"reason", reason, "stream", tr.stream, "err", err)
+	return 0, tr, false
 }
 
 // dialLoop keeps our outbound connection to p up, with capped exponential
@@ -443,11 +479,7 @@ func (ch *Channel) dialLoop(ctx context.Context, p *peerState, deliver links.Del
 // returns when the connection ends, with the error that ended or prevented
 // it.
 func (ch *Channel) dial(ctx context.Context, p *peerState, deliver links.Deliver) error {
-	d := net.Dialer{
-		Timeout:   ch.cfg.DialTimeout,
-		LocalAddr: &net.TCPAddr{IP: ch.cfg.Listen.Addr().AsSlice()}, // leave through this network
-		KeepAlive: -1,
-	}
+	d := ch.dialer()
 	nc, err := d.DialContext(ctx, "tcp", p.Addr.String())
 	if err != nil {
 		ch.cfg.Counters.ConnEvent("dial-failed")
@@ -473,6 +505,15 @@ func (ch *Channel) dial(ctx context.Context, p *peerState, deliver links.Deliver
 	p.mu.Unlock()
 	ch.serve(ctx, nc, p.ID, llt.ChannelTCPTo, deliver)
 	return nil
+}
+
+// dialer dials peers on this network, for links and streams.
+func (ch *Channel) dialer() *net.Dialer {
+	return &net.Dialer{
+		Timeout:   ch.cfg.DialTimeout,
+		LocalAddr: &net.TCPAddr{IP: ch.cfg.Listen.Addr().AsSlice()}, // leave through this network
+		KeepAlive: -1,                                               // liveness: heartbeats (links), the caller's deadlines (streams)
+	}
 }
 
 // serve registers an authenticated connection and reads from it until it

@@ -444,7 +444,7 @@ func fakeNode1(t *testing.T, tn *testNet, id *atomic.Pointer[identity], kr *atom
 			if err != nil {
 				return
 			}
-			_, _, _ = serverHandshake(nc, *id.Load(), kr.Load(), func(llt.NodeID, netip.Addr) string { return "" },
+			_, _, _, _ = serverHandshake(nc, *id.Load(), kr.Load(), func(llt.NodeID, netip.Addr) string { return "" }, false,
 				addrOf(nc.RemoteAddr()), time.Now().Add(time.Second))
 			nc.Close()
 		}

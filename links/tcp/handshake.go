@@ -49,6 +49,7 @@ import (
 // length and a body; the bodies, all integers big-endian:
 //
 //	HELLO      "THTC" 2 1 cluster:2 from:2 to:2 keyid:4 nonce:32 netlen:1 network  (49+netlen bytes)
+//	           "THTC" 2 5 ...: the same HELLO opening a stream (stream.go), not a link
 //	CHALLENGE  "THTC" 2 2 nonce:32 proof:32                                         (70 bytes)
 //	AUTH       "THTC" 2 3 mac:32                                                    (38 bytes)
 //	RESULT     "THTC" 2 4 code:1 cluster:2 node:2 netlen:1 network mac:32           (44+netlen bytes)
@@ -60,6 +61,9 @@ const (
 	msgChallenge = 2
 	msgAuth      = 3
 	msgResult    = 4
+	// msgStreamHello is a HELLO for a stream: the type is all that
+	// differs, and every MAC covers it, so the purpose is authenticated.
+	msgStreamHello = 5
 
 	nonceLen     = 32
 	proofLen     = 32
@@ -71,6 +75,7 @@ const (
 	labelServer  = "tether tcp v2 server"
 	labelClient  = "tether tcp v2 client"
 	labelResult  = "tether tcp v2 result"
+	labelStream  = "tether tcp v2 stream" // a stream's secret (stream.go)
 )
 
 // Refusal reasons: the RESULT codes and the counter labels.
@@ -85,11 +90,14 @@ const (
 	RefusedBusy           = "busy"      // too many handshakes in progress
 	RefusedMalformed      = "malformed"
 	RefusedTimeout        = "timeout"
+	RefusedNoStreams      = "no-streams" // a stream HELLO to a channel that takes no streams (no OnStream)
 )
 
-// resultCodes index the RESULT code; the order is the wire format.
+// resultCodes index the RESULT code; the order is the wire format: new
+// reasons go at the end.
 var resultCodes = []string{"", RefusedForeignCluster, RefusedWrongNode, RefusedUnknownNode, RefusedWrongAddress,
-	RefusedWrongNetwork, RefusedUnknownKey, RefusedBadProof, RefusedBusy, RefusedMalformed, RefusedTimeout}
+	RefusedWrongNetwork, RefusedUnknownKey, RefusedBadProof, RefusedBusy, RefusedMalformed, RefusedTimeout,
+	RefusedNoStreams}
 
 func resultCode(reason string) byte {
 	for i, r := range resultCodes {
@@ -134,12 +142,17 @@ type hello struct {
 	keyID   uint32
 	nonce   [nonceLen]byte
 	network string
+	stream  bool // msgStreamHello: it opens a stream
 }
 
 func (h *hello) marshal() []byte {
+	typ := byte(msgHello)
+	if h.stream {
+		typ = msgStreamHello
+	}
 	b := make([]byte, 0, helloFixed+len(h.network))
 	b = append(b, hsMagic...)
-	b = append(b, hsVersion, msgHello)
+	b = append(b, hsVersion, typ)
 	b = binary.BigEndian.AppendUint16(b, h.cluster)
 	b = binary.BigEndian.AppendUint16(b, uint16(h.from))
 	b = binary.BigEndian.AppendUint16(b, uint16(h.to))
@@ -167,7 +180,11 @@ func checkHeader(b []byte, typ byte, min int) error {
 }
 
 func parseHello(b []byte) (h hello, err error) {
-	if err := checkHeader(b, msgHello, helloFixed); err != nil {
+	typ := byte(msgHello)
+	if len(b) > 5 && b[5] == msgStreamHello {
+		typ, h.stream = msgStreamHello, true
+	}
+	if err := checkHeader(b, typ, helloFixed); err != nil {
 		return h, err
 	}
 	h.cluster = binary.BigEndian.Uint16(b[6:])
@@ -314,27 +331,45 @@ func errNoProof() *HandshakeError {
 	return refuse(RefusedBadProof, "the peer does not prove the cluster key: wrong key on one side, or not a tether node")
 }
 
-// clientHandshake runs the dialling side against peer.
+// transcript is what a successful handshake leaves for a stream's session
+// keys (stream.go): the key both ends proved and the messages it covered.
+type transcript struct {
+	stream bool // the HELLO opened a stream
+	ring   *llt.Keyring
+	keyID  uint32
+	hello  []byte
+	chall  []byte
+	auth   []byte
+}
+
+// clientHandshake runs the dialling side of a link connection against peer.
 func clientHandshake(nc net.Conn, id identity, kr *llt.Keyring, peer llt.NodeID, deadline time.Time) error {
+	_, err := clientHandshakeTranscript(nc, id, kr, peer, false, deadline)
+	return err
+}
+
+// clientHandshakeTranscript runs the dialling side against peer, for a
+// stream when stream is set, and returns the transcript when it succeeds.
+func clientHandshakeTranscript(nc net.Conn, id identity, kr *llt.Keyring, peer llt.NodeID, stream bool, deadline time.Time) (transcript, error) {
 	if err := nc.SetDeadline(deadline); err != nil {
-		return err
+		return transcript{}, err
 	}
 	defer nc.SetDeadline(time.Time{})
-	h := hello{cluster: id.cluster, from: id.self, to: peer, keyID: kr.SendKeyID(), network: id.network}
+	h := hello{cluster: id.cluster, from: id.self, to: peer, keyID: kr.SendKeyID(), network: id.network, stream: stream}
 	if _, err := rand.Read(h.nonce[:]); err != nil {
-		return err
+		return transcript{}, err
 	}
 	hb := h.marshal()
 	if err := writeMsg(nc, hb); err != nil {
-		return err
+		return transcript{}, err
 	}
 	cb, err := readMsg(nc)
 	if err != nil {
-		return err
+		return transcript{}, err
 	}
 	nonce, proof, err := parseChallenge(cb)
 	if err != nil {
-		return err
+		return transcript{}, err
 	}
 	want := identity{cluster: id.cluster, self: peer, network: id.network}
 	proved := hmac.Equal(proof, serverProof(kr, h.keyID, hb, want, nonce))
@@ -342,11 +377,11 @@ func clientHandshake(nc net.Conn, id identity, kr *llt.Keyring, peer llt.NodeID,
 	ab := shortMsg(msgAuth, mine...)
 	// From here on, after a failed proof, whatever goes wrong means the
 	// same: the peer does not hold our key.
-	fail := func(err error) error {
+	fail := func(err error) (transcript, error) {
 		if !proved {
-			return errNoProof()
+			return transcript{}, errNoProof()
 		}
-		return err
+		return transcript{}, err
 	}
 	if err := writeMsg(nc, ab); err != nil {
 		return fail(err)
@@ -363,14 +398,14 @@ func clientHandshake(nc net.Conn, id identity, kr *llt.Keyring, peer llt.NodeID,
 		return fail(refuse(RefusedMalformed, "the RESULT of %s does not verify: altered in transit", want))
 	}
 	if r.code != 0 {
-		return remoteRefusal(r, id, want, nc.LocalAddr())
+		return transcript{}, remoteRefusal(r, id, want, nc.LocalAddr())
 	}
 	if !proved || r.server != want {
 		// A key holder admits us but is not what it proves: not a tether
 		// that follows this protocol.
-		return refuse(RefusedMalformed, "admitted by %s, whose proof does not match", r.server)
+		return transcript{}, refuse(RefusedMalformed, "admitted by %s, whose proof does not match", r.server)
 	}
-	return nil
+	return transcript{stream: stream, ring: kr, keyID: h.keyID, hello: hb, chall: cb, auth: ab}, nil
 }
 
 // remoteRefusal is the error for an authenticated refusal: the reason and
@@ -392,6 +427,8 @@ func remoteRefusal(r result, self, want identity, local net.Addr) error {
 		d += fmt.Sprintf(": its node table has no node %d", self.self)
 	case RefusedWrongAddress:
 		d += fmt.Sprintf(": it does not expect node %d from %v, check the addresses in the node table", self.self, local)
+	case RefusedNoStreams:
+		d += ": it takes no streams on this network"
 	}
 	return &HandshakeError{Reason: reason, ByRemote: true, Detail: d}
 }
@@ -405,19 +442,23 @@ type admit func(from llt.NodeID, addr netip.Addr) string
 // failed to authenticate: it names a key we do not hold or its AUTH does
 // not verify. An authenticated client is told the verdict in a RESULT;
 // anyone else gets the connection closed after its AUTH, nothing more.
-func serverHandshake(nc net.Conn, id identity, kr *llt.Keyring, ok admit, remote netip.Addr, deadline time.Time) (from llt.NodeID, authFailed bool, err error) {
+// A stream HELLO is refused (RefusedNoStreams) unless streams is set.
+// tr.stream says what the HELLO asked for as soon as it parses (the
+// client's word until err is nil); the rest of tr is set only on success.
+func serverHandshake(nc net.Conn, id identity, kr *llt.Keyring, ok admit, streams bool, remote netip.Addr, deadline time.Time) (from llt.NodeID, authFailed bool, tr transcript, err error) {
 	if err := nc.SetDeadline(deadline); err != nil {
-		return 0, false, err
+		return 0, false, tr, err
 	}
 	defer nc.SetDeadline(time.Time{})
 	hb, err := readMsg(nc)
 	if err != nil {
-		return 0, false, timeoutOr(err)
+		return 0, false, tr, timeoutOr(err)
 	}
 	h, err := parseHello(hb)
 	if err != nil {
-		return 0, false, err
+		return 0, false, tr, err
 	}
+	tr.stream = h.stream
 	// Unproven claims: for the log only until the AUTH verifies.
 	claims := fmt.Sprintf("%s, claiming node %d of cluster %d on %s", remote, h.from, h.cluster, h.network)
 	known := kr.Has(h.keyID)
@@ -427,25 +468,25 @@ func serverHandshake(nc net.Conn, id identity, kr *llt.Keyring, ok admit, remote
 	}
 	var nonce [nonceLen]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
-		return h.from, false, err
+		return h.from, false, tr, err
 	}
 	cb := shortMsg(msgChallenge, append(nonce[:], serverProof(ring, keyID, hb, id, nonce[:])...)...)
 	if err := writeMsg(nc, cb); err != nil {
-		return h.from, false, err
+		return h.from, false, tr, err
 	}
 	ab, err := readMsg(nc)
 	if err != nil && known {
-		return h.from, false, timeoutOr(err)
+		return h.from, false, tr, timeoutOr(err)
 	}
 	want, _ := ring.MAC(keyID, labelClient, hb, cb)
 	theirs, perr := parseShort(ab, msgAuth, proofLen)
 	switch {
 	case !known:
-		return h.from, true, refuse(RefusedUnknownKey, "%s, signs with key %08x", claims, h.keyID)
+		return h.from, true, tr, refuse(RefusedUnknownKey, "%s, signs with key %08x", claims, h.keyID)
 	case perr != nil:
-		return h.from, true, refuse(RefusedMalformed, "bad AUTH from %s", claims)
+		return h.from, true, tr, refuse(RefusedMalformed, "bad AUTH from %s", claims)
 	case !hmac.Equal(theirs, want):
-		return h.from, true, refuse(RefusedBadProof, "%s, does not prove key %08x", claims, h.keyID)
+		return h.from, true, tr, refuse(RefusedBadProof, "%s, does not prove key %08x", claims, h.keyID)
 	}
 	// Authenticated: the claims are the client's word, and it may hear
 	// exactly why it is refused.
@@ -460,6 +501,9 @@ func serverHandshake(nc net.Conn, id identity, kr *llt.Keyring, ok admit, remote
 	default:
 		if reason := ok(h.from, remote); reason != "" {
 			refusal = refuse(reason, "node %d from %s", h.from, remote)
+		} else if h.stream && !streams {
+			// Last: a misconfigured peer hears about its identity first.
+			refusal = refuse(RefusedNoStreams, "node %d asked for a stream", h.from)
 		}
 	}
 	r := result{server: id}
@@ -470,12 +514,13 @@ func serverHandshake(nc net.Conn, id identity, kr *llt.Keyring, ok admit, remote
 	mac, _ := ring.MAC(keyID, labelResult, hb, cb, ab, rb)
 	werr := writeMsg(nc, append(rb, mac...))
 	if refusal != nil {
-		return h.from, false, refusal
+		return h.from, false, tr, refusal
 	}
 	if werr != nil {
-		return h.from, false, werr
+		return h.from, false, tr, werr
 	}
-	return h.from, false, nil
+	tr.ring, tr.keyID, tr.hello, tr.chall, tr.auth = kr, keyID, hb, cb, ab
+	return h.from, false, tr, nil
 }
 
 func timeoutOr(err error) error {

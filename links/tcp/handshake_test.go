@@ -88,7 +88,7 @@ func pair(t testing.TB, client, server identity, ckr, skr *llt.Keyring, dialled 
 	deadline := time.Now().Add(2 * time.Second)
 	done := make(chan hsResult, 1)
 	go func() {
-		p, failed, err := serverHandshake(cb, server, skr, admitNode1, from, deadline)
+		p, failed, _, err := serverHandshake(cb, server, skr, admitNode1, false, from, deadline)
 		b.Close()
 		done <- hsResult{peer: p, authFailed: failed, serverErr: err}
 	}()
@@ -183,7 +183,7 @@ func probe(t *testing.T, h hello, skr *llt.Keyring, from netip.Addr) (wrote []by
 	}
 	done := make(chan verdict, 1)
 	go func() {
-		_, failed, err := serverHandshake(rb, srv0, skr, admitNode1, from, time.Now().Add(2*time.Second))
+		_, failed, _, err := serverHandshake(rb, srv0, skr, admitNode1, false, from, time.Now().Add(2*time.Second))
 		b.Close()
 		done <- verdict{err, failed}
 	}()
@@ -272,7 +272,7 @@ func mitm(t *testing.T, client, server identity, kr *llt.Keyring, dialled llt.No
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		_, _, _ = serverHandshake(sb, server, kr, admitNode1, peerAddr, deadline)
+		_, _, _, _ = serverHandshake(sb, server, kr, admitNode1, false, peerAddr, deadline)
 		sb.Close()
 	}()
 	go func() {
@@ -360,7 +360,7 @@ func TestServerHandshakeTimesOut(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	start := time.Now()
-	_, _, err := serverHandshake(b, srv0, ring(t, keyA), admitNode1, peerAddr, time.Now().Add(100*time.Millisecond))
+	_, _, _, err := serverHandshake(b, srv0, ring(t, keyA), admitNode1, false, peerAddr, time.Now().Add(100*time.Millisecond))
 	if got, _ := reason(err); got != RefusedTimeout {
 		t.Fatalf("silent client: %v, want timeout", err)
 	}
@@ -443,7 +443,7 @@ func FuzzServerHandshake(f *testing.F) {
 	kr := ring(f, keyA)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var out bytes.Buffer
-		peer, _, err := serverHandshake(&scriptConn{in: bytes.NewReader(in), out: &out}, srv0, kr, admitNode1, peerAddr, time.Now().Add(time.Second))
+		peer, _, _, err := serverHandshake(&scriptConn{in: bytes.NewReader(in), out: &out}, srv0, kr, admitNode1, false, peerAddr, time.Now().Add(time.Second))
 		if err == nil {
 			t.Fatalf("handshake admitted node %d from fuzz input", peer)
 		}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tether-ha/tether/replicator/driver/builtin"
 )
 
 // ErrUnreachable wraps every failure to reach the API at all, as opposed
@@ -198,4 +200,65 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("topic API %s: bad answer to %s %s: %w", c.base, method, path, err)
 	}
 	return nil
+}
+
+// Mirrors describes every resource of the node.
+func (c *Client) Mirrors(ctx context.Context) ([]builtin.ResourceStatus, error) {
+	var out []builtin.ResourceStatus
+	err := c.do(ctx, http.MethodGet, "/v1/mirrors", nil, &out)
+	return out, err
+}
+
+// Mirror describes one resource.
+func (c *Client) Mirror(ctx context.Context, resource string) (builtin.ResourceStatus, error) {
+	var out builtin.ResourceStatus
+	err := c.do(ctx, http.MethodGet, "/v1/mirrors/"+url.PathEscape(resource), nil, &out)
+	return out, err
+}
+
+// PauseMirror pauses topics of resource (all when none is named).
+func (c *Client) PauseMirror(ctx context.Context, resource string, topics []string) (builtin.ResourceStatus, error) {
+	var out builtin.ResourceStatus
+	err := c.do(ctx, http.MethodPost, "/v1/mirrors/"+url.PathEscape(resource)+"/pause", MirrorTopicsRequest{Topics: topics}, &out)
+	return out, err
+}
+
+// ResumeMirror resumes topics of resource (all when none is named).
+func (c *Client) ResumeMirror(ctx context.Context, resource string, topics []string) (builtin.ResourceStatus, error) {
+	var out builtin.ResourceStatus
+	err := c.do(ctx, http.MethodPost, "/v1/mirrors/"+url.PathEscape(resource)+"/resume", MirrorTopicsRequest{Topics: topics}, &out)
+	return out, err
+}
+
+// Promote promotes the mirror gracefully (reverse: and makes the old
+// primary its mirror); timeout 0 takes the server's default.
+func (c *Client) Promote(ctx context.Context, resource string, timeout time.Duration, reverse bool) (builtin.PromoteResult, error) {
+	op := "/promote"
+	if reverse {
+		op = "/reverse-and-start"
+	}
+	var out builtin.PromoteResult
+	err := c.do(ctx, http.MethodPost, "/v1/mirrors/"+url.PathEscape(resource)+op, MirrorTimeoutRequest{TimeoutMs: timeout.Milliseconds()}, &out)
+	return out, err
+}
+
+// Failover promotes the mirror at once, whatever its lag.
+func (c *Client) Failover(ctx context.Context, resource string) (builtin.PromoteResult, error) {
+	var out builtin.PromoteResult
+	err := c.do(ctx, http.MethodPost, "/v1/mirrors/"+url.PathEscape(resource)+"/failover", nil, &out)
+	return out, err
+}
+
+// TruncateAndRestore makes a stopped or diverged old primary the mirror.
+func (c *Client) TruncateAndRestore(ctx context.Context, resource string, timeout time.Duration) (builtin.RestoreResult, error) {
+	var out builtin.RestoreResult
+	err := c.do(ctx, http.MethodPost, "/v1/mirrors/"+url.PathEscape(resource)+"/truncate-and-restore", MirrorTimeoutRequest{TimeoutMs: timeout.Milliseconds()}, &out)
+	return out, err
+}
+
+// AddMirrorTopic adds topic to resource on both of its nodes.
+func (c *Client) AddMirrorTopic(ctx context.Context, resource, topic string) (builtin.ResourceStatus, error) {
+	var out builtin.ResourceStatus
+	err := c.do(ctx, http.MethodPost, "/v1/mirrors/"+url.PathEscape(resource)+"/topics", AddTopicRequest{Topic: topic}, &out)
+	return out, err
 }

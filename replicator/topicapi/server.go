@@ -32,10 +32,22 @@ type Server struct {
 	st     *topics.Store
 	cancel context.CancelFunc // ends every request's context
 	base   context.Context
+
+	mirrors   Mirrors // nil: no resources on this node
+	exportDir string  // where truncate-and-restore writes what it cuts
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithMirrors serves the mirror commands of the builtin driver m;
+// truncate-and-restore exports what it cuts under exportDir.
+func WithMirrors(m Mirrors, exportDir string) Option {
+	return func(s *Server) { s.mirrors, s.exportDir = m, exportDir }
 }
 
 // Listen listens on addr (host:port) and returns a server ready to Serve.
-func Listen(addr string, st *topics.Store) (*Server, error) {
+func Listen(addr string, st *topics.Store, opts ...Option) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("topic API: listen on %s: %w", addr, err)
@@ -44,6 +56,9 @@ func Listen(addr string, st *topics.Store) (*Server, error) {
 	// at once instead of waiting out their wait_ms.
 	base, cancel := context.WithCancel(context.Background())
 	s := &Server{ln: ln, st: st, base: base, cancel: cancel}
+	for _, o := range opts {
+		o(s)
+	}
 	s.srv = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -98,6 +113,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/v1/topics/{name}", methods(map[string]http.HandlerFunc{"GET": s.describeTopic}))
 	mux.HandleFunc("/v1/topics/{name}/records", methods(map[string]http.HandlerFunc{"GET": s.consume, "POST": s.produce}))
 	mux.HandleFunc("/v1/groups/{group}/offsets", methods(map[string]http.HandlerFunc{"GET": s.committed, "POST": s.commit}))
+	s.mirrorRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

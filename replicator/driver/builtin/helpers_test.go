@@ -64,14 +64,14 @@ type pipeEnds struct {
 }
 
 type node struct {
-	name   string
-	dir    string
-	store  *topics.Store
-	m      *Manager
+	name    string
+	dir     string
+	store   *topics.Store
+	m       *Manager
 	cut     atomic.Bool
 	noFetch atomic.Bool // its fetches fail
 	cancel  context.CancelFunc
-	done   chan struct{}
+	done    chan struct{}
 }
 
 type dialer struct {
