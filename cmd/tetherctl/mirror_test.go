@@ -35,7 +35,7 @@ func mirrorServer(t *testing.T) (string, *topics.Store) {
 		t.Fatal(err)
 	}
 	m, err := builtin.New(builtin.Config{Self: "node1", Store: st, States: states, Dialer: noPeer{},
-		Resources: []builtin.ResourceConfig{{Name: "orders", Primary: "node0", Mirror: "node1", Topics: []string{"orders"}, AcksTimeout: time.Second}},
+		Resources:      []builtin.ResourceConfig{{Name: "orders", Primary: "node0", Mirror: "node1", Topics: []string{"orders"}, AcksTimeout: time.Second}},
 		RequestTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -132,7 +132,7 @@ func (r *res) ack(ctx context.Context, topic string, end uint64) error {
 	if !r.cfg.AcksMirror {
 		return nil
 	}
-	return r.acks.wait(ctx, r.cfg.Mirror, topic, end, r.cfg.AcksTimeout)
+	return r.acks.wait(ctx, r.peer, topic, end, r.cfg.AcksTimeout)
 }
 
 // save persists st as the new state (the caller holds r.mu).
