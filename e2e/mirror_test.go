@@ -377,3 +377,122 @@ func TestMirrorReplicates(t *testing.T) {
 		t.Errorf("old primary after reverse-and-start: %+v", r)
 	}
 }
+
+// kill -9 of the mirror mid-stream: it resumes at its log end, no gap, no
+// duplicate. kill -9 of the primary with acks: mirror: every acknowledged
+// record is on the mirror, and failover (the primary unreachable)
+// succeeds and reports the lag. The old primary comes back DIVERGED and
+// refuses writes; truncate-and-restore exports and cuts exactly the
+// records the new primary never had, then mirrors it.
+func TestMirrorKillFailoverRestore(t *testing.T) {
+	m := newMirrorBed(t)
+	ctx := context.Background()
+
+	// The mirror killed while the primary produces.
+	p := m.produce(0, "orders", 100, "kill-mirror")
+	m.waitFor("produces", 10*time.Second, func() bool { return p.count() >= 50 })
+	m.Kill(1)
+	m.waitFor("produces to fail without the mirror (acks: mirror)", 10*time.Second, func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.errs > 0
+	})
+	m.Start(1)
+	m.waitAPI(1)
+	m.waitFor("produces to be acknowledged again", 20*time.Second, func() bool { return p.count() >= 150 })
+	acked := p.halt()
+	m.waitFor("the mirror to catch up", 20*time.Second, func() bool {
+		return m.topic(1, "orders", "orders").LogEndOffset == m.topic(0, "orders", "orders").LogEndOffset
+	})
+	m.checkMirrored(1, "orders", acked)
+	if s0, _ := m.logSum(0, "orders"); true {
+		if s1, _ := m.logSum(1, "orders"); s0 != s1 {
+			t.Fatal("logs differ after the mirror's kill -9")
+		}
+	}
+
+	// audit (acks: local): records the mirror never gets, before the
+	// primary dies.
+	for range 5 {
+		if _, err := m.api[0].Produce(ctx, "audit", [][]byte{[]byte("shared")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.waitFor("audit mirrored", 10*time.Second, func() bool { return m.topic(1, "audit", "audit").LogEndOffset == 5 })
+	// Paused, the mirror fetches nothing more of audit.
+	if _, err := m.ctl(1, "mirror", "pause", "audit"); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 7 {
+		if _, err := m.api[0].Produce(ctx, "audit", [][]byte{[]byte(fmt.Sprintf("never-mirrored-%d", k))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The primary killed while producing with acks: mirror.
+	p = m.produce(0, "orders", 100, "kill-primary")
+	m.waitFor("produces", 10*time.Second, func() bool { return p.count() >= 30 })
+	m.Kill(0)
+	acked = append(acked, p.halt()...)
+	m.checkMirrored(1, "orders", acked)
+	// ...but audit lost its primary with records the mirror lacks.
+	holes := []testbed.Fault{m.Blackhole(0, "hb0"), m.Blackhole(0, "hb1")}
+	out, _, err := m.ctl2(1, "mirror", "failover", "audit", "--json")
+	var res builtin.PromoteResult
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || res.EpochAfter != 2 || res.Told {
+		t.Fatalf("failover with the primary down: %v %+v\n%s", err, res, out)
+	}
+	if out, err := m.ctl(1, "mirror", "failover", "orders"); err != nil || !strings.Contains(out, "LagGivenUp") {
+		t.Fatalf("failover of orders: %v\n%s", err, out)
+	}
+	for range 3 {
+		if _, err := m.api[1].Produce(ctx, "audit", [][]byte{[]byte("new-primary")}); err != nil {
+			t.Fatalf("produce on the new primary: %v", err)
+		}
+	}
+	// The old primary comes back, still isolated at first: it believes it
+	// is primary at epoch 1; once it hears node1 it is DIVERGED.
+	m.Start(0)
+	m.waitAPI(0)
+	for _, h := range holes {
+		h.Undo()
+	}
+	m.waitFor("the old primary to become DIVERGED", 30*time.Second, func() bool {
+		return m.resource(0, "audit").Role == "diverged"
+	})
+	if _, err := m.api[0].Produce(ctx, "audit", [][]byte{[]byte("x")}); err == nil || !strings.Contains(err.Error(), "DIVERGED") {
+		t.Fatalf("produce on the diverged old primary: %v", err)
+	}
+	out, err = m.ctl(0, "mirror", "describe", "audit")
+	if err != nil || !strings.Contains(out, "DIVERGED: node node1 was promoted at epoch 2") {
+		t.Errorf("describe of the diverged node: %v\n%s", err, out)
+	}
+	out, _, err = m.ctl2(0, "mirror", "truncate-and-restore", "audit", "--json")
+	var rr builtin.RestoreResult
+	if err != nil || json.Unmarshal([]byte(out), &rr) != nil || len(rr.Cuts) != 1 {
+		t.Fatalf("truncate-and-restore: %v %+v\n%s", err, rr, out)
+	}
+	c := rr.Cuts[0]
+	if c.From != 12 || c.To != 5 || c.Records != 7 || c.File == "" {
+		t.Fatalf("cut %+v, want 12 -> 5: the 7 records node1 never had", c)
+	}
+	data, err := os.ReadFile(c.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 7 || !strings.Contains(lines[0], `"offset":5`) || !strings.Contains(lines[0], "never-mirrored-0") ||
+		!strings.Contains(lines[6], "never-mirrored-6") {
+		t.Errorf("export file %s:\n%s", c.File, data)
+	}
+	m.waitFor("the old primary to mirror the new one", 20*time.Second, func() bool {
+		return m.topic(0, "audit", "audit").LogEndOffset == 8
+	})
+	if s0, _ := m.logSum(0, "audit"); true {
+		if s1, _ := m.logSum(1, "audit"); s0 != s1 {
+			t.Fatal("audit logs differ after truncate-and-restore")
+		}
+	}
+	if r := m.resource(0, "audit"); r.Role != "mirror" || r.Epoch != 2 {
+		t.Errorf("restored node: %+v", r)
+	}
+}
