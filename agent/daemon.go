@@ -129,7 +129,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}()
 	}
 	if repl != nil {
-		wg.Add(1)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			repl.retain(runCtx, log)
+		}()
 		go func() {
 			defer wg.Done()
 			if err := repl.api.Serve(runCtx); err != nil {

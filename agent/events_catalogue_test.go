@@ -61,7 +61,7 @@ const catalogueFile = "docs/EVENTS.md"
 var (
 	eventIDRe  = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
 	evConstRe  = regexp.MustCompile(`^Ev[A-Z0-9_]`)
-	scannedDir = []string{"agent", "links", "llt", "cmd"}
+	scannedDir = []string{"agent", "links", "llt", "cmd", "replicator"}
 )
 
 func TestEventCatalogue(t *testing.T) {

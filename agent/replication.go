@@ -1,12 +1,15 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/tether-ha/tether/agent/config"
 	"github.com/tether-ha/tether/replicator/driver/builtin"
+	"github.com/tether-ha/tether/replicator/logstore"
 	"github.com/tether-ha/tether/replicator/resource"
 	"github.com/tether-ha/tether/replicator/topicapi"
 	"github.com/tether-ha/tether/replicator/topics"
@@ -33,7 +36,8 @@ func openReplicator(cfg *config.Config, a *Agent, log *slog.Logger) (*replicatio
 	if rc == nil {
 		return nil, nil
 	}
-	st, err := topics.Open(rc.Dir, topics.Options{Epoch: resource.FirstEpoch})
+	st, err := topics.Open(rc.Dir, topics.Options{Epoch: resource.FirstEpoch,
+		Log: logstore.Options{RetentionBytes: rc.RetentionBytes, RetentionAge: rc.RetentionAge}})
 	if err != nil {
 		return nil, fmt.Errorf("replicator.dir %s: %w", rc.Dir, err)
 	}
@@ -70,4 +74,27 @@ func builtinResources(cfg *config.Config) []builtin.ResourceConfig {
 			Topics: r.Topics, AcksMirror: r.Acks == config.AcksMirror, AcksTimeout: r.AcksTimeout})
 	}
 	return out
+}
+
+// retentionEvery is how often retention is applied.
+const retentionEvery = time.Minute
+
+// retain applies the topics' retention every minute until ctx ends.
+func (r *replication) retain(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(retentionEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := r.store.ApplyRetention()
+		if err != nil {
+			log.Error("retention failed", "event", EvReplicatorError, "err", err)
+		}
+		if n > 0 {
+			log.Info("retention deleted old segments", "event", EvRetention, "segments", n)
+		}
+	}
 }

@@ -32,6 +32,7 @@ const (
 	DefaultMetricsListen    = "127.0.0.1:9187"
 	DefaultReplicatorDir    = "/var/lib/tether"
 	DefaultReplicatorAPI    = "127.0.0.1:9188"
+	DefaultRetentionAge     = 7 * 24 * time.Hour
 	MetricsOff              = "off" // metrics.listen value that turns the endpoint off
 	DefaultLossThreshold    = 5     // percent
 	DefaultLossWindow       = 10 * time.Second
@@ -150,6 +151,11 @@ type Public struct {
 type Replicator struct {
 	Dir string // topics and consumer-group offsets live under it
 	API string // IP:port of the topic API
+	// Retention of every topic's log, applied to whole segments each
+	// minute: at most RetentionBytes per topic (0: no limit) and nothing
+	// older than RetentionAge (0: kept forever). Kafka's defaults.
+	RetentionBytes int64
+	RetentionAge   time.Duration
 }
 
 // Metrics is the Prometheus endpoint.

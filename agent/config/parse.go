@@ -163,7 +163,7 @@ func (c *Config) fields(w *walker) []field {
 			if isNull(deref(v)) {
 				return
 			}
-			c.Replicator = &Replicator{Dir: DefaultReplicatorDir, API: DefaultReplicatorAPI}
+			c.Replicator = &Replicator{Dir: DefaultReplicatorDir, API: DefaultReplicatorAPI, RetentionAge: DefaultRetentionAge}
 			w.mapping(v, p, c.Replicator.fields(w))
 		}},
 		{"diagnostics", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Diagnostics.fields(w)) }},
@@ -261,6 +261,14 @@ func (r *Replicator) fields(w *walker) []field {
 	return []field{
 		{"dir", optional, w.str(&r.Dir, checkAbsPath)},
 		{"api", optional, w.str(&r.API, checkAddrPort)},
+		{"retention_bytes", optional, number(w, &r.RetentionBytes, 0, 1<<50, nil)},
+		{"retention_age", optional, func(v *yaml.Node, p string) {
+			var s string
+			w.str(&s, checkRetentionAge)(v, p)
+			if w.ok(p) {
+				r.RetentionAge, _ = parseRetentionAge(s)
+			}
+		}},
 	}
 }
 

@@ -80,7 +80,7 @@ func (w *walker) boolean(dst *bool) decodeFunc {
 }
 
 // integer is the set of types number can decode into.
-type integer interface{ ~int | ~uint16 }
+type integer interface{ ~int | ~int64 | ~uint16 }
 
 // number decodes a whole number in [lo, hi], given as a YAML integer or a
 // string holding one ("0x88b5"); check (optional) validates it further.

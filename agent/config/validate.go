@@ -38,6 +38,23 @@ func checkIfName(s string) error {
 	return nil
 }
 
+// parseRetentionAge is a Go duration of at least a minute, or "off" (0).
+func parseRetentionAge(s string) (time.Duration, error) {
+	if s == "off" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Minute {
+		return 0, fmt.Errorf("invalid retention_age %q: a duration of at least a minute (\"168h\", \"30m\"), or off", s)
+	}
+	return d, nil
+}
+
+func checkRetentionAge(s string) error {
+	_, err := parseRetentionAge(s)
+	return err
+}
+
 func checkAbsPath(s string) error {
 	if !filepath.IsAbs(s) || strings.ContainsRune(s, 0) {
 		return fmt.Errorf("%q is not an absolute path", s)

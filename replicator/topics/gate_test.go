@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/tether-ha/tether/replicator/logstore"
 )
 
 func TestMirrorTopicIsReadOnly(t *testing.T) {
@@ -103,5 +105,33 @@ func TestSyncGroupsCapsAtLogEnd(t *testing.T) {
 	got := s.GroupOffsets("o")
 	if len(got) != 2 || got["billing"] != 2 || got["ahead"] != 3 {
 		t.Errorf("synced offsets %v, want billing 2 and ahead capped at 3", got)
+	}
+}
+
+func TestApplyRetention(t *testing.T) {
+	s, err := Open(t.TempDir(), Options{Log: logstore.Options{SegmentBytes: 4096, RetentionBytes: 8192}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Create("o"); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 1000)
+	for range 40 {
+		if _, err := s.Produce(context.Background(), "o", [][]byte{big}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.ApplyRetention()
+	if err != nil || n == 0 {
+		t.Fatalf("retention deleted %d segments: %v", n, err)
+	}
+	info, _ := s.Describe("o")
+	if info.LogStartOffset == 0 || info.LogEndOffset != 40 || info.SizeBytes > 8192+4096 {
+		t.Errorf("after retention: %+v", info)
+	}
+	if _, err := s.Consume(context.Background(), "o", 0, 1<<20, 0); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Errorf("consume below the new log start: %v", err)
 	}
 }
