@@ -55,9 +55,12 @@ func (m *mirrorBed) waitAPI(i int) {
 	m.t.Helper()
 	deadline := time.Now().Add(upTimeout)
 	for {
-		_, err := m.api[i].Mirrors(context.Background())
-		if err == nil {
+		rs, err := m.api[i].Mirrors(context.Background())
+		if err == nil && !slices.ContainsFunc(rs, func(r builtin.ResourceStatus) bool { return r.Starting }) {
 			return
+		}
+		if err == nil {
+			err = fmt.Errorf("a resource is still starting")
 		}
 		if time.Now().After(deadline) {
 			m.t.Fatalf("node%d: replicator API not answering: %v", i, err)

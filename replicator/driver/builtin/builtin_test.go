@@ -18,7 +18,22 @@ import (
 func pair(t *testing.T, acksMirror bool) (*testNet, *node, *node) {
 	n := newTestNet(t)
 	rc := orders(acksMirror)
-	return n, n.start("node0", t.TempDir(), rc), n.start("node1", t.TempDir(), rc)
+	p, m := n.start("node0", t.TempDir(), rc), n.start("node1", t.TempDir(), rc)
+	settled(t, p)
+	return n, p, m
+}
+
+// A primary takes no write before it has heard the other node: restarted
+// after a failover, it learns it is DIVERGED before any write lands.
+func TestPrimaryChecksBeforeWriting(t *testing.T) {
+	n := newTestNet(t)
+	p := n.start("node0", t.TempDir(), orders(false))
+	if _, err := produce(t, p, "orders", "early"); !errors.Is(err, topics.ErrNotWritable) || !strings.Contains(err.Error(), "is starting") {
+		t.Fatalf("produce before the start check: %v", err)
+	}
+	// Nobody answers: after StartCheck it writes anyway (availability;
+	// only quorum can tell a dead mirror from a partition).
+	eventually(t, "the lone primary to take writes", func() bool { _, err := produce(t, p, "orders", "late"); return err == nil })
 }
 
 func TestMirrorsByteForByteWithGroupsAndReadOnly(t *testing.T) {
@@ -299,6 +314,7 @@ func TestEpochSurvivesRestart(t *testing.T) {
 	if s, _ := m2.m.StatusOf("orders"); s.Role != string(resource.Primary) || s.Epoch != 2 {
 		t.Fatalf("after a restart the new primary is %+v", s)
 	}
+	settled(t, m2)
 	if _, err := produce(t, m2, "orders", "x"); err != nil {
 		t.Fatal(err)
 	}
@@ -309,6 +325,12 @@ func TestEpochSurvivesRestart(t *testing.T) {
 		s, _ := p2.m.StatusOf("orders")
 		return s.Role == string(resource.Diverged)
 	})
+	if _, err := produce(t, p2, "orders", "stale"); !errors.Is(err, topics.ErrNotWritable) {
+		t.Errorf("the restarted old primary took a write: %v", err)
+	}
+	if end(p2, "orders") != 0 {
+		t.Errorf("the restarted old primary has %d records", end(p2, "orders"))
+	}
 }
 
 func TestAddTopic(t *testing.T) {

@@ -20,4 +20,5 @@ const (
 	EvSplitBrain  = "mirror.split_brain"
 	EvStalePeer   = "mirror.stale_peer" // the other node still claims an older epoch
 	EvTopicAdded  = "mirror.topic_added"
+	EvUnconfirmed = "mirror.unconfirmed" // a primary started without hearing the other node
 )

@@ -85,7 +85,7 @@ func (d dialer) Dial(ctx context.Context, to string) (Stream, error) {
 	d.n.mu.Lock()
 	src, dst := d.n.nodes[d.from], d.n.nodes[to]
 	d.n.mu.Unlock()
-	if dst == nil || dst.m == nil || src.cut.Load() || dst.cut.Load() {
+	if src == nil || dst == nil || dst.m == nil || src.cut.Load() || dst.cut.Load() {
 		return nil, errCut
 	}
 	a, b := net.Pipe()
@@ -140,16 +140,16 @@ func (n *testNet) start(name, dir string, rs ...ResourceConfig) *node {
 	}
 	ctx, cancel := context.WithCancel(n.ctx)
 	nd := &node{name: name, dir: dir, store: st, m: m, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(nd.done)
-		m.Run(ctx)
-	}()
 	n.mu.Lock()
 	if old := n.nodes[name]; old != nil {
 		nd.cut.Store(old.cut.Load())
 	}
 	n.nodes[name] = nd
 	n.mu.Unlock()
+	go func() {
+		defer close(nd.done)
+		m.Run(ctx)
+	}()
 	return nd
 }
 
@@ -267,4 +267,17 @@ func (n *testNet) isolate(name string, cut bool) {
 		kept = append(kept, p)
 	}
 	n.pipes = kept
+}
+
+// settled waits until no resource of nd is still starting.
+func settled(t *testing.T, nd *node) {
+	t.Helper()
+	eventually(t, nd.name+" to finish its start check", func() bool {
+		for _, r := range nd.m.Status() {
+			if r.Starting {
+				return false
+			}
+		}
+		return true
+	})
 }

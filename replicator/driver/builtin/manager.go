@@ -47,6 +47,9 @@ type Config struct {
 	MaxWait time.Duration
 	// RequestTimeout bounds one fetch or control exchange; 2s.
 	RequestTimeout time.Duration
+	// StartCheck is how long a primary waits at start for the other
+	// node's view before it takes writes without it; 3s.
+	StartCheck time.Duration
 }
 
 // Manager runs this node's builtin resources. Create it with New (which
@@ -93,6 +96,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 2 * time.Second
+	}
+	if cfg.StartCheck <= 0 {
+		cfg.StartCheck = 3 * time.Second
 	}
 	m := &Manager{cfg: cfg, res: map[string]*res{}, byTopic: map[string]*res{}, pools: map[string]*pool{}}
 	m.life, m.end = context.WithCancel(context.Background())

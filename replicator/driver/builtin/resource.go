@@ -32,7 +32,10 @@ type res struct {
 	peerView  *view
 	peerAt    time.Time
 	peerErr   string
-	lastView  time.Time
+	// starting: a primary takes no write until it has heard the other
+	// node (or StartCheck passed): an old primary restarted after a
+	// failover must learn it is DIVERGED before it takes a write.
+	starting bool
 }
 
 // frozen is a primary's promote in progress, started by the mirror.
@@ -58,7 +61,8 @@ func newRes(m *Manager, rc ResourceConfig, peer string) (*res, error) {
 		return nil, fmt.Errorf("resource %q: its saved primary %q is neither of the configured nodes (%s, %s)",
 			rc.Name, st.Primary, rc.Primary, rc.Mirror)
 	}
-	r := &res{m: m, cfg: rc, peer: peer, acks: newAcks(), wake: make(chan struct{}, 1), st: st}
+	r := &res{m: m, cfg: rc, peer: peer, acks: newAcks(), wake: make(chan struct{}, 1), st: st,
+		starting: st.RoleOf(m.cfg.Self) == resource.Primary}
 	r.topics = slices.Sorted(slices.Values(slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(rc.Topics), st.Topics...))))))
 	for _, t := range r.topics {
 		if other := m.topicRes(t); other != nil {
@@ -101,6 +105,9 @@ func (r *res) regate() error {
 	switch {
 	case role == resource.Mirror || r.restoring != nil:
 		g.Role = topics.RoleMirror
+	case role == resource.Primary && r.starting:
+		g.Refuse = fmt.Errorf("resource %q is starting: this node checks with node %s that it is still the primary (at most %v): %w",
+			r.cfg.Name, r.peer, r.m.cfg.StartCheck, topics.ErrNotWritable)
 	case role == resource.Primary && r.frozen != nil:
 		g.Refuse = fmt.Errorf("resource %q is frozen while node %s promotes its mirror: writes go there once it is done, or resume here if it gives up: %w",
 			r.cfg.Name, r.frozen.by, topics.ErrNotWritable)
@@ -156,6 +163,7 @@ func (r *res) run(ctx context.Context) {
 	tick := time.NewTicker(r.m.cfg.ViewEvery)
 	defer tick.Stop()
 	defer r.stopMirror()
+	r.startCheck(ctx)
 	r.sync(ctx)
 	for {
 		select {
@@ -168,6 +176,42 @@ func (r *res) run(ctx context.Context) {
 		}
 		r.sync(ctx)
 	}
+}
+
+// startCheck asks the other node's view until it answers or StartCheck
+// passes, then opens a primary's topics for writes (unless the answer
+// made it DIVERGED). Without an answer it takes writes as before: the
+// other node may be down, and only quorum (failover supervision) can
+// tell that apart from a partition.
+func (r *res) startCheck(ctx context.Context) {
+	r.mu.Lock()
+	starting := r.starting
+	r.mu.Unlock()
+	if !starting {
+		return
+	}
+	deadline := time.Now().Add(r.m.cfg.StartCheck)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		cctx, cancel := context.WithDeadline(ctx, deadline)
+		_, err := r.exchangeView(cctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	r.mu.Lock()
+	r.starting = false
+	heard := r.peerErr == "" && r.peerView != nil
+	r.mu.Unlock()
+	if !heard {
+		r.m.cfg.Log.Warn("the other node did not answer: taking writes as the primary", "event", EvUnconfirmed,
+			"resource", r.cfg.Name, "peer", r.peer, "after", r.m.cfg.StartCheck)
+	}
+	r.regate()
 }
 
 // sync starts or stops the Runner to match the role.

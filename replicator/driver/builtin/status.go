@@ -48,6 +48,7 @@ type ResourceStatus struct {
 	FrozenBy  string               `json:"frozen_by,omitempty"`
 	Promoting bool                 `json:"promoting,omitempty"`
 	Restoring bool                 `json:"restoring,omitempty"`
+	Starting  bool                 `json:"starting,omitempty"` // a primary checking with the other node before it takes writes
 	Diverged  *resource.Divergence `json:"diverged,omitempty"`
 	// The peer's view as last heard, and why it was not heard since.
 	PeerEpoch uint32        `json:"peer_epoch,omitempty"`
@@ -86,7 +87,7 @@ func (r *res) status() ResourceStatus {
 	}
 	s := ResourceStatus{Name: r.cfg.Name, Role: string(role), Epoch: r.st.Epoch, Primary: r.st.Primary,
 		Peer: r.peer, Acks: acks, Promoting: r.promoting, Restoring: r.restoring != nil, Diverged: r.st.Diverged,
-		PeerError: r.peerErr, Changed: r.st.Changed, Why: r.st.Why}
+		PeerError: r.peerErr, Changed: r.st.Changed, Why: r.st.Why, Starting: r.starting}
 	s.Mirror = r.cfg.Mirror
 	if r.st.Primary == r.cfg.Mirror {
 		s.Mirror = r.cfg.Primary
