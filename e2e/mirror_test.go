@@ -499,3 +499,60 @@ func TestMirrorKillFailoverRestore(t *testing.T) {
 		t.Errorf("restored node: %+v", r)
 	}
 }
+
+// Three nodes, node1 in both roles: mirror of node0's orders and primary
+// of audit, mirrored to node2. Each resource's data goes only where its
+// resource says.
+func TestMirrorThreeNodes(t *testing.T) {
+	data := t.TempDir()
+	dirs := []string{filepath.Join(data, "n0"), filepath.Join(data, "n1"), filepath.Join(data, "n2")}
+	b := newBed(t, testbed.Options{Nodes: 3, Networks: tcpNets, EditConfig: func(i int, doc map[string]any) {
+		doc["replicator"] = map[string]any{"dir": dirs[i], "api": "127.0.0.1:9188"}
+		doc["resources"] = []any{
+			map[string]any{"name": "orders", "driver": "builtin", "primary": "node0", "mirror": "node1",
+				"topics": []any{"orders"}, "acks": "mirror"},
+			map[string]any{"name": "audit", "driver": "builtin", "primary": "node1", "mirror": "node2",
+				"topics": []any{"audit"}},
+		}
+	}})
+	m := &mirrorBed{Bed: b, t: t, dirs: dirs}
+	for i := range 3 {
+		m.api = append(m.api, topicapi.NewClient("127.0.0.1:9188").WithHTTPClient(testbed.HTTPClient(b.NodeNS(i))))
+		m.waitAPI(i)
+	}
+	ctx := context.Background()
+	vals := make([][]byte, 500)
+	for k := range vals {
+		vals[k] = bytes.Repeat([]byte{byte('a' + k%26)}, 1024)
+	}
+	for range 20 {
+		if _, err := m.api[0].Produce(ctx, "orders", vals); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.api[1].Produce(ctx, "audit", vals); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.waitFor("both resources mirrored", 30*time.Second, func() bool {
+		return m.topic(1, "orders", "orders").LogEndOffset == 10000 && m.topic(2, "audit", "audit").LogEndOffset == 10000
+	})
+	for _, c := range []struct {
+		topic    string
+		from, to int
+	}{{"orders", 0, 1}, {"audit", 1, 2}} {
+		s0, n0 := m.logSum(c.from, c.topic)
+		s1, _ := m.logSum(c.to, c.topic)
+		if s0 != s1 || n0 < 10000*1024 {
+			t.Errorf("%s: node%d and node%d logs differ (or are short: %d bytes)", c.topic, c.from, c.to, n0)
+		}
+	}
+	if _, err := m.api[2].DescribeTopic(ctx, "orders"); err == nil {
+		t.Error("node2, in no role of orders, has the topic")
+	}
+	if rs, err := m.api[0].Mirrors(ctx); err != nil || len(rs) != 1 || rs[0].Name != "orders" {
+		t.Errorf("node0's resources: %+v %v", rs, err)
+	}
+	if _, err := m.api[2].Produce(ctx, "audit", vals[:1]); err == nil || !strings.Contains(err.Error(), "read-only mirror topic 'audit'") {
+		t.Errorf("produce on node2's mirror: %v", err)
+	}
+}
