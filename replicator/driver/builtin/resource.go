@@ -21,6 +21,10 @@ type res struct {
 	peer string // the other node
 	acks *acks
 	wake chan struct{} // buffered 1: the role or the runner's wish changed
+	// gateMu serialises regate from reading the state to the last
+	// SetGate, so two concurrent changes can never leave the older gate
+	// in place (a write reopened after a freeze).
+	gateMu sync.Mutex
 
 	mu        sync.Mutex
 	st        resource.State
@@ -99,6 +103,8 @@ func (r *res) poke() {
 
 // regate sets every topic's gate from the role; call it after each change.
 func (r *res) regate() error {
+	r.gateMu.Lock()
+	defer r.gateMu.Unlock()
 	r.mu.Lock()
 	role := r.st.RoleOf(r.self())
 	g := topics.Gate{Role: topics.RolePrimary, Epoch: r.st.Epoch}
