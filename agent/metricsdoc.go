@@ -11,7 +11,8 @@ import (
 
 // MetricsSnapshot is what a Prometheus scrape exports, taken with the
 // agent locked: the status document with its counters since start, and
-// each link's channels.
+// each link's channels; then, the lock released, the mirrors (the
+// replicator is never called under the engine's lock).
 func (a *Agent) MetricsSnapshot(ctx context.Context) (*metrics.Snapshot, error) {
 	var s *metrics.Snapshot
 	err := a.do(ctx, func(now time.Time) {
@@ -26,7 +27,11 @@ func (a *Agent) MetricsSnapshot(ctx context.Context) (*metrics.Snapshot, error) 
 			}
 		}
 	})
-	return s, err
+	if err != nil {
+		return s, err
+	}
+	s.Status.Mirrors = a.mirrorDocs()
+	return s, nil
 }
 
 // channelStats folds a link's sessions into its channels: the tcp

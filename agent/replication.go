@@ -23,11 +23,6 @@ type replication struct {
 	api   *topicapi.Server
 }
 
-func (r *replication) close() {
-	r.api.Close()
-	r.store.Close()
-}
-
 // openReplicator opens the topic store, the resources' driver (which
 // sets every topic's gate before anything can write) and the topic API,
 // when the configuration has a replicator section; nil without one.

@@ -15,17 +15,67 @@ import (
 	"github.com/tether-ha/tether/links"
 	"github.com/tether-ha/tether/links/tcp"
 	"github.com/tether-ha/tether/llt"
+	"github.com/tether-ha/tether/replicator/driver/builtin"
 )
 
 // Status builds the status document with the agent locked. Its counters
-// count from the last tetherstat -z.
+// count from the last tetherstat -z. The mirrors are added once the lock
+// is released: the replicator takes its own locks, never under the
+// engine's.
 func (a *Agent) Status(ctx context.Context) (*status.Status, error) {
 	var st *status.Status
 	err := a.do(ctx, func(now time.Time) {
 		st = a.buildStatus(now, a.m.Snapshot(now), true)
 		a.base.apply(st)
 	})
-	return st, err
+	if err != nil {
+		return st, err
+	}
+	st.Mirrors = a.mirrorDocs()
+	return st, nil
+}
+
+// mirrorDocs describes the builtin resources of this node; nil without
+// any. It calls the replicator: never with a.mu held.
+func (a *Agent) mirrorDocs() []status.Mirror {
+	if a.mirrorStatus == nil {
+		return nil
+	}
+	return mirrorDocs(a.mirrorStatus())
+}
+
+// mirrorDocs converts the replicator's resource states into the status
+// document's (a copy: the document does not depend on the replicator).
+func mirrorDocs(rs []builtin.ResourceStatus) []status.Mirror {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]status.Mirror, 0, len(rs))
+	for _, r := range rs {
+		m := status.Mirror{
+			Resource: r.Name, Role: r.Role, Epoch: r.Epoch, Primary: r.Primary, Mirror: r.Mirror, Peer: r.Peer,
+			Acks: r.Acks, FrozenBy: r.FrozenBy, Promoting: r.Promoting, Restoring: r.Restoring, Starting: r.Starting,
+			PeerEpoch: r.PeerEpoch, PeerRole: r.PeerRole, PeerSeen: r.PeerSeen, PeerError: r.PeerError,
+			Changed: r.Changed, Why: r.Why, Topics: make([]status.MirrorTopic, 0, len(r.Topics)),
+		}
+		if d := r.Diverged; d != nil {
+			m.Diverged = &status.MirrorDivergence{Epoch: d.Epoch, Primary: d.Primary, At: d.At}
+		}
+		for _, t := range r.Topics {
+			mt := status.MirrorTopic{
+				Topic: t.Topic, State: t.State, LogEndOffset: t.LogEndOffset, HighWatermark: t.HighWatermark,
+				LagRecords: t.LagRecords, LagMs: t.LagMs, SinceLastFetchMs: t.SinceLastFetchMs,
+				MirrorConfirmed: t.MirrorConfirmed, Fetches: t.Fetches, FetchErrors: t.FetchErrors,
+				Records: t.Records, Bytes: t.Bytes, Error: t.Error,
+			}
+			if p := t.Pending; p != nil {
+				mt.Pending = &status.MirrorTruncation{At: p.At, From: p.From, To: p.To, AckedRecords: p.AckedRecords}
+			}
+			m.Topics = append(m.Topics, mt)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // ResetCounters shows every counter from zero (tetherstat -z): the

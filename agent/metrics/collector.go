@@ -31,6 +31,11 @@ var (
 		llt.ReasonAuthFailure.String(), llt.ReasonDuplicateNodeID.String(), llt.ReasonCarrierLost.String()}
 	// decodeCauses are the drop causes of frames that could not be decoded.
 	decodeCauses = []string{"truncated", "bad-magic", "bad-version", "malformed"}
+	// resourceRoles and topicStates are the builtin replicator's roles of
+	// a resource and states of its topics on a node.
+	resourceRoles = []string{status.RolePrimary, status.RoleMirror, status.RoleStopped, status.RoleDiverged}
+	topicStates   = []string{status.TopicActive, status.TopicPaused, status.TopicSourceUnavailable, status.TopicDiverged,
+		status.TopicFailed, status.TopicPrimary, status.TopicPendingStopped, status.TopicStopped}
 )
 
 // linkReasons returns every reason label value: none, then llt's reasons.
@@ -57,7 +62,9 @@ type descs struct {
 	nodeState, nodeLinksUp, nodeLinks, nodeRestarts, nodePublic, localState,
 	netCarrier, netMTU, netReason, netAuth, netDecode, netForeign, netDropped, netRx, netTx, netTxErr,
 	tcpUp, tcpBuf, tcpLimit,
-	buildInfo, startTime, claiming, pauses, pauseLast, schedDelay, messages, logDropped *prometheus.Desc
+	buildInfo, startTime, claiming, pauses, pauseLast, schedDelay, messages, logDropped,
+	resRole, resEpoch, topicState, lagRecords, lagSeconds, sinceFetch, logEnd, sourceHW, confirmed,
+	mirRecords, mirBytes, mirFetches, mirFetchErrors *prometheus.Desc
 }
 
 // NewCollector returns a collector of src's snapshots, every series
@@ -76,6 +83,7 @@ func NewCollector(src Source, version, node string) *Collector {
 	link, linkCh := []string{"peer", "network"}, []string{"peer", "network", "channel"}
 	tcpConn := []string{"peer", "network", "direction"}
 	netCh := []string{"network", "channel"}
+	topic := []string{"resource", "topic"}
 	c := &Collector{src: src, version: version, reasons: linkReasons(), d: descs{
 		linkUp:          d(LinkUp, "1 when the link to the peer on the network is usable (UP or TROUBLE).", link...),
 		linkState:       d(LinkState, "The link's state: 1 for the current one of UP, TROUBLE, DOWN.", append(link, "state")...),
@@ -114,6 +122,19 @@ func NewCollector(src Source, version, node string) *Collector {
 		schedDelay:      d(AgentScheduleDelay, "How late the engine's timer ran past its deadline."),
 		messages:        d(Messages, "Message API traffic by result.", "result"),
 		logDropped:      d(LogDropped, "Log records dropped because the log output did not keep up."),
+		resRole:         d(ResourceRole, "This node's role for the resource, 1 for the current one of primary, mirror, stopped, diverged; peer is the other node of the pair.", "resource", "peer", "role"),
+		resEpoch:        d(ResourceEpoch, "The resource's epoch as this node knows it (bumped by every promotion).", "resource"),
+		topicState:      d(MirrorTopicState, "The topic's state on this node: 1 for the current one.", "resource", "topic", "state"),
+		lagRecords:      d(MirrorLagRecords, "Records behind: on a mirror the primary's high watermark (last seen) minus the log end; on the primary the records the mirror has not confirmed.", topic...),
+		lagSeconds:      d(MirrorLagSeconds, "On a mirror, the age of the oldest record not mirrored yet (0 when none).", topic...),
+		sinceFetch:      d(MirrorSinceFetch, "On a mirror, the time since the last fetch answered; absent before the first and on the primary.", topic...),
+		logEnd:          d(MirrorLogEnd, "The topic's durable log end offset on this node.", topic...),
+		sourceHW:        d(MirrorSourceHW, "On a mirror, the primary's high watermark as last fetched; on the primary, its own log end.", topic...),
+		confirmed:       d(MirrorConfirmed, "On the primary, the offset up to which the mirror confirmed it has the topic's records.", topic...),
+		mirRecords:      d(MirrorRecords, "Records the mirror fetched and appended.", topic...),
+		mirBytes:        d(MirrorBytes, "Bytes of record batches the mirror fetched and appended.", topic...),
+		mirFetches:      d(MirrorFetches, "The mirror's fetches the primary answered and that were applied.", topic...),
+		mirFetchErrors:  d(MirrorFetchErrors, "The mirror's fetches that failed: transport, decode and primary errors.", topic...),
 	}}
 	c.all = all
 	return c
@@ -142,6 +163,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.nodes(e, s)
 	c.networks(e, s)
 	c.connections(e, s)
+	c.mirrors(e, s)
 }
 
 // emitter sends const metrics; label values are never wrong in number
@@ -290,5 +312,36 @@ func (c *Collector) connections(e emitter, s *Snapshot) {
 		e.gauge(c.d.tcpUp, b2f(k.State == status.LinkUp), lv...)
 		e.gauge(c.d.tcpBuf, float64(k.SendBufferUsed), lv...)
 		e.gauge(c.d.tcpLimit, float64(k.SendBufferAllocated), lv...)
+	}
+}
+
+// mirrors exports the builtin resources: per resource its role (a state
+// set labelled with the other node, for joins with tether_node_state)
+// and epoch; per topic its state set, lag, offsets and the fetcher's
+// counters. The counters are 0 on the primary, and start again from 0
+// when this node starts mirroring anew (a promote, reverse-and-start):
+// a counter reset to Prometheus.
+func (c *Collector) mirrors(e emitter, s *Snapshot) {
+	for _, m := range s.Status.Mirrors {
+		e.stateSet(c.d.resRole, resourceRoles, m.Role, m.Resource, m.Peer)
+		e.gauge(c.d.resEpoch, float64(m.Epoch), m.Resource)
+		for _, t := range m.Topics {
+			lv := []string{m.Resource, t.Topic}
+			e.stateSet(c.d.topicState, topicStates, t.State, lv...)
+			e.gauge(c.d.lagRecords, float64(t.LagRecords), lv...)
+			e.gauge(c.d.lagSeconds, float64(max(t.LagMs, 0))/1000, lv...)
+			if t.SinceLastFetchMs >= 0 {
+				e.gauge(c.d.sinceFetch, float64(t.SinceLastFetchMs)/1000, lv...)
+			}
+			e.gauge(c.d.logEnd, float64(t.LogEndOffset), lv...)
+			e.gauge(c.d.sourceHW, float64(t.HighWatermark), lv...)
+			if m.Role == status.RolePrimary {
+				e.gauge(c.d.confirmed, float64(t.MirrorConfirmed), lv...)
+			}
+			e.counter(c.d.mirRecords, t.Records, lv...)
+			e.counter(c.d.mirBytes, t.Bytes, lv...)
+			e.counter(c.d.mirFetches, t.Fetches, lv...)
+			e.counter(c.d.mirFetchErrors, t.FetchErrors, lv...)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/tether-ha/tether/agent/status"
 	"github.com/tether-ha/tether/llt"
+	"github.com/tether-ha/tether/replicator/driver/builtin"
+	"github.com/tether-ha/tether/replicator/mirror"
+	"github.com/tether-ha/tether/replicator/resource"
 )
 
 // fixture is node0's snapshot of a 3-node cluster on hb0 and hb1 (ether
@@ -71,7 +75,29 @@ func fixture() *Snapshot {
 		}
 		st.Nodes = append(st.Nodes, node)
 	}
+	st.Mirrors = mirrorsFixture()
 	return s
+}
+
+// mirrorsFixture is node0's builtin resources: orders, whose primary it
+// is (topics orders and payments, mirrored to node1), and audit, which it
+// mirrors from node2 (topic audit fetching, audit-old never answered).
+func mirrorsFixture() []status.Mirror {
+	return []status.Mirror{
+		{Resource: "audit", Role: status.RoleMirror, Epoch: 3, Primary: "node2", Mirror: "node0", Peer: "node2", Acks: "local",
+			Topics: []status.MirrorTopic{
+				{Topic: "audit", State: status.TopicActive, LogEndOffset: 990, HighWatermark: 1000, LagRecords: 10, LagMs: 1500,
+					SinceLastFetchMs: 12, Fetches: 300, FetchErrors: 2, Records: 990, Bytes: 123456},
+				{Topic: "audit-old", State: status.TopicSourceUnavailable, SinceLastFetchMs: -1, FetchErrors: 7},
+			}},
+		{Resource: "orders", Role: status.RolePrimary, Epoch: 2, Primary: "node0", Mirror: "node1", Peer: "node1", Acks: "mirror",
+			Topics: []status.MirrorTopic{
+				{Topic: "orders", State: status.TopicPrimary, LogEndOffset: 1200, HighWatermark: 1200, LagRecords: 5,
+					SinceLastFetchMs: -1, MirrorConfirmed: 1195},
+				{Topic: "payments", State: status.TopicPrimary, LogEndOffset: 40, HighWatermark: 40, SinceLastFetchMs: -1,
+					MirrorConfirmed: 40},
+			}},
+	}
 }
 
 // rttFixture is an RTT histogram of llt's buckets: 40 samples ≤ 100 µs,
@@ -128,10 +154,19 @@ func TestSeriesCountFormula(t *testing.T) {
 		D += len(c.Dropped)
 	}
 	histograms := P*C + 1
-	want := P*W*24 + P*C*19 + P*8 + 3 + W*10 + C*4 + D + 6*P*T + 28
+	// R resources with M topics in all.
+	R, M := len(s.Status.Mirrors), 0
+	for _, m := range s.Status.Mirrors {
+		M += len(m.Topics)
+	}
+	want := P*W*24 + P*C*19 + P*8 + 3 + W*10 + C*4 + D + 6*P*T + 28 + R*5 + M*17
 	// Loss is emitted only when known: the fixture knows rx everywhere,
 	// tx nowhere.
 	want -= P * W
+	// A topic has the time since its last fetch (a mirror that fetched)
+	// or the offset the mirror confirmed (a primary), not both; audit-old
+	// has neither.
+	want--
 	if got := seriesCount(t, registry(t, s)); got != want {
 		t.Errorf("%d series, the formula says %d (%d families counted, %d histograms)", got, want, n, histograms)
 	}
@@ -254,5 +289,140 @@ func TestFailedSnapshotFailsScrape(t *testing.T) {
 	reg.MustRegister(NewCollector(func(context.Context) (*Snapshot, error) { return nil, errors.New("engine busy") }, "v1", "node0"))
 	if _, err := reg.Gather(); err == nil || !strings.Contains(err.Error(), "engine busy") {
 		t.Errorf("gather with a failing snapshot: %v, want the error", err)
+	}
+}
+
+// Two resources, one primary and one mirror: their series are named,
+// labelled and valued as docs/METRICS.md says; the role and topic state
+// sets emit every value, one at 1.
+func TestMirrorSeries(t *testing.T) {
+	reg := registry(t, fixture())
+	want := `
+# HELP tether_resource_role This node's role for the resource, 1 for the current one of primary, mirror, stopped, diverged; peer is the other node of the pair.
+# TYPE tether_resource_role gauge
+tether_resource_role{node="node0",peer="node1",resource="orders",role="diverged"} 0
+tether_resource_role{node="node0",peer="node1",resource="orders",role="mirror"} 0
+tether_resource_role{node="node0",peer="node1",resource="orders",role="primary"} 1
+tether_resource_role{node="node0",peer="node1",resource="orders",role="stopped"} 0
+tether_resource_role{node="node0",peer="node2",resource="audit",role="diverged"} 0
+tether_resource_role{node="node0",peer="node2",resource="audit",role="mirror"} 1
+tether_resource_role{node="node0",peer="node2",resource="audit",role="primary"} 0
+tether_resource_role{node="node0",peer="node2",resource="audit",role="stopped"} 0
+# HELP tether_resource_epoch The resource's epoch as this node knows it (bumped by every promotion).
+# TYPE tether_resource_epoch gauge
+tether_resource_epoch{node="node0",resource="audit"} 3
+tether_resource_epoch{node="node0",resource="orders"} 2
+# HELP tether_mirror_topic_state The topic's state on this node: 1 for the current one.
+# TYPE tether_mirror_topic_state gauge
+tether_mirror_topic_state{node="node0",resource="audit",state="ACTIVE",topic="audit"} 1
+tether_mirror_topic_state{node="node0",resource="audit",state="ACTIVE",topic="audit-old"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="DIVERGED",topic="audit"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="DIVERGED",topic="audit-old"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="FAILED",topic="audit"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="FAILED",topic="audit-old"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="PAUSED",topic="audit"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="PAUSED",topic="audit-old"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="PENDING_STOPPED",topic="audit"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="PENDING_STOPPED",topic="audit-old"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="PRIMARY",topic="audit"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="PRIMARY",topic="audit-old"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="SOURCE_UNAVAILABLE",topic="audit"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="SOURCE_UNAVAILABLE",topic="audit-old"} 1
+tether_mirror_topic_state{node="node0",resource="audit",state="STOPPED",topic="audit"} 0
+tether_mirror_topic_state{node="node0",resource="audit",state="STOPPED",topic="audit-old"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="ACTIVE",topic="orders"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="ACTIVE",topic="payments"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="DIVERGED",topic="orders"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="DIVERGED",topic="payments"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="FAILED",topic="orders"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="FAILED",topic="payments"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="PAUSED",topic="orders"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="PAUSED",topic="payments"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="PENDING_STOPPED",topic="orders"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="PENDING_STOPPED",topic="payments"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="PRIMARY",topic="orders"} 1
+tether_mirror_topic_state{node="node0",resource="orders",state="PRIMARY",topic="payments"} 1
+tether_mirror_topic_state{node="node0",resource="orders",state="SOURCE_UNAVAILABLE",topic="orders"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="SOURCE_UNAVAILABLE",topic="payments"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="STOPPED",topic="orders"} 0
+tether_mirror_topic_state{node="node0",resource="orders",state="STOPPED",topic="payments"} 0
+# HELP tether_mirror_lag_seconds On a mirror, the age of the oldest record not mirrored yet (0 when none).
+# TYPE tether_mirror_lag_seconds gauge
+tether_mirror_lag_seconds{node="node0",resource="audit",topic="audit"} 1.5
+tether_mirror_lag_seconds{node="node0",resource="audit",topic="audit-old"} 0
+tether_mirror_lag_seconds{node="node0",resource="orders",topic="orders"} 0
+tether_mirror_lag_seconds{node="node0",resource="orders",topic="payments"} 0
+# HELP tether_mirror_lag_records Records behind: on a mirror the primary's high watermark (last seen) minus the log end; on the primary the records the mirror has not confirmed.
+# TYPE tether_mirror_lag_records gauge
+tether_mirror_lag_records{node="node0",resource="audit",topic="audit"} 10
+tether_mirror_lag_records{node="node0",resource="audit",topic="audit-old"} 0
+tether_mirror_lag_records{node="node0",resource="orders",topic="orders"} 5
+tether_mirror_lag_records{node="node0",resource="orders",topic="payments"} 0
+# HELP tether_mirror_since_last_fetch_seconds On a mirror, the time since the last fetch answered; absent before the first and on the primary.
+# TYPE tether_mirror_since_last_fetch_seconds gauge
+tether_mirror_since_last_fetch_seconds{node="node0",resource="audit",topic="audit"} 0.012
+# HELP tether_mirror_confirmed_offset On the primary, the offset up to which the mirror confirmed it has the topic's records.
+# TYPE tether_mirror_confirmed_offset gauge
+tether_mirror_confirmed_offset{node="node0",resource="orders",topic="orders"} 1195
+tether_mirror_confirmed_offset{node="node0",resource="orders",topic="payments"} 40
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), ResourceRole, ResourceEpoch, MirrorTopicState,
+		MirrorLagSeconds, MirrorLagRecords, MirrorSinceFetch, MirrorConfirmed); err != nil {
+		t.Error(err)
+	}
+	text := strings.Join(expose(t, reg), "\n")
+	for _, w := range []string{
+		`tether_mirror_log_end_offset{node="node0",resource="audit",topic="audit"} 990`,
+		`tether_mirror_source_high_watermark{node="node0",resource="audit",topic="audit"} 1000`,
+		`tether_mirror_source_high_watermark{node="node0",resource="orders",topic="orders"} 1200`,
+		`tether_mirror_records_total{node="node0",resource="audit",topic="audit"} 990`,
+		`tether_mirror_bytes_total{node="node0",resource="audit",topic="audit"} 123456`,
+		`tether_mirror_fetches_total{node="node0",resource="audit",topic="audit"} 300`,
+		`tether_mirror_fetch_errors_total{node="node0",resource="audit",topic="audit-old"} 7`,
+		`tether_mirror_fetches_total{node="node0",resource="orders",topic="payments"} 0`,
+		"# TYPE tether_mirror_records_total counter",
+		"# TYPE tether_mirror_fetch_errors_total counter",
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("the scrape lacks %s", w)
+		}
+	}
+}
+
+// A node without builtin resources exports no tether_resource_ or
+// tether_mirror_ series.
+func TestNoMirrorsNoSeries(t *testing.T) {
+	s := fixture()
+	s.Status.Mirrors = nil
+	for _, l := range expose(t, registry(t, s)) {
+		if strings.HasPrefix(l, "tether_resource_") || strings.HasPrefix(l, "tether_mirror_") {
+			t.Errorf("without resources: %s", l)
+		}
+	}
+}
+
+// The role and topic state sets hold every value the replicator has
+// (replicator/resource's roles, replicator/mirror's states, builtin's
+// own), and the status document's names are the replicator's.
+func TestMirrorStateSetsComplete(t *testing.T) {
+	roles := []resource.Role{resource.Primary, resource.Mirror, resource.Stopped, resource.Diverged}
+	for _, r := range roles {
+		if !slices.Contains(resourceRoles, string(r)) {
+			t.Errorf("role %q is not in the tether_resource_role set %v", r, resourceRoles)
+		}
+	}
+	if len(resourceRoles) != len(roles) {
+		t.Errorf("tether_resource_role set %v, the replicator's roles %v", resourceRoles, roles)
+	}
+	want := []string{builtin.StatePrimary, builtin.StatePendingStopped, builtin.StateStopped, builtin.StateDiverged}
+	// mirror.State has no count: its String says when a value is none.
+	for st := mirror.State(0); !strings.HasPrefix(st.String(), "State("); st++ {
+		want = append(want, st.String())
+	}
+	slices.Sort(want)
+	want = slices.Compact(want)
+	got := slices.Sorted(slices.Values(topicStates))
+	if !slices.Equal(got, want) {
+		t.Errorf("tether_mirror_topic_state set %v, the replicator's states %v", got, want)
 	}
 }

@@ -44,6 +44,19 @@ const (
 	AgentScheduleDelay = "tether_agent_schedule_delay_seconds"
 	Messages           = "tether_messages_total"
 	LogDropped         = "tether_log_records_dropped_total"
+	ResourceRole       = "tether_resource_role"
+	ResourceEpoch      = "tether_resource_epoch"
+	MirrorTopicState   = "tether_mirror_topic_state"
+	MirrorLagRecords   = "tether_mirror_lag_records"
+	MirrorLagSeconds   = "tether_mirror_lag_seconds"
+	MirrorSinceFetch   = "tether_mirror_since_last_fetch_seconds"
+	MirrorLogEnd       = "tether_mirror_log_end_offset"
+	MirrorSourceHW     = "tether_mirror_source_high_watermark"
+	MirrorConfirmed    = "tether_mirror_confirmed_offset"
+	MirrorRecords      = "tether_mirror_records_total"
+	MirrorBytes        = "tether_mirror_bytes_total"
+	MirrorFetches      = "tether_mirror_fetches_total"
+	MirrorFetchErrors  = "tether_mirror_fetch_errors_total"
 )
 
 // Names returns every tether_ metric family the agent exports.
@@ -53,5 +66,7 @@ func Names() []string {
 		LocalState, NetCarrier, NetMTU, NetReason, NetAuthFailures, NetDecodeErrors, NetForeignFrames,
 		NetDropped, NetRxFrames, NetTxFrames, NetTxErrors, TCPConnUp, TCPSendBuf, TCPSendBufLimit,
 		BuildInfo, AgentStartTime, AgentClaiming, AgentPauses, AgentPauseLast, AgentScheduleDelay,
-		Messages, LogDropped}
+		Messages, LogDropped, ResourceRole, ResourceEpoch, MirrorTopicState, MirrorLagRecords, MirrorLagSeconds,
+		MirrorSinceFetch, MirrorLogEnd, MirrorSourceHW, MirrorConfirmed, MirrorRecords, MirrorBytes, MirrorFetches,
+		MirrorFetchErrors}
 }

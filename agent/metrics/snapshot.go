@@ -6,6 +6,8 @@ import "github.com/tether-ha/tether/agent/status"
 // counters since start (not from tetherstat -z), and what the document
 // does not carry.
 type Snapshot struct {
+	// Status is the document; its Mirrors (the builtin resources, nil
+	// without any) are exported as tether_resource_* and tether_mirror_*.
 	Status *status.Status
 	// Channels holds each peer link's channels (ether, tcp: its two
 	// connections folded), in no particular order.

@@ -58,6 +58,11 @@ type Status struct {
 	Matrix   Matrix   `json:"matrix"`
 	Config   Config   `json:"config"`
 	Counters Counters `json:"counters"`
+	// Mirrors are the resources of the built-in replicator on this node
+	// (tetherctl mirror describe's data), sorted by name; absent on a
+	// node without any. Their counters count since the replicator
+	// started mirroring, not from tetherstat -z.
+	Mirrors []Mirror `json:"mirrors,omitempty"`
 }
 
 // Matrix is the cluster link matrix as the local node knows it: its own
@@ -356,6 +361,101 @@ type Connection struct {
 	BytesOut            uint64     `json:"bytes_out"`
 	LastError           string     `json:"last_error,omitempty"` // why it is down
 	LastErrorAt         *time.Time `json:"last_error_at,omitempty"`
+}
+
+// Resource roles (Mirror.Role): what this node is for the resource.
+const (
+	RolePrimary  = "primary"  // writable
+	RoleMirror   = "mirror"   // read-only, fetching from the primary
+	RoleStopped  = "stopped"  // the old primary after a graceful promote, not mirroring yet
+	RoleDiverged = "diverged" // the old primary after another node was promoted: read-only until restored
+)
+
+// Mirror topic states (MirrorTopic.State): the fetcher's on a mirror
+// (ACTIVE, PAUSED, SOURCE_UNAVAILABLE, DIVERGED, FAILED), PENDING_STOPPED
+// on a mirror being promoted, PRIMARY on the primary, STOPPED and
+// DIVERGED on an old primary.
+const (
+	TopicActive            = "ACTIVE"
+	TopicPaused            = "PAUSED"
+	TopicSourceUnavailable = "SOURCE_UNAVAILABLE"
+	TopicDiverged          = "DIVERGED"
+	TopicFailed            = "FAILED"
+	TopicPrimary           = "PRIMARY"
+	TopicPendingStopped    = "PENDING_STOPPED"
+	TopicStopped           = "STOPPED"
+)
+
+// Mirror is one resource of the built-in replicator as this node knows
+// it (tetherctl mirror describe): its role here, its epoch, the two
+// nodes, and each topic.
+type Mirror struct {
+	Resource string `json:"resource"`
+	Role     string `json:"role"` // primary, mirror, stopped, diverged
+	Epoch    uint32 `json:"epoch"`
+	Primary  string `json:"primary"` // node name, primary at Epoch
+	Mirror   string `json:"mirror"`  // the other node of the pair
+	Peer     string `json:"peer"`    // the other node, as seen from this one
+	Acks     string `json:"acks"`    // local or mirror
+	// FrozenBy: on the primary, the node whose promote froze writes.
+	FrozenBy  string `json:"frozen_by,omitempty"`
+	Promoting bool   `json:"promoting,omitempty"` // a promote is in progress here
+	Restoring bool   `json:"restoring,omitempty"` // truncate-and-restore is in progress here
+	// Starting: a primary checking with the other node before it takes
+	// writes.
+	Starting bool `json:"starting,omitempty"`
+	// Diverged: how this node learnt that another one was promoted.
+	Diverged *MirrorDivergence `json:"diverged,omitempty"`
+	// The peer's view as last heard, and why it was not heard since.
+	PeerEpoch uint32        `json:"peer_epoch,omitempty"`
+	PeerRole  string        `json:"peer_role,omitempty"`
+	PeerSeen  time.Time     `json:"peer_seen,omitzero"`
+	PeerError string        `json:"peer_error,omitempty"`
+	Changed   time.Time     `json:"changed,omitzero"` // the last change of role or epoch
+	Why       string        `json:"why,omitempty"`    // of the last change
+	Topics    []MirrorTopic `json:"topics"`
+}
+
+// MirrorDivergence is another node's promotion that made this one
+// DIVERGED.
+type MirrorDivergence struct {
+	Epoch   uint32    `json:"epoch"`   // the other primary's
+	Primary string    `json:"primary"` // who it is
+	At      time.Time `json:"at"`
+}
+
+// MirrorTopic is one topic of a resource on this node. Lag is, on a
+// mirror, the primary's high watermark (last seen) minus this log's end,
+// and the age of the oldest record not mirrored; on the primary, the
+// records the mirror has not confirmed.
+type MirrorTopic struct {
+	Topic            string `json:"topic"`
+	State            string `json:"state"`
+	LogEndOffset     uint64 `json:"dest_log_end_offset"`              // this node's durable end
+	HighWatermark    uint64 `json:"last_fetch_source_high_watermark"` // mirror: the primary's, last seen; primary: its own
+	LagRecords       uint64 `json:"lag"`
+	LagMs            int64  `json:"lag_ms"`
+	SinceLastFetchMs int64  `json:"time_since_last_fetch_ms"` // -1: never (and on the primary)
+	// MirrorConfirmed: on the primary, the offset up to which the mirror
+	// confirmed it has the records.
+	MirrorConfirmed uint64 `json:"mirror_confirmed,omitempty"`
+	Fetches         uint64 `json:"fetches"`
+	FetchErrors     uint64 `json:"fetch_errors"`
+	Records         uint64 `json:"records_mirrored"`
+	Bytes           uint64 `json:"bytes_mirrored"`
+	Error           string `json:"error,omitempty"` // why FAILED or DIVERGED, or the last fetch failure
+	// Pending is the cut a DIVERGED mirror topic waits to make.
+	Pending *MirrorTruncation `json:"pending_truncation,omitempty"`
+}
+
+// MirrorTruncation is a cut of a mirror topic's log back to the
+// primary's: From the log end before, To the offset cut to; AckedRecords
+// of the records cut were below a high watermark seen before.
+type MirrorTruncation struct {
+	At           time.Time `json:"at"`
+	From         uint64    `json:"from"`
+	To           uint64    `json:"to"`
+	AckedRecords uint64    `json:"acked_records"`
 }
 
 // Healthy reports whether a link needs no attention.

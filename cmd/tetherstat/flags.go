@@ -66,9 +66,15 @@ Shows what the local tetherd knows about the cluster interconnect: every
 link to every peer on every network, and why a link is not healthy.
 Flags and layouts follow Veritas lltstat.
 
-Views (at most one; without one, the counters since start or the last -z):
+Views (at most one; without one, the counters since start or the last -z,
+then the mirrors as -n shows them):
   -n              node table: state and number of links up per node
-                  (* marks the local node)
+                  (* marks the local node); then, on a node with resources
+                  of the built-in replicator, one line per topic: role,
+                  epoch, peer, state, log end, the primary's high
+                  watermark, lag in records and ms, time since the last
+                  fetch, and what needs an operator (a divergence, writes
+                  frozen, the peer not answering)
   -nvv [active|configured]
                   per node, one line per link: status, peer address, RTT,
                   channel states (when a network has tcp) and reason;

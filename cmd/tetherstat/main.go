@@ -97,7 +97,7 @@ func show(w io.Writer, st *status.Status, o options) (healthy bool, err error) {
 	}
 	switch o.view {
 	case viewNodes:
-		return true, render.Nodes(w, st)
+		return true, withMirrors(w, st, render.Nodes)
 	case viewNodesVerbose:
 		return true, render.NodesVerbose(w, st)
 	case viewNetworks:
@@ -113,8 +113,17 @@ func show(w io.Writer, st *status.Status, o options) (healthy bool, err error) {
 	case viewDot:
 		return true, render.Dot(w, st)
 	default:
-		return true, render.Counters(w, st)
+		return true, withMirrors(w, st, render.Counters)
 	}
+}
+
+// withMirrors writes a view followed by the mirrors of the built-in
+// replicator (nothing more on a node without resources).
+func withMirrors(w io.Writer, st *status.Status, view func(io.Writer, *status.Status) error) error {
+	if err := view(w, st); err != nil {
+		return err
+	}
+	return render.Mirrors(w, st)
 }
 
 // describe is the one-line message for a failure to get the agent's

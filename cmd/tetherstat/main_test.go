@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tether-ha/tether/agent/status"
+	"github.com/tether-ha/tether/agent/status/render"
 )
 
 // fakeAgent is the status.Provider behind a real status.Server.
@@ -522,5 +524,66 @@ func TestDescribe(t *testing.T) {
 		if got := describe(tt.err, "/s"); got != tt.want {
 			t.Errorf("describe(%q) = %q, want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+// mirrorDoc is healthyDoc on a node that mirrors orders from node1.
+func mirrorDoc() *status.Status {
+	st := healthyDoc()
+	st.Mirrors = []status.Mirror{{Resource: "orders", Role: status.RoleMirror, Epoch: 2, Primary: "node1", Mirror: "node0",
+		Peer: "node1", Acks: "mirror", PeerError: "node node1: no route",
+		Topics: []status.MirrorTopic{{Topic: "orders", State: status.TopicActive, LogEndOffset: 1200, HighWatermark: 1200,
+			SinceLastFetchMs: 12}}}}
+	return st
+}
+
+// The counters (no view flag) and -n end with the mirrors section on a
+// node with resources, and only there; without resources every view is
+// what it was.
+func TestMirrorsSection(t *testing.T) {
+	const mirrors = "tether mirror information:\n" +
+		"    Resource  Role    Epoch  Peer   Topic   State   LogEnd  SourceHW  Lag  LagMs  SinceFetchMs\n" +
+		"    orders    mirror      2  node1  orders  ACTIVE    1200      1200    0      0            12\n" +
+		"    orders: peer node1 not answering: node node1: no route (never heard)\n"
+	draw := func(f func(io.Writer, *status.Status) error, st *status.Status) string {
+		var b bytes.Buffer
+		if err := f(&b, st); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	with, _ := startAgent(t, mirrorDoc())
+	without, _ := startAgent(t, healthyDoc())
+	for _, tt := range []struct {
+		args []string
+		view func(io.Writer, *status.Status) error
+		more bool // the mirrors follow
+	}{
+		{nil, render.Counters, true},
+		{[]string{"-n"}, render.Nodes, true},
+		{[]string{"-nvv"}, render.NodesVerbose, false},
+		{[]string{"-l"}, render.Networks, false},
+		{[]string{"-L"}, render.Connections, false},
+	} {
+		code, out, errOut := tetherstat(append(tt.args, "--socket", with)...)
+		want := draw(tt.view, mirrorDoc())
+		if tt.more {
+			want += mirrors
+		}
+		if code != 0 || errOut != "" || out != want {
+			t.Errorf("%q with mirrors: exit %d, stderr %q, output (-want +got):\n%s", tt.args, code, errOut, cmp.Diff(want, out))
+		}
+		code, out, errOut = tetherstat(append(tt.args, "--socket", without)...)
+		if want := draw(tt.view, healthyDoc()); code != 0 || errOut != "" || out != want {
+			t.Errorf("%q without mirrors: exit %d, stderr %q, output (-want +got):\n%s", tt.args, code, errOut, cmp.Diff(want, out))
+		}
+	}
+	// -b says nothing of mirrors (its exit status is the links').
+	if code, out, _ := tetherstat("-b", "--socket", with); code != 0 || strings.Contains(out, "mirror") {
+		t.Errorf("-b with mirrors: exit %d, output:\n%s", code, out)
+	}
+	code, out, _ := tetherstat("--json", "--socket", with)
+	if code != 0 || !cmp.Equal(mirrorDoc().Mirrors, decode(t, out).Mirrors) {
+		t.Errorf("--json: exit %d, mirrors %+v", code, decode(t, out).Mirrors)
 	}
 }

@@ -23,6 +23,9 @@ import (
 
 	"github.com/tether-ha/tether/agent/metrics"
 	"github.com/tether-ha/tether/llt"
+	"github.com/tether-ha/tether/replicator/driver/builtin"
+	"github.com/tether-ha/tether/replicator/mirror"
+	"github.com/tether-ha/tether/replicator/resource"
 	"github.com/tether-ha/tether/testbed"
 )
 
@@ -38,7 +41,7 @@ var alerts = []string{
 	"TetherLinkDown", "TetherPeerJeopardy", "TetherPeerDown", "TetherInterconnectPartitioned",
 	"TetherCrossConnected", "TetherSharedSegment", "TetherMTUMismatch", "TetherLinkFlapping",
 	"TetherLinkLossy", "TetherAuthFailures", "TetherDuplicateNodeID", "TetherAgentDown",
-	"TetherAgentPaused",
+	"TetherAgentPaused", "TetherMirrorLagHigh", "TetherMirrorStalled", "TetherMirrorDiverged",
 }
 
 var annotationKeys = []string{"description", "runbook_url", "summary"}
@@ -85,6 +88,18 @@ func TestPromtoolTestsCatchBrokenRules(t *testing.T) {
 		{"TetherLinkFlapping", "by its reason only", `increase(tether_link_flaps_total[10m]) >= 3`, `increase(tether_link_flaps_total[10m]) >= 30`},
 		{"TetherPeerDown", "naming a label it lacks", `peer {{ $labels.peer }} is DOWN`, `peer {{ $labels.network }} is DOWN`},
 		{"TetherAgentPaused", "with a wrong runbook", "EVENTS.md#agentpaused", "EVENTS.md#agentstart"},
+		{"TetherMirrorLagHigh", "without its for", "for: 2m", "for: 0s"},
+		{"TetherMirrorLagHigh", "below its threshold", "tether_mirror_lag_seconds > 30", "tether_mirror_lag_seconds > 20"},
+		{"TetherMirrorStalled", "on a dead site", "\n            and on(job, instance, node, peer)\n          (tether_node_state{state=~\"OPEN|JEOPARDY\"} == 1)", ""},
+		{"TetherMirrorStalled", "on a paused topic", `state=~"PAUSED|DIVERGED"`, `state=~"DIVERGED"`},
+		{"TetherMirrorStalled", "on the fetcher's state only", "tether_mirror_since_last_fetch_seconds > 10", "tether_mirror_since_last_fetch_seconds > 1e9"},
+		{"TetherMirrorStalled", "on the fetch time only", `tether_mirror_topic_state{state=~"SOURCE_UNAVAILABLE|FAILED"} == 1`, `tether_mirror_topic_state{state=~"SOURCE_UNAVAILABLE|FAILED"} == 2`},
+		{"TetherMirrorStalled", "without its for", "for: 1m", "for: 0s"},
+		{"TetherMirrorStalled", "without the primary's name", "group_left(peer)\n          (tether_resource_role{role=\"mirror\"} == 1)", "group_left()\n          (tether_resource_role{role=\"mirror\"} == 1)"},
+		{"TetherMirrorDiverged", "on old primaries only", `(tether_mirror_topic_state{state="DIVERGED"} == 1)`, `(tether_mirror_topic_state{state="DIVERGED"} == 2)`},
+		{"TetherMirrorDiverged", "on mirror topics only", `tether_resource_role{role="diverged"} == 1`, `tether_resource_role{role="diverged"} == 2`},
+		{"TetherMirrorDiverged", "with a for", "        labels:\n          severity: critical\n        annotations:\n          summary: '{{ $labels.node }}: resource", "        for: 30s\n        labels:\n          severity: critical\n        annotations:\n          summary: '{{ $labels.node }}: resource"},
+		{"TetherMirrorDiverged", "per topic", "max by (job, instance, node, resource, peer) (", "max by (job, instance, node, resource, peer, topic) ("},
 	}
 	for _, m := range mutations {
 		t.Run(m.alert+" "+m.name, func(t *testing.T) {
@@ -227,7 +242,7 @@ func loadRules(t *testing.T) map[string]rule {
 var (
 	stringLitRe  = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 	tetherNameRe = regexp.MustCompile(`(?:^|[^a-zA-Z0-9_:])(tether_[a-zA-Z0-9_:]*)`)
-	matcherRe    = regexp.MustCompile(`\b(state|reason)\s*(=|!=)\s*"([^"]*)"`)
+	matcherRe    = regexp.MustCompile(`\b(state|reason|role)\s*(=~|!~|=|!=)\s*"([^"]*)"`)
 	linkAnchorRe = regexp.MustCompile(`\]\(#([^)]*)\)`)
 )
 
@@ -269,10 +284,20 @@ func TestRulesContract(t *testing.T) {
 			}
 		}
 		for _, m := range matcherRe.FindAllStringSubmatch(r.Expr, -1) {
-			if !stateValues[m[1]][m[3]] {
-				t.Errorf("%s: %s%s%q: no such %s", a, m[1], m[2], m[3], m[1])
+			values := []string{m[3]}
+			if strings.HasSuffix(m[2], "~") { // the regular expressions used are alternatives of values
+				values = strings.Split(m[3], "|")
+			}
+			for _, v := range values {
+				if !stateValues[m[1]][v] {
+					t.Errorf("%s: %s%s%q: no such %s %q", a, m[1], m[2], m[3], m[1], v)
+				}
 			}
 		}
+	}
+	// The one thing the stalled mirror's page must make plain.
+	if d := rules["TetherMirrorStalled"].Annotations["description"]; !strings.Contains(strings.Join(strings.Fields(d), " "), "a stuck replicator, not a dead site") {
+		t.Errorf("TetherMirrorStalled: the description does not say it is a stuck replicator, not a dead site:\n%s", d)
 	}
 }
 
@@ -291,10 +316,17 @@ func exportedNames() map[string]bool {
 	return names
 }
 
-// stateValues are the values of the state and reason labels, from llt:
-// link and node states, and the reasons ("none" for a healthy link).
+// stateValues are the values of the state, reason and role labels, from
+// llt: link and node states, and the reasons ("none" for a healthy
+// link); from the replicator: mirror topic states and resource roles.
 var stateValues = func() map[string]map[string]bool {
-	v := map[string]map[string]bool{"state": {}, "reason": {}}
+	v := map[string]map[string]bool{"state": {}, "reason": {}, "role": {}}
+	for _, s := range topicStates() {
+		v["state"][s] = true
+	}
+	for _, r := range roles() {
+		v["role"][r] = true
+	}
 	for _, s := range linkStates() {
 		v["state"][s] = true
 	}
@@ -314,6 +346,23 @@ func linkStates() []string {
 func nodeStates() []string {
 	return []string{llt.NodeOpen.String(), llt.NodeJeopardy.String(), llt.NodeConnWait.String(),
 		llt.NodeDown.String(), llt.NodePartitioned.String()}
+}
+
+// topicStates are a mirror topic's states: the fetcher's (its String
+// tells where they end) and the builtin driver's own.
+func topicStates() []string {
+	out := []string{builtin.StatePrimary, builtin.StatePendingStopped, builtin.StateStopped}
+	for st := mirror.State(0); !strings.HasPrefix(st.String(), "State("); st++ {
+		out = append(out, st.String())
+	}
+	if !slices.Contains(out, builtin.StateDiverged) {
+		out = append(out, builtin.StateDiverged)
+	}
+	return out
+}
+
+func roles() []string {
+	return []string{string(resource.Primary), string(resource.Mirror), string(resource.Stopped), string(resource.Diverged)}
 }
 
 func reasons() []string {
@@ -449,6 +498,9 @@ var stateSets = map[string]struct {
 	metrics.LinkState:  {"state", linkStates},
 	metrics.LinkReason: {"reason", reasons},
 	metrics.NodeState:  {"state", nodeStates},
+	// The replicator's.
+	metrics.MirrorTopicState: {"state", topicStates},
+	metrics.ResourceRole:     {"role", roles},
 }
 
 // The unit tests cover every alert, firing (with the labels and
