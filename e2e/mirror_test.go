@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"io"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -554,5 +556,30 @@ func TestMirrorThreeNodes(t *testing.T) {
 	}
 	if _, err := m.api[2].Produce(ctx, "audit", vals[:1]); err == nil || !strings.Contains(err.Error(), "read-only mirror topic 'audit'") {
 		t.Errorf("produce on node2's mirror: %v", err)
+	}
+	// What an operator sees on node1: tetherstat's mirror section, and
+	// the metrics Prometheus scrapes.
+	out, err := exec.Command("ip", "netns", "exec", b.NodeNS(1), filepath.Join(binDir, "tetherstat"), "--socket", b.Socket(1)).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "tether mirror information:") ||
+		!regexp.MustCompile(`audit\s+primary\s+1\s+node2\s+audit\s+PRIMARY\s+10000`).Match(out) ||
+		!regexp.MustCompile(`orders\s+mirror\s+1\s+node0\s+orders\s+ACTIVE\s+10000\s+10000\s+0`).Match(out) {
+		t.Errorf("tetherstat on node1: %v\n%s", err, out)
+	}
+	resp, err := testbed.HTTPClient(b.NodeNS(1)).Get("http://127.0.0.1:9187/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`tether_mirror_lag_records{node="node1",resource="orders",topic="orders"} 0`,
+		`tether_mirror_log_end_offset{node="node1",resource="orders",topic="orders"} 10000`,
+		`tether_mirror_topic_state{node="node1",resource="orders",state="ACTIVE",topic="orders"} 1`,
+		`tether_resource_role{node="node1",peer="node2",resource="audit",role="primary"} 1`,
+		`tether_mirror_confirmed_offset{node="node1",resource="audit",topic="audit"} 10000`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("node1's metrics lack %s", want)
+		}
 	}
 }
