@@ -53,6 +53,11 @@ var (
 		{"PARTITIONED", "purple"}, {"DOWN", "red"},
 	}
 	LocalStates = []State{{"OPEN", "green"}, {"JEOPARDY", "orange"}, {"DOWN", "red"}}
+	// MirrorStates are a mirror topic's states (docs/METRICS.md).
+	MirrorStates = []State{
+		{"PRIMARY", "green"}, {"ACTIVE", "green"}, {"PENDING_STOPPED", "blue"}, {"STOPPED", "blue"},
+		{"PAUSED", "yellow"}, {"SOURCE_UNAVAILABLE", "orange"}, {"FAILED", "red"}, {"DIVERGED", "red"},
+	}
 )
 
 // Label selectors by what the metric is labelled with: Grafana expands a
@@ -275,6 +280,28 @@ func Dashboard() (dashboard.Dashboard, error) {
 		`max by (node, peer, network, direction) (tether_tcp_connection_up{`+selLink+`})`, legendLink+" {{direction}}",
 		[]State{{"down", "red"}, {"connected", "green"}}).
 		Span(24).Height(8))
+
+	b.row("Mirrors")
+	b.add(stateTimeline("Mirror topic states",
+		"Each topic of each resource on each node: PRIMARY where it is written, ACTIVE where it is mirrored and fetching; "+
+			"PAUSED by an operator, SOURCE_UNAVAILABLE (the primary does not answer), FAILED, DIVERGED (an operator must act: "+
+			"`tetherctl mirror describe`).",
+		stateCode("tether_mirror_topic_state", selNode, "node, resource, topic", MirrorStates), "{{node}} {{resource}}/{{topic}}",
+		MirrorStates).
+		Span(24).Height(8))
+	b.add(timeseriesPanel("Mirror lag",
+		"How far each mirror topic is behind its primary: the age of its oldest record not yet mirrored. A forced failover gives "+
+			"this up (acks: local); TetherMirrorLagHigh fires above 30 s.",
+		"s",
+		query(`tether_mirror_lag_seconds{`+selNode+`}`, "{{node}} {{resource}}/{{topic}}")).
+		Min(0).
+		Span(12).Height(8))
+	b.add(timeseriesPanel("Mirror throughput",
+		"Bytes of record batches appended to mirror topics per second, per node and topic.",
+		"Bps",
+		query(`rate(tether_mirror_bytes_total{`+selNode+`}[$__rate_interval])`, "{{node}} {{resource}}/{{topic}}")).
+		Min(0).
+		Span(12).Height(8))
 
 	if b.err != nil {
 		return dashboard.Dashboard{}, b.err

@@ -453,9 +453,10 @@ func TestMetricNames(t *testing.T) {
 func TestStateSets(t *testing.T) {
 	docs := readMetricsDoc(t)
 	for metric, states := range map[string][]State{
-		metrics.LinkState:  LinkStates,
-		metrics.NodeState:  NodeStates,
-		metrics.LocalState: LocalStates,
+		metrics.LinkState:        LinkStates,
+		metrics.NodeState:        NodeStates,
+		metrics.LocalState:       LocalStates,
+		metrics.MirrorTopicState: MirrorStates,
 	} {
 		var ours []string
 		for _, s := range states {
