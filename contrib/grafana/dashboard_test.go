@@ -334,7 +334,7 @@ type metricDoc struct {
 	states []string
 }
 
-var upperList = regexp.MustCompile(`[A-Z]+(?:, [A-Z]+)+`)
+var upperList = regexp.MustCompile(`[A-Z][A-Z_]*(?:, [A-Z][A-Z_]*)+`)
 
 // readMetricsDoc parses the metric tables of docs/METRICS.md: the types
 // and labels there are what the exporter promises.
