@@ -151,6 +151,7 @@ type producer struct {
 	mu    sync.Mutex
 	acked []ackedBatch
 	errs  int
+	slow  time.Duration // the longest acknowledged produce
 	stop  chan struct{}
 	done  chan struct{}
 }
@@ -172,13 +173,16 @@ func (m *mirrorBed) produce(i int, topic string, batch int, prefix string) *prod
 				raw[k] = []byte(vals[k])
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			t0 := time.Now()
 			r, err := m.api[i].Produce(ctx, topic, raw)
+			took := time.Since(t0)
 			cancel()
 			p.mu.Lock()
 			if err != nil {
 				p.errs++
 			} else {
 				p.acked = append(p.acked, ackedBatch{r.BaseOffset, vals})
+				p.slow = max(p.slow, took)
 			}
 			p.mu.Unlock()
 			if err != nil {
@@ -322,6 +326,9 @@ func TestMirrorReplicates(t *testing.T) {
 	before := m.topic(1, "orders", "orders")
 	p := m.produce(0, "orders", 50, "during-pull")
 	m.waitFor("some produces", 10*time.Second, func() bool { return p.count() >= 20 })
+	p.mu.Lock()
+	p.slow = 0
+	p.mu.Unlock()
 	pull := m.CablePull(1, "hb0")
 	mark := p.count()
 	// Held long enough for every timer (tcp idle timeout, peerinact) to
@@ -348,7 +355,13 @@ func TestMirrorReplicates(t *testing.T) {
 	if got, want := after.Records-before.Records, after.LogEndOffset-before.LogEndOffset; got != want {
 		t.Errorf("%d records appended for %d new offsets: a resync or duplicate fetch", got, want)
 	}
-	t.Logf("cable pull: %d batches acknowledged (acks: mirror), %d produce errors", len(acked), p.errs)
+	t.Logf("cable pull: %d batches acknowledged (acks: mirror), %d produce errors, slowest %v", len(acked), p.errs, p.slow)
+	// The stream on hb0 is closed when its carrier goes, so the fetch in
+	// flight moves to hb1 at once; left to time out (2 s) it would hold
+	// an acks: mirror produce that long.
+	if p.errs > 0 || p.slow > time.Second {
+		t.Errorf("during the pull: %d produces failed, the slowest took %v (want none, under 1 s)", p.errs, p.slow)
+	}
 
 	// Promote at lag 0 (audit, acks: local): the old primary is stopped.
 	out, _, err = m.ctl2(1, "mirror", "promote", "audit", "--json")
