@@ -96,8 +96,9 @@ deb:
 	  -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(BIN)/deb | cut -f1)/" contrib/debian/control.in > $(BIN)/deb/DEBIAN/control
 	dpkg-deb --root-owner-group --build $(BIN)/deb $(DEBDIR)/tether_$(DEBVERSION)_$$(dpkg --print-architecture).deb
 
-# Benchmarks (root; about 40 minutes). Pass flags to the programs with
-# DETECT_FLAGS, REASONS_FLAGS and TCP_FLAGS, e.g. make bench TCP_FLAGS='-only msg -count 500'.
+# Benchmarks (root; about 70 minutes). Pass flags to the programs with
+# DETECT_FLAGS, REASONS_FLAGS, TCP_FLAGS, OPERATE_FLAGS and MIRROR_FLAGS,
+# e.g. make bench TCP_FLAGS='-only msg -count 500' MIRROR_FLAGS='-gib 0.25'.
 bench: build
 	./.ci/deps --bench
 	mkdir -p bench/results
@@ -106,6 +107,7 @@ bench: build
 	$(GO) run ./bench/reasons -bin $(BIN) -out bench/results $(REASONS_FLAGS)
 	$(GO) run ./bench/tcp -bin $(BIN) -out bench/results $(TCP_FLAGS)
 	$(GO) run ./bench/operate -bin $(BIN) -out bench/results $(OPERATE_FLAGS)
+	$(GO) run ./bench/mirror -bin $(BIN) -out bench/results $(MIRROR_FLAGS)
 
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tether-ha/tether/agent/config"
 	"github.com/tether-ha/tether/replicator/topicapi"
 )
 
@@ -79,5 +81,15 @@ func TestReplicatorDirUnusable(t *testing.T) {
 	err := d.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "replicator.dir "+file+"/sub") {
 		t.Fatalf("Run with an unusable replicator.dir: %v", err)
+	}
+}
+
+func TestProcs(t *testing.T) {
+	if got := Procs(&config.Config{}); got != 1 {
+		t.Errorf("without a replicator: %d Ps, want 1", got)
+	}
+	want := min(2, runtime.NumCPU())
+	if got := Procs(&config.Config{Replicator: &config.Replicator{}}); got != want {
+		t.Errorf("with a replicator: %d Ps, want %d", got, want)
 	}
 }

@@ -22,11 +22,12 @@ import (
 )
 
 func main() {
-	// One P: an agent's work is a few microseconds per frame, and a second
-	// P costs a thread wakeup for nothing on most frames (measured: idle
-	// 0.45 % -> 0.40 % of a core). Readers yield every few dozen frames in
-	// a row, so a flood on one network cannot hold off the heartbeats
-	// (e2e TestFloodOfForgedFrames). GOMAXPROCS in the environment wins.
+	// One P until the configuration is read (agent.Procs: two with a
+	// replicator): an agent's work is a few microseconds per frame, and a
+	// second P costs a thread wakeup for nothing on most frames. Readers
+	// yield every few dozen frames in a row, so a flood on one network
+	// cannot hold off the heartbeats (e2e TestFloodOfForgedFrames).
+	// GOMAXPROCS in the environment wins.
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
@@ -120,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// The daemon never waits for its log output (a stalled journald must
 	// not stop heartbeats): it queues records, and drops and counts them
 	// when the queue is full.
-	d := &agent.Daemon{ConfigPath: *configPath, Log: slog.New(h), Reload: reload}
+	d := &agent.Daemon{ConfigPath: *configPath, Log: slog.New(h), Reload: reload, SetProcs: os.Getenv("GOMAXPROCS") == ""}
 	if err := d.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "tetherd: %v\n", err)
 		return 1

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -236,7 +237,11 @@ func (s *Server) produce(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	values, err := DecodeProduce(r.Body)
+	decode := DecodeProduce
+	if ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(ct) == ContentTypeRecords {
+		decode = DecodeProduceBinary
+	}
+	values, err := decode(r.Body)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -266,3 +266,29 @@ func TestShutdownEndsLongPoll(t *testing.T) {
 		t.Fatal("still listening after shutdown")
 	}
 }
+
+// Both produce bodies reach the same log: the binary one (the client's)
+// and JSON (curl's); a binary body that lies about a length is a 400.
+func TestProduceBodies(t *testing.T) {
+	c, _ := serve(t)
+	ctx := context.Background()
+	if _, err := c.CreateTopic(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	bin := []byte{0, 0xff, 'x'}
+	if r, err := c.Produce(ctx, "b", [][]byte{[]byte("text"), bin}); err != nil || r.BaseOffset != 0 || r.Count != 2 {
+		t.Fatalf("binary produce: %+v %v", r, err)
+	}
+	if r, err := c.ProduceJSON(ctx, "b", [][]byte{[]byte("json"), bin}); err != nil || r.BaseOffset != 2 {
+		t.Fatalf("JSON produce: %+v %v", r, err)
+	}
+	f, err := c.Consume(ctx, "b", 0, 0, 0)
+	if err != nil || len(f.Records) != 4 || string(f.Records[0].Value) != "text" || !bytes.Equal(f.Records[1].Value, bin) ||
+		string(f.Records[2].Value) != "json" || !bytes.Equal(f.Records[3].Value, bin) {
+		t.Fatalf("consumed %+v %v", f.Records, err)
+	}
+	err = c.send(ctx, http.MethodPost, "/v1/topics/b/records", ContentTypeRecords, []byte{10, 'a'}, nil)
+	if !IsStatus(err, http.StatusBadRequest) || !strings.Contains(err.Error(), "cut short") {
+		t.Errorf("a short record: %v", err)
+	}
+}

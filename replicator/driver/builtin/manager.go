@@ -41,7 +41,8 @@ type Config struct {
 	// MaxMessage is the largest stream message; fetches are sized below
 	// it. 8 MiB.
 	MaxMessage int
-	// FetchBytes is what a mirror asks for per fetch; 1 MiB.
+	// FetchBytes is what a mirror asks for per fetch; 4 MiB (fewer
+	// round trips and fsyncs per MB: the mirror is latency-bound).
 	FetchBytes uint32
 	// MaxWait is the primary's long-poll at its log end; 200ms.
 	MaxWait time.Duration
@@ -89,7 +90,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.MaxMessage = 8 << 20
 	}
 	if cfg.FetchBytes == 0 {
-		cfg.FetchBytes = 1 << 20
+		cfg.FetchBytes = 4 << 20
 	}
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = mirror.DefaultMaxWait
