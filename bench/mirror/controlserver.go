@@ -37,7 +37,7 @@ func controlMain(args []string) {
 		fmt.Fprintf(os.Stderr, "usage: %s ADDR FILE FORWARD-URL\n", controlArg)
 		os.Exit(2)
 	}
-	runtime.GOMAXPROCS(1) // as tetherd
+	runtime.GOMAXPROCS(min(2, runtime.NumCPU())) // as tetherd with a replicator (agent.Procs)
 	f, err := os.OpenFile(args[1], os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -48,9 +48,14 @@ func controlMain(args []string) {
 	var end int64
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, topicapi.MaxProduceBody))
+		ctype := r.Header.Get("Content-Type")
+		decode := topicapi.DecodeProduce
+		if ctype == topicapi.ContentTypeRecords {
+			decode = topicapi.DecodeProduceBinary
+		}
 		var vals [][]byte
 		if err == nil {
-			vals, err = topicapi.DecodeProduce(bytes.NewReader(body))
+			vals, err = decode(bytes.NewReader(body))
 		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -67,7 +72,7 @@ func controlMain(args []string) {
 			err = f.Sync()
 		}
 		if err == nil && args[2] != "" {
-			err = forward(next, args[2]+r.URL.Path, body)
+			err = forward(next, args[2]+r.URL.Path, ctype, body)
 		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -87,8 +92,8 @@ func controlMain(args []string) {
 }
 
 // forward POSTs body to url and waits for a 200.
-func forward(c *http.Client, url string, body []byte) error {
-	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
+func forward(c *http.Client, url, ctype string, body []byte) error {
+	resp, err := c.Post(url, ctype, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.pprof, "pprof", "", "throughput, latency, acks: run tetherd with --pprof and write both agents' CPU profiles and this program's over the sustained phase and each paced run to `dir`")
 	fs.StringVar(&o.bin, "bin", "bin", "`dir`ectory holding tetherd (make build)")
 	fs.StringVar(&o.out, "out", "bench/results", "`dir`ectory for mirror.json, mirror.md and logs/")
-	procs := fs.String("agent-procs", "", "GOMAXPROCS of the agents (`N`); empty: tetherd's own default (1)")
+	procs := fs.String("agent-procs", "", "GOMAXPROCS of the agents (`N`); empty: tetherd's own default (agent.Procs: 2 with a replicator)")
 	err := fs.Parse(args)
 	switch {
 	case err != nil:

@@ -45,7 +45,7 @@ type OptionsRecord struct {
 }
 
 func (o options) record() OptionsRecord {
-	procs := "1 (tetherd's default)"
+	procs := "2 (tetherd's default with a replicator, agent.Procs)"
 	if o.agentProcs > 0 {
 		procs = strconv.Itoa(o.agentProcs)
 	}
