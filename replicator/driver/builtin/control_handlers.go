@@ -44,6 +44,8 @@ func (r *res) control(ctx context.Context, req request) reply {
 // freeze stops writes on the primary for the mirror's promote and answers
 // the durable end of every topic and the consumer offsets to sync.
 func (r *res) freeze(req request) reply {
+	r.gateMu.Lock()
+	defer r.gateMu.Unlock()
 	r.mu.Lock()
 	role := r.st.RoleOf(r.self())
 	switch {
@@ -62,7 +64,7 @@ func (r *res) freeze(req request) reply {
 	r.mu.Unlock()
 	// After regate no produce is appending; those that appended are
 	// made durable here, so the ends cover every record ever accepted.
-	if err := r.regate(); err != nil {
+	if err := r.regateLocked(); err != nil {
 		return reply{Error: err.Error()}
 	}
 	rep := reply{Ends: map[string]uint64{}, Groups: map[string]map[string]int64{}}
@@ -85,6 +87,8 @@ func (r *res) freeze(req request) reply {
 // demoted: the mirror completed a graceful promote. A node that was not
 // frozen for it may have taken writes the new primary lacks: DIVERGED.
 func (r *res) demoted(req request) reply {
+	r.gateMu.Lock()
+	defer r.gateMu.Unlock()
 	r.mu.Lock()
 	if req.Primary != req.From || req.Epoch <= r.st.Epoch {
 		r.mu.Unlock()
@@ -113,8 +117,8 @@ func (r *res) demoted(req request) reply {
 		return reply{Error: err.Error()}
 	}
 	r.acks.reset()
+	r.regateLocked()
 	r.m.cfg.Log.Warn(why, "event", ev, "resource", r.cfg.Name, "epoch", req.Epoch, "primary", req.From)
-	r.regate()
 	r.poke()
 	return reply{}
 }

@@ -105,6 +105,13 @@ func (r *res) poke() {
 func (r *res) regate() error {
 	r.gateMu.Lock()
 	defer r.gateMu.Unlock()
+	return r.regateLocked()
+}
+
+// regateLocked is regate with gateMu held: a transition that makes this
+// node less writable holds gateMu from its state change to its gates, so
+// nobody sees the new role while the old gate still takes writes.
+func (r *res) regateLocked() error {
 	r.mu.Lock()
 	role := r.st.RoleOf(r.self())
 	g := topics.Gate{Role: topics.RolePrimary, Epoch: r.st.Epoch}
@@ -361,6 +368,8 @@ func (r *res) exchangeView(ctx context.Context) (view, error) {
 // learn acts on the peer's view: a higher epoch with another primary
 // demotes a primary that did not know (DIVERGED) and updates a mirror.
 func (r *res) learn(pv view) {
+	r.gateMu.Lock()
+	defer r.gateMu.Unlock()
 	r.mu.Lock()
 	r.peerView, r.peerAt = &pv, r.m.cfg.Now()
 	st := r.st
@@ -395,7 +404,7 @@ func (r *res) learn(pv view) {
 		r.frozen = nil
 		r.mu.Unlock()
 		r.m.cfg.Log.Warn("promote abandoned by the mirror: writes resume", "event", EvUnfrozen, "resource", r.cfg.Name, "mirror", r.peer)
-		r.regate()
+		r.regateLocked()
 		return
 	case pv.Epoch == st.Epoch && pv.Primary == r.peer && role == resource.Primary:
 		r.mu.Unlock()
@@ -426,7 +435,7 @@ func (r *res) learn(pv view) {
 	case "stopped":
 		ev = EvStopped
 	}
+	r.regateLocked()
 	r.m.cfg.Log.Warn(why, "event", ev, "resource", r.cfg.Name, "epoch", st.Epoch, "primary", st.Primary)
-	r.regate()
 	r.poke()
 }
