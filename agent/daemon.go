@@ -128,6 +128,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	// whatever reason: the status server, key reloads and the watchdog (a
 	// dead engine must not look alive to systemd). Cancel first, then wait.
 	runCtx, cancel := context.WithCancelCause(ctx)
+	if repl != nil && repl.mgr != nil {
+		// Set before any goroutine that reads them starts (the status
+		// server reads mirrorStatus, the channels streamHandler).
+		mgr := repl.mgr
+		a.mirrorStatus = mgr.Status
+		a.streamHandler = func(peer string, s builtin.Stream) { mgr.ServeStream(runCtx, peer, s) }
+	}
 	var wg sync.WaitGroup
 	defer func() {
 		cancel(nil)
@@ -164,8 +171,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if repl != nil && repl.mgr != nil {
 		mgr := repl.mgr
-		a.mirrorStatus = mgr.Status
-		a.streamHandler = func(peer string, s builtin.Stream) { mgr.ServeStream(runCtx, peer, s) }
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
