@@ -131,81 +131,44 @@ func runMirror(ctx context.Context, e *env, args []string) int {
 	if cmd != "pause" && cmd != "resume" && cmd != "create" && len(topicsFlag) > 0 {
 		return usageErr(e.stderr, "mirror", "--topic is for create, pause and resume; "+cmd+" acts on every topic of the resource")
 	}
-	switch cmd {
-	case "describe":
-		r, err := c.Mirror(ctx, name)
+	// show prints an answer: its JSON with --json, else text.
+	show := func(v any, err error, text func()) int {
 		if err != nil {
 			return topicFailure(e.stderr, err, *api)
 		}
 		if *asJSON {
-			return printJSON(e.stdout, r)
+			return printJSON(e.stdout, v)
 		}
-		describeMirror(e.stdout, r)
+		text()
 		return exitOK
+	}
+	switch cmd {
+	case "describe":
+		r, err := c.Mirror(ctx, name)
+		return show(r, err, func() { describeMirror(e.stdout, r) })
 	case "create":
 		if len(topicsFlag) != 1 {
 			return usageErr(e.stderr, "mirror", "create needs one --topic")
 		}
 		r, err := c.AddMirrorTopic(ctx, name, topicsFlag[0])
-		if err != nil {
-			return topicFailure(e.stderr, err, *api)
-		}
-		if *asJSON {
-			return printJSON(e.stdout, r)
-		}
-		fmt.Fprintf(e.stdout, "Created mirror topic %s of resource %s.\n", topicsFlag[0], name)
-		return exitOK
+		return show(r, err, func() { fmt.Fprintf(e.stdout, "Created mirror topic %s of resource %s.\n", topicsFlag[0], name) })
 	case "pause", "resume":
 		f := c.PauseMirror
 		if cmd == "resume" {
 			f = c.ResumeMirror
 		}
 		r, err := f(ctx, name, topicsFlag)
-		if err != nil {
-			return topicFailure(e.stderr, err, *api)
-		}
-		if *asJSON {
-			return printJSON(e.stdout, r)
-		}
-		describeMirror(e.stdout, r)
-		return exitOK
+		return show(r, err, func() { describeMirror(e.stdout, r) })
 	case "promote", "reverse-and-start":
 		fmt.Fprintf(e.stderr, "Calculating max offset and ms lag for the mirror topics of %s: freezing the primary's writes.\n", name)
 		res, err := c.Promote(ctx, name, *timeout, cmd == "reverse-and-start")
-		if err != nil {
-			return topicFailure(e.stderr, err, *api)
-		}
-		return printPromote(e.stdout, res, *asJSON)
+		return show(res, err, func() { printPromote(e.stdout, res) })
 	case "failover":
 		res, err := c.Failover(ctx, name)
-		if err != nil {
-			return topicFailure(e.stderr, err, *api)
-		}
-		return printPromote(e.stdout, res, *asJSON)
+		return show(res, err, func() { printPromote(e.stdout, res) })
 	case "truncate-and-restore":
 		res, err := c.TruncateAndRestore(ctx, name, *timeout)
-		if err != nil {
-			return topicFailure(e.stderr, err, *api)
-		}
-		if *asJSON {
-			return printJSON(e.stdout, res)
-		}
-		fmt.Fprintf(e.stdout, "Resource %s now mirrors %s at epoch %d.\n", res.Resource, res.Primary, res.Epoch)
-		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "Topic\tLogEndBefore\tTruncatedTo\tRecordsTruncated\tExportedTo")
-		for _, c := range res.Cuts {
-			file := c.File
-			if file == "" {
-				file = "-"
-			}
-			before := c.From
-			if c.Records == 0 {
-				before, c.To = 0, 0
-			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", c.Topic, before, c.To, c.Records, file)
-		}
-		tw.Flush()
-		return exitOK
+		return show(res, err, func() { printRestore(e.stdout, res) })
 	}
 	return usageErr(e.stderr, "mirror", fmt.Sprintf("unknown command %q", cmd))
 }
@@ -239,10 +202,7 @@ func describeMirror(w io.Writer, r builtin.ResourceStatus) {
 	}
 }
 
-func printPromote(w io.Writer, res builtin.PromoteResult, asJSON bool) int {
-	if asJSON {
-		return printJSON(w, res)
-	}
+func printPromote(w io.Writer, res builtin.PromoteResult) {
 	fmt.Fprintf(w, "%s of %s done: this node is the primary at epoch %d (was %d, primary %s).\n",
 		res.Kind, res.Resource, res.EpochAfter, res.EpochBefore, res.OldPrimary)
 	if res.Note != "" {
@@ -254,5 +214,19 @@ func printPromote(w io.Writer, res builtin.PromoteResult, asJSON bool) int {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", t.Topic, t.LogEndOffset, t.HighWatermark, t.LagRecords, t.LagMs)
 	}
 	tw.Flush()
-	return exitOK
+}
+
+// printRestore prints what truncate-and-restore cut, a line a topic.
+func printRestore(w io.Writer, res builtin.RestoreResult) {
+	fmt.Fprintf(w, "Resource %s now mirrors %s at epoch %d.\n", res.Resource, res.Primary, res.Epoch)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Topic\tLogEndBefore\tTruncatedTo\tRecordsTruncated\tExportedTo")
+	for _, c := range res.Cuts {
+		file := c.File
+		if file == "" {
+			file = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", c.Topic, c.From, c.To, c.Records, file)
+	}
+	tw.Flush()
 }

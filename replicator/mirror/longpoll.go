@@ -27,16 +27,20 @@ const DefaultMaxWait = 200 * time.Millisecond
 // caught-up mirror learns of a new batch as soon as it is durable instead
 // of on its next poll. Safe for concurrent use.
 type Server struct {
-	lookup func(topic string) (*logstore.Log, bool)
+	lookup Lookup
 	opt    ServerOptions
 
 	mu   sync.Mutex
 	wake chan struct{} // closed by Notify, then replaced
 }
 
-// NewServer serves the logs lookup finds; an unknown topic is answered
-// ErrUnknownTopic.
-func NewServer(lookup func(topic string) (*logstore.Log, bool), opt ServerOptions) *Server {
+// Lookup finds the log a fetch of topic is served from, or says why not:
+// ErrUnknownTopic, or ErrNotPrimary where this node holds the topic but
+// is not its primary now.
+type Lookup func(topic string) (*logstore.Log, ErrorCode)
+
+// NewServer serves the logs lookup finds.
+func NewServer(lookup Lookup, opt ServerOptions) *Server {
 	if opt.MaxWait == 0 {
 		opt.MaxWait = DefaultMaxWait
 	}
@@ -62,9 +66,9 @@ func (s *Server) waitChan() <-chan struct{} {
 // Answer serves req, waiting up to MaxWait while the fetch offset is at the
 // primary's durable end. On ctx's end it returns the empty answer it has.
 func (s *Server) Answer(ctx context.Context, req FetchRequest) FetchResponse {
-	log, ok := s.lookup(req.Topic)
-	if !ok {
-		return FetchResponse{Session: req.Session, Correlation: req.Correlation, Error: ErrUnknownTopic}
+	log, code := s.lookup(req.Topic)
+	if code != ErrNone {
+		return FetchResponse{Session: req.Session, Correlation: req.Correlation, Error: code}
 	}
 	if s.opt.MaxBytes > 0 && (req.MaxBytes == 0 || req.MaxBytes > s.opt.MaxBytes) {
 		req.MaxBytes = s.opt.MaxBytes

@@ -26,8 +26,9 @@ type RunnerConfig struct {
 	OnAppend func(topic string)
 	Now      func() time.Time // time.Now
 	// MaxMessage is the largest answer the transport carries;
-	// MaxTransportMessage (the message API's) when zero. Every request's
-	// MaxBytes is kept below it.
+	// DefaultMaxMessage when zero. Every request's MaxBytes is kept below
+	// it (a batch larger than that still comes whole: Read returns at
+	// least one).
 	MaxMessage int
 }
 
@@ -91,7 +92,7 @@ func NewRunner(cfg RunnerConfig, topics ...MirrorTopic) (*Runner, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.MaxMessage <= 0 {
-		cfg.MaxMessage = MaxTransportMessage
+		cfg.MaxMessage = DefaultMaxMessage
 	}
 	if cfg.MaxMessage <= 2*responseReserve {
 		return nil, fmt.Errorf("mirror: runner MaxMessage %d is too small", cfg.MaxMessage)

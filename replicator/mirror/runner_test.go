@@ -46,9 +46,13 @@ func (m *memTransport) roll() (drop, after bool, delay time.Duration) {
 
 var errDropped = errors.New("test: message dropped")
 
+// testMaxMessage is a small transport (the message API's size), so that a
+// Runner must page: no answer over it may come back.
+const testMaxMessage = 60 << 10
+
 func (m *memTransport) Fetch(ctx context.Context, req []byte) ([]byte, error) {
 	m.calls.Add(1)
-	if len(req) > MaxTransportMessage {
+	if len(req) > testMaxMessage {
 		m.oversize.Add(1)
 	}
 	drop, after, delay := m.roll()
@@ -63,7 +67,7 @@ func (m *memTransport) Fetch(ctx context.Context, req []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(resp) > MaxTransportMessage {
+	if len(resp) > testMaxMessage {
 		m.oversize.Add(1)
 	}
 	if drop {
@@ -73,8 +77,13 @@ func (m *memTransport) Fetch(ctx context.Context, req []byte) ([]byte, error) {
 	return resp, nil
 }
 
-func oneTopic(name string, l *logstore.Log) func(string) (*logstore.Log, bool) {
-	return func(topic string) (*logstore.Log, bool) { return l, topic == name }
+func oneTopic(name string, l *logstore.Log) Lookup {
+	return func(topic string) (*logstore.Log, ErrorCode) {
+		if topic != name {
+			return nil, ErrUnknownTopic
+		}
+		return l, ErrNone
+	}
 }
 
 // produce appends n records in batches of 1..64, syncing and notifying
@@ -145,7 +154,7 @@ func mirrorWhileProducing(t *testing.T, failRate float64) {
 	srv := NewServer(oneTopic("t", p), ServerOptions{MaxWait: 50 * time.Millisecond})
 	tr := newMemTransport(srv, failRate, 200*time.Microsecond)
 	var wakes atomic.Int64
-	r, err := NewRunner(RunnerConfig{Transport: tr, OnAppend: func(topic string) {
+	r, err := NewRunner(RunnerConfig{Transport: tr, MaxMessage: testMaxMessage, OnAppend: func(topic string) {
 		if topic == "t" {
 			wakes.Add(1)
 		}
@@ -170,7 +179,7 @@ func mirrorWhileProducing(t *testing.T, failRate float64) {
 		t.Fatalf("%d OnAppend calls for %d fetches", wakes.Load(), st.Fetches)
 	}
 	if tr.oversize.Load() != 0 {
-		t.Fatalf("%d messages over %d bytes", tr.oversize.Load(), MaxTransportMessage)
+		t.Fatalf("%d messages over %d bytes", tr.oversize.Load(), testMaxMessage)
 	}
 	if failRate > 0 && (tr.dropped.Load() == 0 || st.FetchErrors == 0) {
 		t.Fatalf("no failures injected: dropped %d errors %d", tr.dropped.Load(), st.FetchErrors)
@@ -225,9 +234,11 @@ func TestRunnerCancelStopsEverything(t *testing.T) {
 		logs[name] = openLog(t)
 		topics = append(topics, MirrorTopic{Log: openLog(t), Config: Config{Topic: name}})
 	}
-	srv := NewServer(func(topic string) (*logstore.Log, bool) {
-		l, ok := logs[topic]
-		return l, ok && topic != "t3" // t3: unknown, so it backs off
+	srv := NewServer(func(topic string) (*logstore.Log, ErrorCode) {
+		if l, ok := logs[topic]; ok && topic != "t3" { // t3: unknown, so it backs off
+			return l, ErrNone
+		}
+		return nil, ErrUnknownTopic
 	}, ServerOptions{MaxWait: time.Minute})
 	r, err := NewRunner(RunnerConfig{Transport: srv, RequestTimeout: time.Hour}, topics...)
 	if err != nil {
@@ -278,7 +289,7 @@ func TestRunnerStopsOnFailed(t *testing.T) {
 		return FetchResponse{Session: req.Session, Correlation: req.Correlation, HighWatermark: 10, LogEndOffset: 10,
 			Batches: []byte("not a batch, not even close to one")}.Encode()
 	})
-	r, err := NewRunner(RunnerConfig{Transport: tr}, MirrorTopic{Log: m, Config: Config{Topic: "t"}})
+	r, err := NewRunner(RunnerConfig{Transport: tr, MaxMessage: testMaxMessage}, MirrorTopic{Log: m, Config: Config{Topic: "t"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +319,7 @@ func TestRunnerBacksOff(t *testing.T) {
 		mu.Unlock()
 		return nil, errDropped
 	})
-	r, err := NewRunner(RunnerConfig{Transport: tr, MinBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond},
+	r, err := NewRunner(RunnerConfig{Transport: tr, MaxMessage: testMaxMessage, MinBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond},
 		MirrorTopic{Log: openLog(t), Config: Config{Topic: "t"}})
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ const DefaultMaxBytes = 1 << 20
 // fetch): first the epoch check, then the offset range, then batches up to
 // MaxBytes and never past the high watermark, so a mirror only ever holds
 // what is durable on the primary. The caller fills in GroupOffsets when it
-// wants them synced, and answers ErrUnknownTopic / ErrNotPrimary itself.
+// wants them synced; Server's Lookup answers ErrUnknownTopic / ErrNotPrimary.
 //
 // The log's offsets are read one call at a time; a concurrent append only
 // makes the answer slightly stale, which the next fetch corrects.

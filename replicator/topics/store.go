@@ -124,9 +124,6 @@ func (s *Store) groupsDir() string { return filepath.Join(s.dir, "groups") }
 // Dir is the store's directory.
 func (s *Store) Dir() string { return s.dir }
 
-// Epoch is the epoch stamped on produced batches.
-func (s *Store) Epoch() uint32 { return s.opt.Epoch }
-
 func (s *Store) closeLogs() error {
 	var err error
 	for _, t := range s.topics {

@@ -39,7 +39,7 @@ type Config struct {
 	// view (epoch, primary, role); 1s.
 	ViewEvery time.Duration
 	// MaxMessage is the largest stream message; fetches are sized below
-	// it. 8 MiB.
+	// it. mirror.DefaultMaxMessage.
 	MaxMessage int
 	// FetchBytes is what a mirror asks for per fetch; 4 MiB (fewer
 	// round trips and fsyncs per MB: the mirror is latency-bound).
@@ -87,7 +87,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.ViewEvery = time.Second
 	}
 	if cfg.MaxMessage <= 0 {
-		cfg.MaxMessage = 8 << 20
+		cfg.MaxMessage = mirror.DefaultMaxMessage
 	}
 	if cfg.FetchBytes == 0 {
 		cfg.FetchBytes = 4 << 20
@@ -175,13 +175,19 @@ func (m *Manager) addTopic(topic string, r *res) {
 // servedLog is the mirror server's lookup: a topic's log, only where this
 // node is its resource's primary (frozen for a promote included: the
 // final sync needs it).
-func (m *Manager) servedLog(topic string) (*logstore.Log, bool) {
+func (m *Manager) servedLog(topic string) (*logstore.Log, mirror.ErrorCode) {
 	r := m.topicRes(topic)
-	if r == nil || !r.serves() {
-		return nil, false
+	if r == nil {
+		return nil, mirror.ErrUnknownTopic
+	}
+	if !r.serves() {
+		return nil, mirror.ErrNotPrimary
 	}
 	l, err := m.cfg.Store.Log(topic)
-	return l, err == nil
+	if err != nil {
+		return nil, mirror.ErrUnknownTopic
+	}
+	return l, mirror.ErrNone
 }
 
 // ServeStream answers one peer's requests on s until it fails or ctx
@@ -248,9 +254,6 @@ func (m *Manager) answer(ctx context.Context, peer string, msg []byte) ([]byte, 
 	rctx, cancel := context.WithTimeout(ctx, m.cfg.RequestTimeout)
 	defer cancel()
 	resp := m.srv.Answer(rctx, req)
-	if resp.Error == mirror.ErrUnknownTopic && r != nil {
-		resp.Error = mirror.ErrNotPrimary
-	}
 	if resp.Error == mirror.ErrNone && resp.Diverging == nil {
 		resp.GroupOffsets = m.cfg.Store.GroupOffsets(req.Topic)
 	}

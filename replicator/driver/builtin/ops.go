@@ -131,24 +131,19 @@ func (m *Manager) Promote(ctx context.Context, name string, timeout time.Duratio
 	if reverse {
 		kind = "reverse-and-start"
 	}
-	r.mu.Lock()
-	if len(r.st.Paused) > 0 {
-		p := slices.Clone(r.st.Paused)
-		r.mu.Unlock()
-		return PromoteResult{}, fmt.Errorf("%w: %v of resource %q: a paused mirror cannot reach lag 0; resume it first (or failover)", ErrPaused, p, name)
+	epoch, release, err := r.claim(func() error {
+		if len(r.st.Paused) > 0 {
+			return fmt.Errorf("%w: %v of resource %q: a paused mirror cannot reach lag 0; resume it first (or failover)", ErrPaused, r.st.Paused, name)
+		}
+		if r.runner == nil {
+			return fmt.Errorf("%w: resource %q is not mirroring now (starting)", ErrWrongRole, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return PromoteResult{}, err
 	}
-	if r.promoting || r.runner == nil {
-		r.mu.Unlock()
-		return PromoteResult{}, fmt.Errorf("%w: resource %q is not mirroring now (a promote in progress, or starting)", ErrWrongRole, name)
-	}
-	r.promoting = true
-	epoch := r.st.Epoch
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		r.promoting = false
-		r.mu.Unlock()
-	}()
+	defer release()
 	for _, ts := range r.runnerStatus() {
 		if ts.State == mirror.Diverged || ts.State == mirror.Failed {
 			return PromoteResult{}, fmt.Errorf("%w: topic %q is %v (%v): it cannot be promoted gracefully", ErrWrongRole, ts.Topic, ts.State, ts.Err)
@@ -198,6 +193,28 @@ func (m *Manager) Promote(ctx context.Context, name string, timeout time.Duratio
 	}
 	m.cfg.Log.Warn("promoted (graceful)", "event", EvPromoted, "resource", name, "kind", kind, "epoch", res.EpochAfter, "old_primary", r.peer, "told", res.Told)
 	return res, nil
+}
+
+// claim marks a promote or failover in progress (views say so, and a
+// second one is refused) once check, run under r.mu, passes; it returns
+// the epoch it starts from and the release.
+func (r *res) claim(check func() error) (uint32, func(), error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.promoting {
+		return 0, nil, fmt.Errorf("%w: a promote or failover of %q is in progress", ErrWrongRole, r.cfg.Name)
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return 0, nil, err
+		}
+	}
+	r.promoting = true
+	return r.st.Epoch, func() {
+		r.mu.Lock()
+		r.promoting = false
+		r.mu.Unlock()
+	}, nil
 }
 
 // waitCaughtUp waits until every topic's durable end reaches ends.
@@ -278,19 +295,11 @@ func (m *Manager) Failover(ctx context.Context, name string) (PromoteResult, err
 	if err != nil {
 		return PromoteResult{}, err
 	}
-	r.mu.Lock()
-	if r.promoting {
-		r.mu.Unlock()
-		return PromoteResult{}, fmt.Errorf("%w: a promote of %q is in progress", ErrWrongRole, name)
+	epoch, release, err := r.claim(nil)
+	if err != nil {
+		return PromoteResult{}, err
 	}
-	r.promoting = true
-	epoch := r.st.Epoch
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		r.promoting = false
-		r.mu.Unlock()
-	}()
+	defer release()
 	res := PromoteResult{Resource: name, Kind: "failover", EpochBefore: epoch, OldPrimary: r.peer, Topics: r.lags()}
 	if res.Topics == nil {
 		for _, t := range r.topicList() {
