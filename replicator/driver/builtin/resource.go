@@ -109,8 +109,9 @@ func (r *res) regate() error {
 }
 
 // regateLocked is regate with gateMu held: a transition that makes this
-// node less writable holds gateMu from its state change to its gates, so
-// nobody sees the new role while the old gate still takes writes.
+// node less writable holds gateMu from its state change to its gates, and
+// status takes gateMu, so nobody sees the new role while the old gate
+// still takes writes.
 func (r *res) regateLocked() error {
 	r.mu.Lock()
 	role := r.st.RoleOf(r.self())

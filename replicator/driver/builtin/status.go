@@ -79,6 +79,9 @@ func (m *Manager) StatusOf(name string) (ResourceStatus, error) {
 }
 
 func (r *res) status() ResourceStatus {
+	// Under gateMu too: a transition holds it from its state change to its
+	// gates, so the role shown is always the one the gates enforce.
+	r.gateMu.Lock()
 	r.mu.Lock()
 	role := r.st.RoleOf(r.self())
 	acks := "local"
@@ -102,6 +105,7 @@ func (r *res) status() ResourceStatus {
 	ts := append([]string(nil), r.topics...)
 	promoting := r.promoting
 	r.mu.Unlock()
+	r.gateMu.Unlock()
 
 	fetched := map[string]mirror.TopicStatus{}
 	if rm != nil {
