@@ -33,6 +33,7 @@ import (
 	"github.com/tether-ha/tether/links/nicwatch"
 	"github.com/tether-ha/tether/llt"
 	"github.com/tether-ha/tether/replicator/driver/builtin"
+	"github.com/tether-ha/tether/replicator/supervisor"
 )
 
 // Version is the agent version, set at build time with -ldflags.
@@ -76,7 +77,9 @@ type Agent struct {
 	mirrorStatus func() []builtin.ResourceStatus
 	// streamHandler serves a stream a peer opened (the replicator's);
 	// nil: streams are closed (set before Run).
-	streamHandler  func(peer string, s builtin.Stream)
+	streamHandler func(peer string, s builtin.Stream)
+	// sup is the failover supervisor; nil without resources (set before Run).
+	sup            *supervisor.Supervisor
 	streams        streamSet
 	streamsChanged chan struct{} // a link changed: look at the streams now
 

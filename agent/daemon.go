@@ -124,6 +124,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if repl != nil {
 		defer repl.store.Close() // after the API server and the driver have stopped (the wait below)
 	}
+	sup, hist, err := openSupervisor(cfg, a, repl)
+	if err != nil {
+		undo()
+		return err
+	}
+	if hist != nil {
+		defer hist.Close() // after the supervisor has stopped (the wait below)
+	}
 	// Everything below stops when the agent's run loop returns, for
 	// whatever reason: the status server, key reloads and the watchdog (a
 	// dead engine must not look alive to systemd). Cancel first, then wait.
@@ -135,6 +143,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		a.mirrorStatus = mgr.Status
 		a.streamHandler = func(peer string, s builtin.Stream) { mgr.ServeStream(runCtx, peer, s) }
 	}
+	a.sup = sup
 	var wg sync.WaitGroup
 	defer func() {
 		cancel(nil)
@@ -179,6 +188,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			a.streamWatch(runCtx)
+		}()
+	}
+	if sup != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.failoverLoop(runCtx, sup)
 		}()
 	}
 	if msrv != nil {

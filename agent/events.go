@@ -21,20 +21,21 @@ const (
 	EvNodeState        = "node.state"
 	EvPeerRestart      = "peer.restart"
 	EvNICCarrier       = "nic.carrier"
-	EvFrameEncodeError = "frame.encode_error"   // a bug: the machine built a frame the codec refuses
-	EvStatusError      = "status.error"         // the status server failed: the agent stops
-	EvMetricsError     = "metrics.error"        // the metrics server failed: the agent stops
-	EvReplicatorError  = "replicator.error"     // the topic API server failed (the agent stops), or retention failed
-	EvRetention        = "replicator.retention" // retention deleted old segments
-	EvTableRejected    = "table.rejected"       // a peer's link table could not be taken (rate-limited)
-	EvAgentPaused      = "agent.paused"         // this node did not run for a while (not scheduled, VM paused, SIGSTOP)
-	EvNetworkReason    = "network.reason"       // a network's network-wide reasons changed
-	EvLocalState       = "node.local_state"     // this node's own state changed (its NICs)
-	EvClaimed          = "agent.claimed"        // the claim phase ended: no other node uses our id; heartbeats start
-	EvDuplicateID      = "node.duplicate_id"    // another node uses our node id (at start-up: tetherd refuses to start)
-	EvCountersReset    = "counters.reset"       // tetherstat -z
-	EvPublicMember     = "public.member"        // a peer became alive or gone on the public channel
-	EvKeysReload       = "keys.reload"          // the key file was re-read (SIGHUP), or could not be
+	EvFrameEncodeError = "frame.encode_error"     // a bug: the machine built a frame the codec refuses
+	EvStatusError      = "status.error"           // the status server failed: the agent stops
+	EvMetricsError     = "metrics.error"          // the metrics server failed: the agent stops
+	EvReplicatorError  = "replicator.error"       // the topic API server failed (the agent stops), or retention failed
+	EvRetention        = "replicator.retention"   // retention deleted old segments
+	EvTableRejected    = "table.rejected"         // a peer's link table could not be taken (rate-limited)
+	EvViewRejected     = "failover.view_rejected" // a peer's failover view did not decode, or came from a node that is not a peer
+	EvAgentPaused      = "agent.paused"           // this node did not run for a while (not scheduled, VM paused, SIGSTOP)
+	EvNetworkReason    = "network.reason"         // a network's network-wide reasons changed
+	EvLocalState       = "node.local_state"       // this node's own state changed (its NICs)
+	EvClaimed          = "agent.claimed"          // the claim phase ended: no other node uses our id; heartbeats start
+	EvDuplicateID      = "node.duplicate_id"      // another node uses our node id (at start-up: tetherd refuses to start)
+	EvCountersReset    = "counters.reset"         // tetherstat -z
+	EvPublicMember     = "public.member"          // a peer became alive or gone on the public channel
+	EvKeysReload       = "keys.reload"            // the key file was re-read (SIGHUP), or could not be
 )
 
 func (a *Agent) peerName(id llt.NodeID) string {

@@ -49,8 +49,11 @@ func (g gossip) Alive(peer uint16, alive bool, _ uint64) {
 }
 
 func (g gossip) Message(from uint16, b []byte) {
-	if len(b) > 0 && b[0] == TopicLinkTable {
+	switch {
+	case len(b) > 0 && b[0] == TopicLinkTable:
 		g.a.receiveTable(llt.NodeID(from), b[1:])
+	case len(b) > 0 && b[0] == TopicFailover:
+		g.a.receiveView(llt.NodeID(from), b[1:])
 	}
 }
 

@@ -30,6 +30,7 @@ const (
 	TopicEcho      byte = 0  // echo request: the receiver sends the body back
 	TopicEchoReply byte = 1  // echo reply
 	TopicLinkTable byte = 2  // a peer's link table (linktables.go)
+	TopicFailover  byte = 3  // a peer's failover view (failover.go)
 	FirstAppTopic  byte = 16 // topics below are the agent's
 )
 
@@ -125,6 +126,8 @@ func (a *Agent) dispatch(msgs []llt.Message) {
 			a.echoReply(body)
 		case TopicLinkTable:
 			a.receiveTable(msg.Peer, body)
+		case TopicFailover:
+			a.receiveView(msg.Peer, body)
 		default:
 			if h := a.handlers[topic]; h != nil {
 				a.count(func(c *status.Messages) { c.Received++ })

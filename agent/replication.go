@@ -11,6 +11,7 @@ import (
 	"github.com/tether-ha/tether/replicator/driver/builtin"
 	"github.com/tether-ha/tether/replicator/logstore"
 	"github.com/tether-ha/tether/replicator/resource"
+	"github.com/tether-ha/tether/replicator/supervisor"
 	"github.com/tether-ha/tether/replicator/topicapi"
 	"github.com/tether-ha/tether/replicator/topics"
 )
@@ -66,7 +67,8 @@ func builtinResources(cfg *config.Config) []builtin.ResourceConfig {
 			continue
 		}
 		out = append(out, builtin.ResourceConfig{Name: r.Name, Primary: r.Primary, Mirror: r.Mirror,
-			Topics: r.Topics, AcksMirror: r.Acks == config.AcksMirror, AcksTimeout: r.AcksTimeout})
+			Topics: r.Topics, AcksMirror: r.Acks == config.AcksMirror, AcksTimeout: r.AcksTimeout,
+			Leased: supervisor.Supervised(r.Failover, len(cfg.Nodes))})
 	}
 	return out
 }

@@ -32,7 +32,23 @@ func (a *Agent) Status(ctx context.Context) (*status.Status, error) {
 		return st, err
 	}
 	st.Mirrors = a.mirrorDocs()
+	st.Failover = a.failoverDocs()
 	return st, nil
+}
+
+// failoverDocs copies the supervisor's state into the status document.
+func (a *Agent) failoverDocs() []status.Failover {
+	if a.sup == nil {
+		return nil
+	}
+	var out []status.Failover
+	for _, r := range a.sup.Status() {
+		out = append(out, status.Failover{Resource: r.Resource, Role: r.Role, Epoch: r.Epoch, Primary: r.Primary, Auto: r.Auto,
+			QuorumPossible: r.Possible, Voters: r.Voters, Votes: r.Votes, Quorum: r.Quorum, Fenced: r.Fenced, LeaseLeft: r.LeaseLeft,
+			Reason: r.Reason, Detail: r.Detail, Alert: r.Alert, Witness: r.Witness, Failovers: r.Failovers, LastAt: r.LastAt,
+			Promoting: r.Promoting, Error: r.Error})
+	}
+	return out
 }
 
 // mirrorDocs describes the builtin resources of this node; nil without

@@ -535,6 +535,8 @@ func TestMirrorThreeNodes(t *testing.T) {
 		m.api = append(m.api, topicapi.NewClient("127.0.0.1:9188").WithHTTPClient(testbed.HTTPClient(b.NodeNS(i))))
 		m.waitAPI(i)
 	}
+	m.waitLease(0, "orders")
+	m.waitLease(1, "audit")
 	ctx := context.Background()
 	vals := make([][]byte, 500)
 	for k := range vals {

@@ -171,6 +171,24 @@ func (b *Bed) Blackhole(i int, net string) Fault {
 	return b.netlinkFault(fmt.Sprintf("blackhole node%d %s", i, net), b.sw, port, state(brStateDisabled), state(brStateForwarding), nil)
 }
 
+// Sever makes the switch of net drop every frame between nodes i and j,
+// both ways, broadcasts included, while both still reach every other node
+// (an nftables bridge-family forward filter on their two ports): the
+// interconnect between two nodes broken, a third node seeing both.
+func (b *Bed) Sever(i, j int, net string) Fault {
+	b.t.Helper()
+	pi, pj := b.Port(i, net), b.Port(j, net)
+	b.mu.Lock()
+	b.nftSeq++
+	table := fmt.Sprintf("tbf%d", b.nftSeq)
+	b.mu.Unlock()
+	rs := fmt.Sprintf("table bridge %s {\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n"+
+		"\t\tiifname %q oifname %q drop\n\t\tiifname %q oifname %q drop\n\t}\n}\n", table, pi, pj, pj, pi)
+	f := b.NFT(b.SwitchNS(), rs)
+	f.Name = fmt.Sprintf("sever node%d-node%d %s", i, j, net)
+	return f
+}
+
 // setPortState sets a bridge port's STP state (`bridge link set dev P
 // state N`), which the netlink package has no call for. s.mu is held.
 func setPortState(s *nsState, index int, state byte) error {

@@ -104,6 +104,9 @@ type Node struct {
 	ID        uint16
 	Name      string
 	Addresses map[string]netip.Addr // network name -> IP, for the tcp channel
+	// Witness: the node votes in failover decisions and holds no copy of
+	// any resource (the third vote of a two-node cluster).
+	Witness bool
 }
 
 // Network is one interconnect (like an llttab 'link' line).

@@ -193,6 +193,7 @@ func (n *Node) fields(w *walker) []field {
 	return []field{
 		{"id", required, number(w, &n.ID, 0, MaxNodeID, nil)},
 		{"name", required, w.str(&n.Name, checkName)},
+		{"witness", optional, w.boolean(&n.Witness)},
 		{"addresses", optional, func(v *yaml.Node, p string) {
 			w.dict(v, p, func(network string, v *yaml.Node, p string) {
 				var s string

@@ -7,6 +7,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/tether-ha/tether/replicator/failover"
 	"github.com/tether-ha/tether/replicator/topics"
 )
 
@@ -35,7 +36,13 @@ type Resource struct {
 	// AcksTimeout bounds how long an acks: mirror produce waits for the
 	// mirror; then it fails (the records stay on the primary, unacknowledged).
 	AcksTimeout time.Duration
+	// Failover is the automatic failover of the resource (on by default;
+	// it needs three voters: a two-node cluster needs a witness).
+	Failover failover.Config
 }
+
+// Members reports whether node is the resource's primary or mirror.
+func (r Resource) Members(node string) bool { return r.Primary == node || r.Mirror == node }
 
 // Resource returns the resource named name, or false.
 func (c *Config) Resource(name string) (Resource, bool) {
@@ -55,7 +62,7 @@ func (r *Resource) fields(w *walker) []field {
 		{"topics", required, w.strList(&r.Topics, checkTopic)},
 		{"acks", optional, w.str(&r.Acks, checkAcks)},
 		{"acks_timeout", optional, w.duration(&r.AcksTimeout)},
-		{"failover", optional, notYet(w, "automatic failover is not built yet (it comes with quorum and fencing): remove this key; promote and failover by hand with tetherctl mirror")},
+		{"failover", optional, func(v *yaml.Node, p string) { w.mapping(v, p, failoverFields(w, &r.Failover)) }},
 		{"addresses", optional, notYet(w, "addresses belong to the redis and postgresql drivers, which are not built yet")},
 	}
 }
@@ -63,10 +70,31 @@ func (r *Resource) fields(w *walker) []field {
 func (c *Config) resourcesField(w *walker) decodeFunc {
 	return func(v *yaml.Node, p string) {
 		w.list(v, p, func(_ int, v *yaml.Node, p string) {
-			r := Resource{Acks: AcksLocal, AcksTimeout: DefaultAcksTimeout}
+			r := Resource{Acks: AcksLocal, AcksTimeout: DefaultAcksTimeout, Failover: failover.Config{Auto: true}.WithDefaults()}
 			w.mapping(v, p, r.fields(w))
+			if fp := p + ".failover"; w.ok(fp) {
+				if err := r.Failover.Validate(); err != nil {
+					w.failf(fp, "%v", err)
+				}
+			}
 			c.Resources = append(c.Resources, r)
 		})
+	}
+}
+
+// failoverFields is a resource's failover: section.
+func failoverFields(w *walker, f *failover.Config) []field {
+	return []field{
+		{"auto", optional, w.boolean(&f.Auto)},
+		{"grace", optional, w.duration(&f.Grace)},
+		{"selffence", optional, w.duration(&f.SelfFence)},
+		{"max_lag", optional, func(v *yaml.Node, p string) {
+			var n int64
+			number(w, &n, 1, 1<<62, nil)(v, p)
+			if w.ok(p) {
+				f.MaxLag = uint64(n)
+			}
+		}},
 	}
 }
 
@@ -103,8 +131,10 @@ func validateResources(c *Config, w *walker) {
 	if len(c.Resources) > MaxResources {
 		w.failf(index("resources", MaxResources), "too many resources: at most %d", MaxResources)
 	}
-	if c.Replicator == nil && w.ok("resources") {
-		w.failf("resources", "resources need the replicator section (its dir holds their topics and epochs): add replicator: {}")
+	self := c.Node.Name
+	member := slices.ContainsFunc(c.Resources, func(r Resource) bool { return r.Members(self) })
+	if c.Replicator == nil && member && w.ok("resources") {
+		w.failf("resources", "this node holds a copy of a resource: resources need the replicator section (its dir holds their topics and epochs): add replicator: {}")
 	}
 	if w.ok("networks") && !slices.ContainsFunc(c.Networks, func(n Network) bool { return n.HasChannel(ChannelTCP) }) {
 		w.failf("resources", "mirrors ride the tcp channel: at least one network must carry it (channels: [ether, tcp])")
@@ -126,6 +156,11 @@ func validateResources(c *Config, w *walker) {
 		for _, k := range []struct{ key, node string }{{"primary", r.Primary}, {"mirror", r.Mirror}} {
 			if kp := p + "." + k.key; w.ok(kp) && w.ok("nodes") && !nodeKnown(k.node) {
 				w.failf(kp, "node %q is not in nodes", k.node)
+			}
+		}
+		for _, k := range []struct{ key, node string }{{"primary", r.Primary}, {"mirror", r.Mirror}} {
+			if kp := p + "." + k.key; w.ok(kp) && slices.ContainsFunc(c.Nodes, func(n Node) bool { return n.Name == k.node && n.Witness }) {
+				w.failf(kp, "node %q is a witness: it votes, it holds no copy", k.node)
 			}
 		}
 		if mp := p + ".mirror"; w.ok(mp) && w.ok(p+".primary") && r.Mirror == r.Primary {

@@ -35,12 +35,36 @@ func TestParseResources(t *testing.T) {
 		strings.Join(o.Topics, ",") != "orders,payments" || o.Acks != AcksMirror || o.AcksTimeout != 2*time.Second {
 		t.Errorf("orders: %+v", o)
 	}
+	if f := o.Failover; !f.Auto || f.Grace != 3*time.Second || f.SelfFence != time.Second || f.MaxLag != 1000 {
+		t.Errorf("failover defaults: %+v", f)
+	}
 	a, ok := c.Resource("audit")
 	if !ok || a.Acks != AcksLocal || a.AcksTimeout != DefaultAcksTimeout {
 		t.Errorf("audit defaults: %+v %v", a, ok)
 	}
 	if _, ok := c.Resource("nope"); ok {
 		t.Error("Resource found a resource that is not configured")
+	}
+}
+
+func TestParseFailoverAndWitness(t *testing.T) {
+	doc := strings.Replace(tcpBase(`resources:
+  - {name: o, driver: builtin, primary: node0, mirror: node1, topics: [o], failover: {auto: false, grace: 5s, selffence: 2s, max_lag: 50}}`),
+		"name: node2,", "name: node2, witness: true,", 1)
+	c, err := Parse([]byte(doc), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := c.Resources[0].Failover; f.Auto || f.Grace != 5*time.Second || f.SelfFence != 2*time.Second || f.MaxLag != 50 {
+		t.Errorf("failover: %+v", f)
+	}
+	if !c.Nodes[2].Witness || c.Nodes[0].Witness {
+		t.Errorf("witness: %+v", c.Nodes)
+	}
+	// The witness's own configuration: the same resources, no replicator.
+	w := strings.Replace(strings.Replace(doc, "node: {id: 1, name: node1}", "node: {id: 2, name: node2}", 1), "replicator: {}\n", "", 1)
+	if _, err := Parse([]byte(w), "w.yaml"); err != nil {
+		t.Errorf("a witness without a replicator: %v", err)
 	}
 }
 
@@ -56,8 +80,14 @@ func TestParseResourceErrors(t *testing.T) {
 			[]string{`resources[0].mirror: the mirror must be another node than the primary (node0)`}},
 		{"driver not built", r("{name: o, driver: redis, primary: node0, mirror: node1, topics: [o]}"),
 			[]string{`resources[0].driver: driver "redis" is not built yet`}},
-		{"failover not built", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o], failover: {auto: true}}"),
-			[]string{`resources[0].failover: automatic failover is not built yet`}},
+		{"grace too short", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o], failover: {grace: 1s, selffence: 1s}}"),
+			[]string{`resources[0].failover: failover: grace (1s) must be more than selffence (1s) + margin (500ms)`}},
+		{"unknown failover key", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o], failover: {grase: 4s}}"),
+			[]string{`resources[0].failover: unknown key "grase"`}},
+		{"zero max lag", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o], failover: {max_lag: 0}}"),
+			[]string{`resources[0].failover.max_lag: 0 is out of range`}},
+		{"witness holds a copy", strings.Replace(r("{name: o, driver: builtin, primary: node0, mirror: node2, topics: [o]}"), "name: node2,", "name: node2, witness: true,", 1),
+			[]string{`resources[0].mirror: node "node2" is a witness: it votes, it holds no copy`}},
 		{"bad acks", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o], acks: all}"),
 			[]string{`resources[0].acks: acks must be "local" (the primary's fsync) or "mirror" (the mirror's too), not "all"`}},
 		{"bad topic", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: ['a/b']}"),
@@ -77,7 +107,7 @@ func TestParseResourceErrors(t *testing.T) {
 		{"zero acks timeout", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o], acks_timeout: 0s}"),
 			[]string{`resources[0].acks_timeout: 0s is out of range`}},
 		{"no replicator", strings.Replace(r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o]}"), "replicator: {}\n", "", 1),
-			[]string{`resources: resources need the replicator section`}},
+			[]string{`resources: this node holds a copy of a resource: resources need the replicator section`}},
 		{"no tcp network", strings.Replace(r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o]}"), "channels: [ether, tcp]", "channels: [ether]", 1),
 			[]string{`resources: mirrors ride the tcp channel`}},
 	} {

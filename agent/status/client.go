@@ -141,3 +141,16 @@ func (c *Client) doBody(ctx context.Context, method, path string, payload []byte
 	}
 	return body, nil
 }
+
+// History fetches the failover decision history.
+func (c *Client) History(ctx context.Context) (*HistoryReply, error) {
+	b, err := c.do(ctx, http.MethodGet, PathHistory)
+	if err != nil {
+		return nil, err
+	}
+	var h HistoryReply
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("agent at %s: bad history: %w", c.socket, err)
+	}
+	return &h, nil
+}

@@ -35,7 +35,22 @@ const (
 	PathPing   = "/v1/ping"
 	// PathPingCluster runs ping-cluster (ClusterPinger).
 	PathPingCluster = "/v1/ping-cluster"
+	// PathHistory is the failover decision history (HistoryReader).
+	PathHistory = "/v1/failover/history"
 )
+
+// HistoryReader is implemented by providers with a failover history: it
+// returns the records (JSON-encodable), oldest first, and how many torn
+// or unreadable lines were skipped.
+type HistoryReader interface {
+	History(ctx context.Context) (records any, skipped int, err error)
+}
+
+// HistoryReply is the answer on PathHistory.
+type HistoryReply struct {
+	Records json.RawMessage `json:"records"`
+	Skipped int             `json:"skipped,omitempty"`
+}
 
 // Server serves the status document over HTTP on a unix socket.
 type Server struct {
@@ -110,6 +125,22 @@ func Listen(path string, p Provider, log *slog.Logger) (*Server, error) {
 			}
 			res, err := cp.PingCluster(r.Context(), req)
 			reply(w, res, err)
+		})
+	}
+	if hr, ok := p.(HistoryReader); ok {
+		mux.HandleFunc("GET "+PathHistory, func(w http.ResponseWriter, r *http.Request) {
+			recs, skipped, err := hr.History(r.Context())
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			b, err := json.Marshal(recs)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(HistoryReply{Records: b, Skipped: skipped})
 		})
 	}
 	srv := &http.Server{

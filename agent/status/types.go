@@ -63,6 +63,37 @@ type Status struct {
 	// node without any. Their counters count since the replicator
 	// started mirroring, not from tetherstat -z.
 	Mirrors []Mirror `json:"mirrors,omitempty"`
+	// Failover is the failover supervisor's state of every resource of
+	// the cluster as this node sees it (tetherctl failover status);
+	// absent without resources.
+	Failover []Failover `json:"failover,omitempty"`
+}
+
+// Failover is one resource as the failover supervisor sees it on this node.
+type Failover struct {
+	Resource string `json:"resource"`
+	Role     string `json:"role"` // this node's copy: primary, mirror, stopped, diverged, or none (a witness, a third node)
+	Epoch    uint32 `json:"epoch"`
+	Primary  string `json:"primary"`
+	Auto     bool   `json:"auto"`
+	// QuorumPossible: three voters or more (a two-node cluster needs a
+	// witness); without, automatic failover is off.
+	QuorumPossible bool `json:"quorum_possible"`
+	Voters         int  `json:"voters"`
+	// Votes and Quorum: the last count, of the primary's lease or of the
+	// mirror's confirmations that the primary is gone.
+	Votes     int       `json:"votes"`
+	Quorum    bool      `json:"quorum"`
+	Fenced    bool      `json:"fenced,omitempty"` // a primary refusing writes: no quorum, or its own pause
+	LeaseLeft float64   `json:"lease_left_seconds,omitempty"`
+	Reason    string    `json:"reason,omitempty"` // the mirror's last decision
+	Detail    string    `json:"detail,omitempty"`
+	Alert     bool      `json:"alert,omitempty"` // a state the operator must know about
+	Witness   string    `json:"witness,omitempty"`
+	Failovers uint64    `json:"failovers"` // automatic failovers by this node since it started
+	LastAt    time.Time `json:"last_failover,omitzero"`
+	Promoting bool      `json:"promoting,omitempty"`
+	Error     string    `json:"error,omitempty"`
 }
 
 // Matrix is the cluster link matrix as the local node knows it: its own

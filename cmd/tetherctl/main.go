@@ -45,7 +45,12 @@ Commands:
   mirror          the resources' mirrors: list, describe, pause, resume,
                   promote, failover, ... ('tetherctl mirror -h')
 
-Not built yet (refused): import-llttab, import-corosync, failover, history.
+  failover status the failover supervisor's view of every resource: quorum,
+                  fence, the mirror's last decision ('tetherctl failover -h')
+  history         every failover decision taken or refused, and why
+                  ('tetherctl history -h')
+
+Not built yet (refused): import-llttab, import-corosync.
 
 Options:
   --socket PATH   the agent's status socket (default $TETHER_SOCKET if set,
@@ -60,7 +65,7 @@ Exit status:
 
 // notBuilt are DESIGN.md's commands that do not exist yet: refused, never
 // accepted silently.
-var notBuilt = []string{"import-llttab", "import-corosync", "failover", "history"}
+var notBuilt = []string{"import-llttab", "import-corosync"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -120,6 +125,10 @@ func runContext(ctx context.Context, args []string, getenv func(string) string, 
 		return runTopic(ctx, e, rest)
 	case "mirror":
 		return runMirror(ctx, e, rest)
+	case "failover":
+		return runFailover(ctx, e, rest)
+	case "history":
+		return runHistory(ctx, e, rest)
 	case "help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
@@ -130,7 +139,7 @@ func runContext(ctx context.Context, args []string, getenv func(string) string, 
 			return exitError
 		}
 	}
-	return usageErr(stderr, "", fmt.Sprintf("unknown command %q (commands: ping, ping-cluster, topic, mirror)", cmd))
+	return usageErr(stderr, "", fmt.Sprintf("unknown command %q (commands: ping, ping-cluster, topic, mirror, failover, history)", cmd))
 }
 
 // usageErr reports a bad command line and returns exitError. cmd is the

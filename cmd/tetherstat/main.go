@@ -118,12 +118,16 @@ func show(w io.Writer, st *status.Status, o options) (healthy bool, err error) {
 }
 
 // withMirrors writes a view followed by the mirrors of the built-in
-// replicator (nothing more on a node without resources).
+// replicator and the failover supervisor's view (nothing more on a node
+// without resources).
 func withMirrors(w io.Writer, st *status.Status, view func(io.Writer, *status.Status) error) error {
 	if err := view(w, st); err != nil {
 		return err
 	}
-	return render.Mirrors(w, st)
+	if err := render.Mirrors(w, st); err != nil {
+		return err
+	}
+	return render.Failover(w, st)
 }
 
 // describe is the one-line message for a failure to get the agent's

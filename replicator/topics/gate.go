@@ -32,6 +32,12 @@ type Gate struct {
 	// for a promote, stopped after one, diverged): nothing is appended. It
 	// should wrap ErrNotWritable.
 	Refuse error
+	// Check, when set, is asked before the append and again once the
+	// batch is durable, before Ack: the failover supervisor's lease. A
+	// refusal before appends nothing; after, the records stay but the
+	// produce fails as not acknowledged, so no write is acknowledged by a
+	// primary whose lease ended while it was writing (a pause mid-fsync).
+	Check func() error
 	// Ack, when set, is called after the batch is durable here with the
 	// offset after it; a produce returns its error. The replicator wakes
 	// the mirrors' long-polls in it, and for acks: mirror waits there for

@@ -135,3 +135,43 @@ func TestApplyRetention(t *testing.T) {
 		t.Errorf("consume below the new log start: %v", err)
 	}
 }
+
+// The lease check runs before the append and again once it is durable: a
+// lease that ended mid-write leaves the records but acknowledges nothing.
+func TestGateCheckBeforeAndAfter(t *testing.T) {
+	s := open(t, t.TempDir())
+	if err := s.Create("o"); err != nil {
+		t.Fatal(err)
+	}
+	fenced := fmt.Errorf("no lease: %w", ErrNotWritable)
+	calls := 0
+	var answers []error
+	acked := false
+	g := Gate{Role: RolePrimary, Epoch: 1, Check: func() error {
+		calls++
+		a := answers[0]
+		answers = answers[1:]
+		return a
+	}, Ack: func(context.Context, uint64) error { acked = true; return nil }}
+	if err := s.SetGate("o", g); err != nil {
+		t.Fatal(err)
+	}
+	answers = []error{fenced}
+	if _, err := s.Produce(context.Background(), "o", vals("a")); !errors.Is(err, fenced) || calls != 1 {
+		t.Fatalf("fenced before: %v after %d checks", err, calls)
+	}
+	if info, _ := s.Describe("o"); info.LogEndOffset != 0 {
+		t.Fatalf("a fenced produce appended: %+v", info)
+	}
+	answers = []error{nil, fenced}
+	if _, err := s.Produce(context.Background(), "o", vals("b")); !errors.Is(err, ErrNotAcknowledged) || !errors.Is(err, fenced) || acked {
+		t.Fatalf("lease ended during the write: %v (acked %v)", err, acked)
+	}
+	if info, _ := s.Describe("o"); info.LogEndOffset != 1 {
+		t.Fatalf("the durable record is gone: %+v", info)
+	}
+	answers = []error{nil, nil}
+	if off, err := s.Produce(context.Background(), "o", vals("c")); err != nil || off != 1 || !acked {
+		t.Fatalf("with a lease: %d %v (acked %v)", off, err, acked)
+	}
+}

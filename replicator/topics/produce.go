@@ -33,6 +33,12 @@ func (s *Store) Produce(ctx context.Context, name string, values [][]byte) (int6
 		t.wmu.Unlock()
 		return 0, g.Refuse
 	}
+	if g.Check != nil {
+		if err := g.Check(); err != nil {
+			t.wmu.Unlock()
+			return 0, err
+		}
+	}
 	base, err := t.log.Append(values, g.Epoch, s.opt.Now().UnixMilli())
 	t.wmu.Unlock()
 	if err != nil {
@@ -42,6 +48,12 @@ func (s *Store) Produce(ctx context.Context, name string, values [][]byte) (int6
 		return 0, fmt.Errorf("produce to topic %q: %w", name, err)
 	}
 	t.wake()
+	if g.Check != nil {
+		if err := g.Check(); err != nil {
+			return int64(base), fmt.Errorf("produce to topic %q: records %d..%d are durable on this node but %w: %w",
+				name, base, base+uint64(len(values))-1, ErrNotAcknowledged, err)
+		}
+	}
 	if g.Ack != nil {
 		if err := g.Ack(ctx, base+uint64(len(values))); err != nil {
 			return int64(base), fmt.Errorf("produce to topic %q: records %d..%d are durable on this node but %w: %w",

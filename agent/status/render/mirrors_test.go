@@ -156,3 +156,21 @@ func TestMirrorsWriteError(t *testing.T) {
 		t.Errorf("no mirrors: %v, %q", err, b.String())
 	}
 }
+
+func TestFailoverGolden(t *testing.T) {
+	st := fixture()
+	st.Failover = []status.Failover{
+		{Resource: "audit", Role: status.RolePrimary, Epoch: 1, Primary: "node0", Auto: true, QuorumPossible: true, Voters: 3, Votes: 3,
+			Quorum: true, LeaseLeft: 0.45},
+		{Resource: "billing", Role: status.RolePrimary, Epoch: 5, Primary: "node0", Auto: true, QuorumPossible: true, Voters: 3, Votes: 1,
+			Fenced: true, Detail: "1 of 3 votes (node2: not heard; w: it sees this node DOWN)"},
+		{Resource: "orders", Role: status.RoleMirror, Epoch: 2, Primary: "node1", Auto: true, QuorumPossible: true, Voters: 3, Votes: 1,
+			Reason: "primary-partitioned", Alert: true, Detail: "the primary is PARTITIONED: every private link lost but alive on the public channel",
+			Witness: "w: sees node1 OPEN"},
+		{Resource: "pair", Role: "none", Epoch: 1, Primary: "node2", Auto: true, Voters: 2},
+	}
+	golden(t, "failover", []byte(renderString(t, Failover, st)))
+	if got := renderString(t, Failover, fixture()); got != "" {
+		t.Errorf("failover section without resources:\n%s", got)
+	}
+}

@@ -24,6 +24,9 @@ type ResourceConfig struct {
 	Topics      []string
 	AcksMirror  bool
 	AcksTimeout time.Duration
+	// Leased: the failover supervisor fences this resource; its primary
+	// writes only under the lease it sets (SetLease), none at start.
+	Leased bool
 }
 
 // Config configures a Manager; zero values take the defaults noted.

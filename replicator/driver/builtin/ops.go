@@ -330,6 +330,21 @@ func (m *Manager) Failover(ctx context.Context, name string) (PromoteResult, err
 	return res, nil
 }
 
+// SetLease sets the failover supervisor's lease of a Leased resource:
+// its primary takes writes until until (zero: none now), and why says
+// why not after that.
+func (m *Manager) SetLease(name string, until time.Time, why string) error {
+	r, err := m.resource(name)
+	if err != nil {
+		return err
+	}
+	if !r.cfg.Leased {
+		return fmt.Errorf("resource %q is not supervised (no lease)", name)
+	}
+	r.lease.Store(&lease{until: until, why: why})
+	return nil
+}
+
 func (r *res) epoch() uint32 {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tether-ha/tether/replicator/mirror"
@@ -40,6 +41,18 @@ type res struct {
 	// node (or StartCheck passed): an old primary restarted after a
 	// failover must learn it is DIVERGED before it takes a write.
 	starting bool
+	// lease: with cfg.Leased, writes are taken only before lease.until
+	// (read by every produce, set by the supervisor ten times a second).
+	lease atomic.Pointer[lease]
+	// mirroredAt: the last epoch at which the peer was seen mirroring
+	// this node (acksDegraded).
+	mirroredAt uint32
+}
+
+// lease is the failover supervisor's grant, or why there is none.
+type lease struct {
+	until time.Time
+	why   string
 }
 
 // frozen is a primary's promote in progress, started by the mirror.
@@ -139,6 +152,9 @@ func (r *res) regateLocked() error {
 		gt := g
 		if writable {
 			gt.Ack = func(ctx context.Context, end uint64) error { return r.ack(ctx, t, end) }
+			if r.cfg.Leased {
+				gt.Check = r.leaseCheck
+			}
 		}
 		if err := r.m.cfg.Store.SetGate(t, gt); err != nil {
 			return err
@@ -147,13 +163,54 @@ func (r *res) regateLocked() error {
 	return nil
 }
 
+// leaseCheck refuses a write when the supervisor's lease has ended.
+func (r *res) leaseCheck() error {
+	l := r.lease.Load()
+	if l != nil && r.m.cfg.Now().Before(l.until) {
+		return nil
+	}
+	why := "no quorum confirmed yet"
+	if l != nil && l.why != "" {
+		why = l.why
+	}
+	return fmt.Errorf("resource %q is fenced on this node: %s (it writes only while a majority of voters confirms it is the primary): %w",
+		r.cfg.Name, why, topics.ErrNotWritable)
+}
+
 // ack runs after a produce on the primary is durable here.
 func (r *res) ack(ctx context.Context, topic string, end uint64) error {
 	r.m.srv.Notify()
-	if !r.cfg.AcksMirror {
+	if !r.cfg.AcksMirror || r.acksDegraded() {
 		return nil
 	}
 	return r.acks.wait(ctx, r.peer, topic, end, r.cfg.AcksTimeout)
+}
+
+// acksDegraded: acks: mirror is acknowledged locally for now, because
+// there is no mirror to wait for. That is so after a promotion or a
+// failover until the other node (the old primary: stopped, diverged or
+// dead) has been seen mirroring at this epoch; a failover exists to make
+// the resource writable again, not to leave it refusing every write
+// until an operator restores the old primary. Such writes have the
+// guarantee of acks: local; no automatic failover can lose them, since
+// the other copy is not usable (stopped or diverged) until it mirrors
+// this one. Once it has been seen mirroring at this epoch, the primary
+// waits for it again, whether it answers or not. At the first epoch the
+// configured mirror is always waited for.
+func (r *res) acksDegraded() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.acksDegradedLocked()
+}
+
+func (r *res) acksDegradedLocked() bool {
+	if r.st.Epoch == resource.FirstEpoch && r.st.Primary == r.cfg.Primary {
+		return false
+	}
+	if r.peerView != nil && r.peerView.Epoch == r.st.Epoch && r.peerView.Role == string(resource.Mirror) {
+		r.mirroredAt = r.st.Epoch
+	}
+	return r.mirroredAt != r.st.Epoch
 }
 
 // save persists st as the new state (the caller holds r.mu).
@@ -378,28 +435,7 @@ func (r *res) learn(pv view) {
 	var change, why string
 	switch {
 	case pv.Epoch > st.Epoch && pv.Primary == r.peer:
-		switch {
-		case role == resource.Primary && r.frozen != nil && pv.Epoch == r.frozen.epoch+1 && r.frozen.by == r.peer:
-			// The promote we froze for completed; its demote did not reach us.
-			st.Stopped, change, why = true, "stopped", fmt.Sprintf("node %s was promoted at epoch %d (graceful)", pv.Primary, pv.Epoch)
-		case role == resource.Primary:
-			st.Diverged = &resource.Divergence{Epoch: pv.Epoch, Primary: pv.Primary, At: r.m.cfg.Now()}
-			change, why = "diverged", fmt.Sprintf("node %s was promoted at epoch %d while this node was primary at epoch %d", pv.Primary, pv.Epoch, st.Epoch)
-		case role == resource.Diverged:
-			// Already read-only; remember the newest epoch we saw.
-			if st.Diverged.Epoch < pv.Epoch {
-				d := *st.Diverged
-				d.Epoch, st.Diverged = pv.Epoch, &d
-				change, why = "diverged", fmt.Sprintf("node %s is primary at epoch %d", pv.Primary, pv.Epoch)
-			}
-		default:
-			st.Epoch, st.Primary = pv.Epoch, pv.Primary
-			change, why = "epoch", fmt.Sprintf("node %s is primary at epoch %d", pv.Primary, pv.Epoch)
-		}
-		if change == "stopped" {
-			st.Epoch, st.Primary = pv.Epoch, pv.Primary
-			r.frozen = nil
-		}
+		change, why = r.adoptLocked(&st, pv.Epoch, pv.Primary)
 	case pv.Epoch == st.Epoch && role == resource.Primary && r.frozen != nil && pv.Role == string(resource.Mirror) && !pv.Promoting:
 		// The promoter gave up or restarted without telling us.
 		r.frozen = nil
@@ -418,6 +454,62 @@ func (r *res) learn(pv view) {
 			"peer", r.peer, "peer_epoch", pv.Epoch, "epoch", st.Epoch)
 		return
 	}
+	r.applyLocked(st, change, why)
+}
+
+// Learn takes an epoch heard from a third node (the failover
+// supervisor's views: a witness relays epochs): node primary was promoted
+// at epoch. It acts as if the peer had said so itself.
+func (m *Manager) Learn(name string, epoch uint32, primary string) error {
+	r, err := m.resource(name)
+	if err != nil {
+		return err
+	}
+	if primary != r.peer {
+		return fmt.Errorf("resource %q: epoch %d names primary %s, not node %s", name, epoch, primary, r.peer)
+	}
+	r.gateMu.Lock()
+	defer r.gateMu.Unlock()
+	r.mu.Lock()
+	st := r.st
+	if epoch <= st.Epoch {
+		r.mu.Unlock()
+		return nil
+	}
+	change, why := r.adoptLocked(&st, epoch, primary)
+	r.applyLocked(st, change, why)
+	return nil
+}
+
+// adoptLocked changes st for a higher epoch at which primary (the peer)
+// was promoted, and says what changed.
+func (r *res) adoptLocked(st *resource.State, epoch uint32, primary string) (change, why string) {
+	switch role := st.RoleOf(r.self()); {
+	case role == resource.Primary && r.frozen != nil && epoch == r.frozen.epoch+1 && r.frozen.by == r.peer:
+		// The promote we froze for completed; its demote did not reach us.
+		st.Stopped, change, why = true, "stopped", fmt.Sprintf("node %s was promoted at epoch %d (graceful)", primary, epoch)
+		st.Epoch, st.Primary = epoch, primary
+		r.frozen = nil
+	case role == resource.Primary:
+		st.Diverged = &resource.Divergence{Epoch: epoch, Primary: primary, At: r.m.cfg.Now()}
+		change, why = "diverged", fmt.Sprintf("node %s was promoted at epoch %d while this node was primary at epoch %d", primary, epoch, st.Epoch)
+	case role == resource.Diverged:
+		// Already read-only; remember the newest epoch we saw.
+		if st.Diverged.Epoch < epoch {
+			d := *st.Diverged
+			d.Epoch, st.Diverged = epoch, &d
+			change, why = "diverged", fmt.Sprintf("node %s is primary at epoch %d", primary, epoch)
+		}
+	default:
+		st.Epoch, st.Primary = epoch, primary
+		change, why = "epoch", fmt.Sprintf("node %s is primary at epoch %d", primary, epoch)
+	}
+	return change, why
+}
+
+// applyLocked saves st after a change learnt and sets the gates (r.mu and
+// gateMu held; it releases r.mu).
+func (r *res) applyLocked(st resource.State, change, why string) {
 	if change == "" {
 		r.mu.Unlock()
 		return

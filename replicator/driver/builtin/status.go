@@ -38,18 +38,21 @@ type TopicStatus struct {
 
 // ResourceStatus is one resource on this node.
 type ResourceStatus struct {
-	Name      string               `json:"resource"`
-	Role      string               `json:"role"`
-	Epoch     uint32               `json:"epoch"`
-	Primary   string               `json:"primary"`
-	Mirror    string               `json:"mirror"`
-	Peer      string               `json:"peer"`
-	Acks      string               `json:"acks"`
-	FrozenBy  string               `json:"frozen_by,omitempty"`
-	Promoting bool                 `json:"promoting,omitempty"`
-	Restoring bool                 `json:"restoring,omitempty"`
-	Starting  bool                 `json:"starting,omitempty"` // a primary checking with the other node before it takes writes
-	Diverged  *resource.Divergence `json:"diverged,omitempty"`
+	Name    string `json:"resource"`
+	Role    string `json:"role"`
+	Epoch   uint32 `json:"epoch"`
+	Primary string `json:"primary"`
+	Mirror  string `json:"mirror"`
+	Peer    string `json:"peer"`
+	Acks    string `json:"acks"`
+	// AcksDegraded: acks: mirror is acknowledged locally for now, the
+	// other node not mirroring since a promotion or failover.
+	AcksDegraded bool                 `json:"acks_degraded,omitempty"`
+	FrozenBy     string               `json:"frozen_by,omitempty"`
+	Promoting    bool                 `json:"promoting,omitempty"`
+	Restoring    bool                 `json:"restoring,omitempty"`
+	Starting     bool                 `json:"starting,omitempty"` // a primary checking with the other node before it takes writes
+	Diverged     *resource.Divergence `json:"diverged,omitempty"`
 	// The peer's view as last heard, and why it was not heard since.
 	PeerEpoch uint32        `json:"peer_epoch,omitempty"`
 	PeerRole  string        `json:"peer_role,omitempty"`
@@ -98,6 +101,7 @@ func (r *res) status() ResourceStatus {
 	if r.frozen != nil {
 		s.FrozenBy = r.frozen.by
 	}
+	s.AcksDegraded = r.cfg.AcksMirror && role == resource.Primary && r.acksDegradedLocked()
 	if r.peerView != nil {
 		s.PeerEpoch, s.PeerRole, s.PeerSeen = r.peerView.Epoch, r.peerView.Role, r.peerAt
 	}
