@@ -124,7 +124,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if repl != nil {
 		defer repl.store.Close() // after the API server and the driver have stopped (the wait below)
 	}
-	sup, hist, err := openSupervisor(cfg, a, repl)
+	bk, err := openBackends(cfg, log)
+	if err != nil {
+		undo()
+		return err
+	}
+	defer bk.close() // after the reconcilers have stopped (the wait below)
+	sup, hist, err := openSupervisor(cfg, a, repl, bk)
 	if err != nil {
 		undo()
 		return err
@@ -195,6 +201,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			a.failoverLoop(runCtx, sup)
+		}()
+	}
+	if bk != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bk.run(runCtx)
 		}()
 	}
 	if msrv != nil {

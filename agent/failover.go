@@ -23,7 +23,7 @@ import (
 // openSupervisor builds the supervisor of cfg's resources; nil without
 // any. The history lives in the replicator's directory (nodes without
 // one, witnesses, decide nothing that needs it).
-func openSupervisor(cfg *config.Config, a *Agent, repl *replication) (*supervisor.Supervisor, *history.Log, error) {
+func openSupervisor(cfg *config.Config, a *Agent, repl *replication, bk *backends) (*supervisor.Supervisor, *history.Log, error) {
 	if len(cfg.Resources) == 0 {
 		return nil, nil, nil
 	}
@@ -45,8 +45,12 @@ func openSupervisor(cfg *config.Config, a *Agent, repl *replication) (*superviso
 	}
 	for _, r := range cfg.Resources {
 		sr := supervisor.Resource{Name: r.Name, Primary: r.Primary, Mirror: r.Mirror, Failover: r.Failover}
-		if r.Members(cfg.Node.Name) && r.Driver == config.DriverBuiltin && repl != nil && repl.mgr != nil {
+		switch {
+		case !r.Members(cfg.Node.Name):
+		case r.Driver == config.DriverBuiltin && repl != nil && repl.mgr != nil:
 			sr.Target = repl.mgr.Target(r.Name)
+		case bk != nil && bk.targets[r.Name] != nil:
+			sr.Target = bk.targets[r.Name]
 		}
 		sc.Resources = append(sc.Resources, sr)
 	}

@@ -46,7 +46,7 @@ func (a *Agent) failoverDocs() []status.Failover {
 		out = append(out, status.Failover{Resource: r.Resource, Role: r.Role, Epoch: r.Epoch, Primary: r.Primary, Auto: r.Auto,
 			QuorumPossible: r.Possible, Voters: r.Voters, Votes: r.Votes, Quorum: r.Quorum, Fenced: r.Fenced, LeaseLeft: r.LeaseLeft,
 			Reason: r.Reason, Detail: r.Detail, Alert: r.Alert, Witness: r.Witness, Failovers: r.Failovers, LastAt: r.LastAt,
-			Promoting: r.Promoting, Error: r.Error})
+			Promoting: r.Promoting, Error: r.Error, Backend: r.Backend})
 	}
 	return out
 }

@@ -79,16 +79,22 @@ func (m *mirrorBed) waitLease(i int, res string) {
 // failoverStatus is node i's supervisor view of orders.
 func (m *mirrorBed) failoverStatus(i int) status.Failover {
 	m.t.Helper()
+	return m.failoverStatus2(i, "orders")
+}
+
+// failoverStatus2 is node i's supervisor view of resource res.
+func (m *mirrorBed) failoverStatus2(i int, res string) status.Failover {
+	m.t.Helper()
 	st, err := m.Status(i)
 	if err != nil {
 		m.t.Fatalf("node%d: %v", i, err)
 	}
 	for _, f := range st.Failover {
-		if f.Resource == "orders" {
+		if f.Resource == res {
 			return f
 		}
 	}
-	m.t.Fatalf("node%d: no failover status for orders: %+v", i, st.Failover)
+	m.t.Fatalf("node%d: no failover status for %s: %+v", i, res, st.Failover)
 	return status.Failover{}
 }
 

@@ -39,6 +39,11 @@ type Resource struct {
 	// Failover is the automatic failover of the resource (on by default;
 	// it needs three voters: a two-node cluster needs a witness).
 	Failover failover.Config
+	// The back end of a redis, postgresql or exec resource (the section
+	// named after its driver; nil otherwise).
+	Redis    *RedisBackend
+	Postgres *PostgresBackend
+	Exec     *ExecBackend
 }
 
 // Members reports whether node is the resource's primary or mirror.
@@ -59,11 +64,10 @@ func (r *Resource) fields(w *walker) []field {
 		{"driver", required, w.str(&r.Driver, checkDriver)},
 		{"primary", required, w.str(&r.Primary, checkName)},
 		{"mirror", required, w.str(&r.Mirror, checkName)},
-		{"topics", required, w.strList(&r.Topics, checkTopic)},
+		{"topics", optional, w.strList(&r.Topics, checkTopic)},
 		{"acks", optional, w.str(&r.Acks, checkAcks)},
 		{"acks_timeout", optional, w.duration(&r.AcksTimeout)},
 		{"failover", optional, func(v *yaml.Node, p string) { w.mapping(v, p, failoverFields(w, &r.Failover)) }},
-		{"addresses", optional, notYet(w, "addresses belong to the redis and postgresql drivers, which are not built yet")},
 	}
 }
 
@@ -71,7 +75,7 @@ func (c *Config) resourcesField(w *walker) decodeFunc {
 	return func(v *yaml.Node, p string) {
 		w.list(v, p, func(_ int, v *yaml.Node, p string) {
 			r := Resource{Acks: AcksLocal, AcksTimeout: DefaultAcksTimeout, Failover: failover.Config{Auto: true}.WithDefaults()}
-			w.mapping(v, p, r.fields(w))
+			w.mapping(v, p, append(r.fields(w), r.backendFields(w)...))
 			if fp := p + ".failover"; w.ok(fp) {
 				if err := r.Failover.Validate(); err != nil {
 					w.failf(fp, "%v", err)
@@ -100,12 +104,10 @@ func failoverFields(w *walker, f *failover.Config) []field {
 
 func checkDriver(s string) error {
 	switch s {
-	case DriverBuiltin:
+	case DriverBuiltin, DriverRedis, DriverPostgreSQL, DriverExec:
 		return nil
-	case "redis", "postgresql", "exec":
-		return fmt.Errorf("driver %q is not built yet: only %q (the mirror replicator) is", s, DriverBuiltin)
 	}
-	return fmt.Errorf("unknown driver %q: want %q", s, DriverBuiltin)
+	return fmt.Errorf("unknown driver %q: want %s, %s, %s or %s", s, DriverBuiltin, DriverRedis, DriverPostgreSQL, DriverExec)
 }
 
 func checkAcks(s string) error {
@@ -136,7 +138,8 @@ func validateResources(c *Config, w *walker) {
 	if c.Replicator == nil && member && w.ok("resources") {
 		w.failf("resources", "this node holds a copy of a resource: resources need the replicator section (its dir holds their topics and epochs): add replicator: {}")
 	}
-	if w.ok("networks") && !slices.ContainsFunc(c.Networks, func(n Network) bool { return n.HasChannel(ChannelTCP) }) {
+	builtin := slices.ContainsFunc(c.Resources, func(r Resource) bool { return r.Driver == DriverBuiltin })
+	if builtin && w.ok("networks") && !slices.ContainsFunc(c.Networks, func(n Network) bool { return n.HasChannel(ChannelTCP) }) {
 		w.failf("resources", "mirrors ride the tcp channel: at least one network must carry it (channels: [ether, tcp])")
 	}
 	names := map[string]string{}
@@ -166,7 +169,8 @@ func validateResources(c *Config, w *walker) {
 		if mp := p + ".mirror"; w.ok(mp) && w.ok(p+".primary") && r.Mirror == r.Primary {
 			w.failf(mp, "the mirror must be another node than the primary (%s)", r.Primary)
 		}
-		if tp := p + ".topics"; w.ok(tp) {
+		validateBackend(c, w, &c.Resources[i], p)
+		if tp := p + ".topics"; w.ok(tp) && r.Driver == DriverBuiltin {
 			if len(r.Topics) == 0 {
 				w.failf(tp, "must name at least one topic")
 			}

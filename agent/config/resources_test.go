@@ -68,6 +68,45 @@ func TestParseFailoverAndWitness(t *testing.T) {
 	}
 }
 
+func TestParseBackends(t *testing.T) {
+	c, err := Parse([]byte(tcpBase(`resources:
+  - name: cache
+    driver: redis
+    primary: node0
+    mirror: node1
+    redis: {addresses: {node0: "10.0.0.1:6379", node1: "10.0.0.2:6379"}, timeout: 2s}
+  - name: db
+    driver: postgresql
+    primary: node1
+    mirror: node0
+    postgresql:
+      conninfo: {node0: "host=10.0.0.1 user=postgres", node1: "host=10.0.0.2 user=postgres"}
+      data_dir: /var/lib/postgresql/15/main
+      fence: stop
+  - name: drbd
+    driver: exec
+    primary: node0
+    mirror: node2
+    exec: {status: [/bin/true, r0], promote: [/bin/true], fence: [/bin/true], unfence: [/bin/true], follow: [/bin/true], timeout: 20s}`)), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := c.Resources[0].RedisConfig("node1")
+	if err != nil || rc.Addrs["node1"] != "10.0.0.2:6379" || rc.Timeout != 2*time.Second || rc.Validate() != nil {
+		t.Errorf("redis: %+v %v", rc, err)
+	}
+	pc := c.Resources[1].PostgresConfig("node1")
+	if pc.DataDir != "/var/lib/postgresql/15/main" || pc.Fence != "stop" || !pc.Rewind || pc.Conninfo["node0"] != "host=10.0.0.1 user=postgres" {
+		t.Errorf("postgresql: %+v", pc)
+	}
+	if xc := c.Resources[2].ExecConfig("node1"); xc.Resource != "drbd" || len(xc.Status) != 2 || xc.Timeout != 20*time.Second {
+		t.Errorf("exec: %+v", xc)
+	}
+	if len(c.Resources[0].Topics) != 0 || c.Resources[0].Failover.Grace != 3*time.Second {
+		t.Errorf("cache: %+v", c.Resources[0])
+	}
+}
+
 func TestParseResourceErrors(t *testing.T) {
 	r := func(s string) string { return tcpBase("resources:\n  - " + s) }
 	for _, tc := range []struct {
@@ -78,8 +117,22 @@ func TestParseResourceErrors(t *testing.T) {
 			[]string{`t.yaml:11: resources[0].mirror: node "node9" is not in nodes`}},
 		{"mirror is primary", r("{name: o, driver: builtin, primary: node0, mirror: node0, topics: [o]}"),
 			[]string{`resources[0].mirror: the mirror must be another node than the primary (node0)`}},
-		{"driver not built", r("{name: o, driver: redis, primary: node0, mirror: node1, topics: [o]}"),
-			[]string{`resources[0].driver: driver "redis" is not built yet`}},
+		{"redis with topics and no section", r("{name: o, driver: redis, primary: node0, mirror: node1, topics: [o]}"),
+			[]string{`resources[0].topics: topics belong to the builtin driver`, `resources[0]: driver redis needs a redis: section`}},
+		{"unknown driver", r("{name: o, driver: mysql, primary: node0, mirror: node1}"),
+			[]string{`resources[0].driver: unknown driver "mysql"`}},
+		{"builtin without topics", r("{name: o, driver: builtin, primary: node0, mirror: node1}"),
+			[]string{`resources[0]: missing required key "topics" (driver builtin)`}},
+		{"redis address missing for this node", r("{name: o, driver: redis, primary: node0, mirror: node1, redis: {addresses: {node0: '10.0.0.1:6379', node2: '10.0.0.3:6379'}}}"),
+			[]string{`resources[0].redis: redis: self "node1" has no address in addrs`}},
+		{"wrong section", r("{name: o, driver: redis, primary: node0, mirror: node1, redis: {addresses: {node0: 'a:1', node1: 'b:1'}}, exec: {status: [/bin/true], promote: [/bin/true], fence: [/bin/true], unfence: [/bin/true], follow: [/bin/true]}}"),
+			[]string{`resources[0].exec: a exec section on a resource of driver "redis"`}},
+		{"acks on redis", r("{name: o, driver: redis, primary: node0, mirror: node1, acks: mirror, redis: {addresses: {node0: 'a:1', node1: 'b:1'}}}"),
+			[]string{`resources[0]: acks and acks_timeout belong to the builtin driver`}},
+		{"exec hook not absolute", r("{name: o, driver: exec, primary: node0, mirror: node1, exec: {status: [status.sh], promote: [/bin/true], fence: [/bin/true], unfence: [/bin/true], follow: [/bin/true]}}"),
+			[]string{`resources[0].exec: `, `status`}},
+		{"postgresql without data_dir", r("{name: o, driver: postgresql, primary: node0, mirror: node1, postgresql: {conninfo: {node0: 'host=a', node1: 'host=b'}}}"),
+			[]string{`resources[0].postgresql: missing required key "data_dir"`}},
 		{"grace too short", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o], failover: {grace: 1s, selffence: 1s}}"),
 			[]string{`resources[0].failover: failover: grace (1s) must be more than selffence (1s) + margin (500ms)`}},
 		{"unknown failover key", r("{name: o, driver: builtin, primary: node0, mirror: node1, topics: [o], failover: {grase: 4s}}"),

@@ -94,6 +94,9 @@ type Failover struct {
 	LastAt    time.Time `json:"last_failover,omitzero"`
 	Promoting bool      `json:"promoting,omitempty"`
 	Error     string    `json:"error,omitempty"`
+	// Backend is what a redis, postgresql or exec back end said at its
+	// last reading (role, replication link, lag, fence, last error).
+	Backend string `json:"backend,omitempty"`
 }
 
 // Matrix is the cluster link matrix as the local node knows it: its own

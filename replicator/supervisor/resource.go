@@ -47,6 +47,10 @@ func (s *Supervisor) tickResource(ctx context.Context, t Tick, r *resState, hear
 		r.known = failover.ResourceView{Name: r.Name, Epoch: l.Epoch, Primary: s.id(l.Primary)}
 	} else {
 		s.learn(t, r)
+		if r.local, r.localErr = r.Target.Status(); r.localErr != nil {
+			return
+		}
+		l = r.local
 	}
 	supervised := Supervised(r.Failover, len(s.e.Voters))
 	switch {

@@ -28,6 +28,7 @@ type ResourceStatus struct {
 	LastAt    time.Time `json:"last_failover,omitzero"`
 	Error     string    `json:"error,omitempty"`
 	Promoting bool      `json:"promoting,omitempty"`
+	Backend   string    `json:"backend,omitempty"` // the back end's last reading
 }
 
 // Status returns the state as of the last tick.
@@ -47,7 +48,7 @@ func (s *Supervisor) publish(now time.Time) {
 			Auto: r.Failover.Auto, Possible: possible, Voters: len(s.e.Voters), Failovers: r.failovers, LastAt: r.lastFail,
 			Promoting: r.promoting}
 		if r.Target != nil {
-			st.Role = r.local.Role
+			st.Role, st.Backend = r.local.Role, r.local.Backend
 			if r.localErr != nil {
 				st.Error = r.localErr.Error()
 			}

@@ -30,6 +30,8 @@ type Local struct {
 	Usable     bool
 	LagRecords uint64
 	SampledAt  time.Time
+	// Backend: what a back end said at its last reading ("" for builtin).
+	Backend string
 }
 
 // Promotion is what a failover did.
