@@ -6,6 +6,9 @@
 #   make bench   benchmarks (detection latency, time to name every reason,
 #                CPU, frame cost, tcp channel, messages); see docs/BENCHMARKS.md
 #   make fuzz    run every fuzz target for FUZZTIME each
+#   make failover-suite  the Jepsen-style failover suite, SUITE_TRIALS
+#                trials of every fault per driver (make test runs one);
+#                results in bench/results/failover-suite.jsonl
 
 SHELL     := /bin/bash
 GO        ?= go
@@ -14,10 +17,12 @@ TOOLS     := $(CURDIR)/bin/tools
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/tether-ha/tether/agent.Version=$(VERSION)
 FUZZTIME  ?= 30s
+SUITE_TRIALS ?= 20
+SUITE_FLAGS  ?=
 STATICCHECK_VERSION := v0.8.2
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build deps tools lint unit e2e test demo bench fuzz clean install deb
+.PHONY: all build deps tools lint unit e2e test demo bench fuzz clean install deb failover-suite
 
 all: build
 
@@ -108,6 +113,16 @@ bench: build
 	$(GO) run ./bench/tcp -bin $(BIN) -out bench/results $(TCP_FLAGS)
 	$(GO) run ./bench/operate -bin $(BIN) -out bench/results $(OPERATE_FLAGS)
 	$(GO) run ./bench/mirror -bin $(BIN) -out bench/results $(MIRROR_FLAGS)
+
+# The suite without the race detector (its timings are the benchmark's);
+# SUITE_FLAGS, e.g. SUITE_FLAGS='-suite.drivers=redis -suite.faults=kill,pause'.
+failover-suite: build
+	./.ci/deps
+	mkdir -p bench/results
+	rm -f bench/results/failover-suite.jsonl
+	TETHER_BIN_DIR=$(BIN) TETHER_PERF_BIN_DIR=$(BIN) $(GO) test -count=1 -timeout 6h -v -run '^TestFailoverSuite$$' ./e2e/ \
+	  -args -suite.trials=$(SUITE_TRIALS) -suite.out=$(CURDIR)/bench/results/failover-suite.jsonl $(SUITE_FLAGS)
+	$(GO) run ./bench/suitereport bench/results/failover-suite.jsonl
 
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \

@@ -123,6 +123,9 @@ func (a *Agent) supervisorTick(now time.Time) supervisor.Tick {
 			if l.HeldUntil.After(now) {
 				sp.Flapping = true
 			}
+			if l.LastRx.After(sp.LastHeard) {
+				sp.LastHeard = l.LastRx
+			}
 		}
 		t.Peers = append(t.Peers, sp)
 	}

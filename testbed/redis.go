@@ -20,12 +20,13 @@ const RedisPort = 6379
 // back end, as on a real cluster node: it dies with the node in the
 // suite's faults, and partitions cut its replication too).
 type Redis struct {
-	b    *Bed
-	Node int
-	Addr string // ip:port on the node's first network
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	b     *Bed
+	Node  int
+	Addr  string // ip:port on the node's first network
+	dir   string
+	extra []string
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
 // StartRedis starts redis-server on node i (no persistence, as a cache;
@@ -33,7 +34,7 @@ type Redis struct {
 func (b *Bed) StartRedis(i int, extra ...string) *Redis {
 	b.t.Helper()
 	bin := RequireTool(b.t, "redis-server", "redis-server")
-	r := &Redis{b: b, Node: i, Addr: net.JoinHostPort(b.IP(i, b.opt.Networks[0].Name).String(), fmt.Sprint(RedisPort))}
+	r := &Redis{b: b, Node: i, extra: extra, Addr: net.JoinHostPort(b.IP(i, b.opt.Networks[0].Name).String(), fmt.Sprint(RedisPort))}
 	r.dir = filepath.Join(b.dir, fmt.Sprintf("redis%d", i))
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		b.t.Fatalf("testbed: StartRedis: %v", err)
@@ -82,7 +83,14 @@ func (r *Redis) Kill() {
 func (r *Redis) Restart() {
 	r.b.t.Helper()
 	r.Kill()
-	r.start(RequireTool(r.b.t, "redis-server", "redis-server"), nil)
+	r.start(RequireTool(r.b.t, "redis-server", "redis-server"), r.extra)
+}
+
+// Signal sends sig to the server (SIGSTOP, SIGCONT: a paused node).
+func (r *Redis) Signal(sig syscall.Signal) {
+	if r.cmd != nil {
+		_ = syscall.Kill(-r.cmd.Process.Pid, sig)
+	}
 }
 
 // Client is a client of the server whose connections are made from the

@@ -41,6 +41,11 @@ type Primary struct {
 	Since time.Time // when it entered State
 	// OneWay and Flapping: a link to it loses frames one way, or flaps.
 	OneWay, Flapping bool
+	// LastHeard: when a frame of it last arrived on any private link
+	// (zero: unknown). A primary that dies is PARTITIONED until the
+	// public channel declares it dead too, then DOWN: its lag stops at
+	// its last frame, not when it became DOWN.
+	LastHeard time.Time
 }
 
 // Quorum is the votes this node can count now (itself included).
@@ -95,6 +100,15 @@ type Decision struct {
 	Alert bool
 }
 
+// lost is when the primary stopped being heard: its last frame, or when
+// it became DOWN if that is not known.
+func lost(p Primary) time.Time {
+	if !p.LastHeard.IsZero() && p.LastHeard.Before(p.Since) {
+		return p.LastHeard
+	}
+	return p.Since
+}
+
 // Decide applies the five conditions, in order, and says why it acts or
 // does not. The order puts the states that must never cause a failover
 // before the timers, so a PARTITIONED primary is reported as such.
@@ -141,10 +155,10 @@ func Decide(cfg Config, in Inputs) Decision {
 		return Decision{Reason: ReasonNotFenced, Detail: "the old primary may still be writing"}
 	case !in.Mirror.Usable:
 		return Decision{Reason: ReasonMirrorUnusable, Alert: true, Detail: "this mirror's data is not usable (diverged, failed or paused)"}
-	case p.Since.Sub(in.Mirror.SampledAt) > cfg.LagFresh:
+	case lost(p).Sub(in.Mirror.SampledAt) > cfg.LagFresh:
 		return Decision{Reason: ReasonLagStale, Alert: true,
-			Detail: fmt.Sprintf("the last lag sample was taken %v before the primary went DOWN (at most %v): the mirror had stalled, the lag given up is unknown",
-				p.Since.Sub(in.Mirror.SampledAt).Round(time.Millisecond), cfg.LagFresh)}
+			Detail: fmt.Sprintf("the last lag sample was taken %v before the primary was last heard (at most %v): the mirror had stalled, the lag given up is unknown",
+				lost(p).Sub(in.Mirror.SampledAt).Round(time.Millisecond), cfg.LagFresh)}
 	case in.Mirror.LagRecords > cfg.MaxLag:
 		return Decision{Reason: ReasonLagTooHigh, Alert: true,
 			Detail: fmt.Sprintf("lag %d records is above max_lag %d: an operator decides (tetherctl mirror failover)", in.Mirror.LagRecords, cfg.MaxLag)}

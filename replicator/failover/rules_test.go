@@ -69,6 +69,25 @@ func TestDecidePromotesOnlyWhenAllHold(t *testing.T) {
 
 // A PARTITIONED primary is never failed over, however long it lasts:
 // the split-brain case.
+// A dead primary is PARTITIONED until the public channel declares it
+// dead: the mirror's last sample is judged against its last frame, not
+// against when it became DOWN.
+func TestLagFreshAgainstLastHeard(t *testing.T) {
+	c := cfg()
+	in := dead(c.Grace)
+	in.Primary.Since = t0.Add(3 * time.Second) // DOWN 3s after its last frame
+	in.Primary.LastHeard = t0
+	in.Now = in.Primary.Since.Add(c.Grace)
+	in.Mirror.SampledAt = t0.Add(-100 * time.Millisecond)
+	if d := Decide(c, in); !d.Promote {
+		t.Fatalf("sample 100ms before the last frame: %+v", d)
+	}
+	in.Mirror.SampledAt = t0.Add(-c.LagFresh - time.Millisecond)
+	if d := Decide(c, in); d.Reason != ReasonLagStale {
+		t.Fatalf("sample older than lag_fresh before the last frame: %+v", d)
+	}
+}
+
 func TestPartitionedNeverFailsOver(t *testing.T) {
 	c := cfg()
 	for _, d := range []time.Duration{0, c.Grace, time.Hour} {

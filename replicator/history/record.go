@@ -15,6 +15,11 @@ type Record struct {
 	EpochAfter  uint32 `json:"epoch_after"`
 	// LagGivenUp: records the mirror lacked when it became primary.
 	LagGivenUp uint64 `json:"lag_given_up,omitempty"`
+	// LagSampledAt: when that lag was measured (the primary's last
+	// answer). Writes the old primary acknowledged after it are not in
+	// LagGivenUp: with acks: local they may be lost too (at most until
+	// its lease ended, selffence after it was last heard).
+	LagSampledAt time.Time `json:"lag_sampled_at,omitzero"`
 	// Quorum and witness answers at that moment.
 	Votes   int    `json:"votes"`
 	Voters  int    `json:"voters"`

@@ -145,13 +145,14 @@ func (s *Supervisor) decide(ctx context.Context, t Tick, r *resState, heard map[
 	s.hmu.Unlock()
 	seen := r.known.Epoch
 	in := failover.Inputs{Now: t.Now, IsMirror: true, Epoch: r.local.Epoch, EpochSeen: max(seen, r.local.Epoch),
-		Primary: failover.Primary{State: p.State, Since: p.Since, OneWay: p.OneWay, Flapping: p.Flapping},
+		Primary: failover.Primary{State: p.State, Since: p.Since, OneWay: p.OneWay, Flapping: p.Flapping, LastHeard: p.LastHeard},
 		Quorum:  conf.Quorum,
 		Mirror:  failover.Mirror{Usable: r.local.Usable, LagRecords: r.local.LagRecords, SampledAt: r.local.SampledAt}}
 	d := failover.Decide(r.Failover, in)
 	r.decision, r.conf = d, conf
 	rec := history.Record{Reason: d.Reason, Detail: d.Detail, EpochBefore: r.local.Epoch, EpochAfter: r.local.Epoch,
-		Votes: conf.Quorum.Votes, Voters: conf.Quorum.Voters, Witness: conf.Witness, LagGivenUp: r.local.LagRecords}
+		Votes: conf.Quorum.Votes, Voters: conf.Quorum.Voters, Witness: conf.Witness, LagGivenUp: r.local.LagRecords,
+		LagSampledAt: r.local.SampledAt}
 	if !d.Promote {
 		rec.Action = "refuse"
 		wrote, _ := s.record(t, r, &rec)

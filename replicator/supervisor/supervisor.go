@@ -46,6 +46,7 @@ type Peer struct {
 	State            string // failover.Node*
 	Since            time.Time
 	OneWay, Flapping bool
+	LastHeard        time.Time // the last frame from it on any link (zero: never)
 }
 
 // Tick is what the agent knows at one tick.

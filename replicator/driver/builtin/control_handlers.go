@@ -90,6 +90,12 @@ func (r *res) demoted(req request) reply {
 	r.gateMu.Lock()
 	defer r.gateMu.Unlock()
 	r.mu.Lock()
+	if req.Primary == req.From && req.Epoch == r.st.Epoch && r.st.Primary == req.From && r.st.Diverged == nil {
+		// The promote's view reached this node before its demote did
+		// (learn stopped it): the demote is done, and a reverse still
+		// makes this node the mirror.
+		return r.demotedAgainLocked(req)
+	}
 	if req.Primary != req.From || req.Epoch <= r.st.Epoch {
 		r.mu.Unlock()
 		return reply{Error: fmt.Sprintf("demote to %s at epoch %d refused: this node is at epoch %d", req.Primary, req.Epoch, r.st.Epoch)}
@@ -119,6 +125,27 @@ func (r *res) demoted(req request) reply {
 	r.acks.reset()
 	r.regateLocked()
 	r.m.cfg.Log.Warn(why, "event", ev, "resource", r.cfg.Name, "epoch", req.Epoch, "primary", req.From)
+	r.poke()
+	return reply{}
+}
+
+// demotedAgainLocked answers a demote this node already applied
+// (r.mu and gateMu held; it releases r.mu).
+func (r *res) demotedAgainLocked(req request) reply {
+	if !req.Reverse || !r.st.Stopped {
+		r.mu.Unlock()
+		return reply{}
+	}
+	st := r.st
+	st.Stopped = false
+	why := fmt.Sprintf("node %s was promoted at epoch %d; this node mirrors it now", req.From, req.Epoch)
+	err := r.saveLocked(st, why)
+	r.mu.Unlock()
+	if err != nil {
+		return reply{Error: err.Error()}
+	}
+	r.regateLocked()
+	r.m.cfg.Log.Warn(why, "event", EvReversed, "resource", r.cfg.Name, "epoch", req.Epoch, "primary", req.From)
 	r.poke()
 	return reply{}
 }

@@ -32,9 +32,19 @@ func TestAcksMirrorDegradedAfterFailover(t *testing.T) {
 	}
 	n.isolate("node0", false)
 	eventually(t, "the old primary to diverge", func() bool { s, _ := p.m.StatusOf("orders"); return s.Diverged != nil })
-	if _, err := p.m.TruncateAndRestore(context.Background(), "orders", t.TempDir(), 5*time.Second); err != nil {
+	// The operator's request ends when the command returns: the mirror
+	// it started must go on (it once ran on the request's context).
+	rctx, cancel := context.WithCancel(context.Background())
+	if _, err := p.m.TruncateAndRestore(rctx, "orders", t.TempDir(), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	cancel()
+	for range 3 {
+		if _, err := produce(t, m, "orders", "after-restore"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the restored mirror to go on mirroring", func() bool { return end(p, "orders") == end(m, "orders") })
 	eventually(t, "the new primary to see its mirror", func() bool { s, _ := m.m.StatusOf("orders"); return !s.AcksDegraded })
 	if _, err := produce(t, m, "orders", "d"); err != nil {
 		t.Fatalf("with the mirror back: %v", err)

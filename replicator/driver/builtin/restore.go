@@ -74,7 +74,9 @@ func (m *Manager) TruncateAndRestore(ctx context.Context, name, exportDir string
 	if err := r.regate(); err != nil { // read-only mirror topics from here on
 		return fail(err)
 	}
-	r.sync(ctx) // starts the Runner
+	// Starts the Runner, for as long as the manager runs: not for this
+	// request's ctx, which ends when the operator's command returns.
+	r.sync(r.m.life)
 	cuts, err := r.restoreTopics(ctx, exportDir, timeout)
 	res.Cuts = cuts
 	if err != nil {
