@@ -169,7 +169,7 @@ func (c *Config) fields(w *walker) []field {
 		{"diagnostics", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Diagnostics.fields(w)) }},
 		{"resources", optional, c.resourcesField(w)},
 		// Not built yet: refused, never accepted silently.
-		{"quorum", optional, notYet(w, "quorum (failover supervision) is not built yet: remove this section")},
+		{"quorum", optional, notYet(w, "quorum (an etcd lease as the third vote) is not built yet: use a witness node (nodes: [{..., witness: true}]) and remove this section")},
 		{"status", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Status.fields(w)) }},
 	}
 }

@@ -480,7 +480,7 @@ networks:
 		{"public bind unspecified", base("public: {bind: '0.0.0.0:7946'}"),
 			[]string{`t.yaml:8: public.bind: "0.0.0.0:7946": want a node's own IP and a port, not 0`}},
 		{"quorum not built", base("quorum: {witness: {node: 2}}"),
-			[]string{`t.yaml:8: quorum: quorum (failover supervision) is not built yet: remove this section`}},
+			[]string{`t.yaml:8: quorum: quorum (an etcd lease as the third vote) is not built yet: use a witness node`}},
 		{"replicator dir relative", base("replicator: {dir: var/lib/tether}"),
 			[]string{`t.yaml:8: replicator.dir: "var/lib/tether" is not an absolute path`}},
 		{"replicator api not an address", base("replicator: {api: localhost:9188}"),
