@@ -11,8 +11,9 @@ import (
 
 // MetricsSnapshot is what a Prometheus scrape exports, taken with the
 // agent locked: the status document with its counters since start, and
-// each link's channels; then, the lock released, the mirrors (the
-// replicator is never called under the engine's lock).
+// each link's channels; then, the lock released, the mirrors and the
+// failover supervisor's state (the replicator and the supervisor are
+// never called under the engine's lock).
 func (a *Agent) MetricsSnapshot(ctx context.Context) (*metrics.Snapshot, error) {
 	var s *metrics.Snapshot
 	err := a.do(ctx, func(now time.Time) {
@@ -31,6 +32,10 @@ func (a *Agent) MetricsSnapshot(ctx context.Context) (*metrics.Snapshot, error) 
 		return s, err
 	}
 	s.Status.Mirrors = a.mirrorDocs()
+	if a.sup != nil {
+		s.Status.Failover = a.failoverDocs()
+		s.Supervisor = &metrics.Supervisor{ViewsRejected: a.sup.Rejected()}
+	}
 	return s, nil
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tether-ha/tether/agent/status"
 	"github.com/tether-ha/tether/llt"
+	"github.com/tether-ha/tether/replicator/failover"
 )
 
 // Source takes a snapshot for a scrape; it fails when the engine does not
@@ -36,7 +37,14 @@ var (
 	resourceRoles = []string{status.RolePrimary, status.RoleMirror, status.RoleStopped, status.RoleDiverged}
 	topicStates   = []string{status.TopicActive, status.TopicPaused, status.TopicSourceUnavailable, status.TopicDiverged,
 		status.TopicFailed, status.TopicPrimary, status.TopicPendingStopped, status.TopicStopped}
+	// failoverRoles are the roles of this node's copy as the failover
+	// supervisor sees it: the replicator's, or none (a witness, a node
+	// that holds no copy of the resource).
+	failoverRoles = []string{status.RolePrimary, status.RoleMirror, status.RoleStopped, status.RoleDiverged, roleNone}
 )
+
+// roleNone is the failover role of a node without a copy.
+const roleNone = "none"
 
 // linkReasons returns every reason label value: none, then llt's reasons.
 func linkReasons() []string {
@@ -64,7 +72,9 @@ type descs struct {
 	tcpUp, tcpBuf, tcpLimit,
 	buildInfo, startTime, claiming, pauses, pauseLast, schedDelay, messages, logDropped,
 	resRole, resEpoch, topicState, lagRecords, lagSeconds, sinceFetch, logEnd, sourceHW, confirmed,
-	mirRecords, mirBytes, mirFetches, mirFetchErrors *prometheus.Desc
+	mirRecords, mirBytes, mirFetches, mirFetchErrors,
+	foRole, foEpoch, foAuto, foPossible, foQuorum, foVotes, foVoters, foFenced, foLease, foDecision, foAlert,
+	foTotal, foLast, foRejected *prometheus.Desc
 }
 
 // NewCollector returns a collector of src's snapshots, every series
@@ -135,6 +145,20 @@ func NewCollector(src Source, version, node string) *Collector {
 		mirBytes:        d(MirrorBytes, "Bytes of record batches the mirror fetched and appended.", topic...),
 		mirFetches:      d(MirrorFetches, "The mirror's fetches the primary answered and that were applied.", topic...),
 		mirFetchErrors:  d(MirrorFetchErrors, "The mirror's fetches that failed: transport, decode and primary errors.", topic...),
+		foRole:          d(FailoverRole, "This node's copy of the resource as the failover supervisor sees it, 1 for the current one of primary, mirror, stopped, diverged, none (no copy: a witness, a third node).", "resource", "role"),
+		foEpoch:         d(FailoverEpoch, "The highest epoch of the resource this node knows.", "resource"),
+		foAuto:          d(FailoverAuto, "1 when automatic failover is configured for the resource (failover.auto).", "resource"),
+		foPossible:      d(FailoverQuorumPossible, "1 when a majority can exist: three voters or more (a two-node cluster needs a witness).", "resource"),
+		foQuorum:        d(FailoverQuorum, "1 when this node counted a majority in its last count (the primary's lease, or the mirror's confirmations that the primary is gone).", "resource"),
+		foVotes:         d(FailoverVotes, "The votes of this node's last count, itself included.", "resource"),
+		foVoters:        d(FailoverVoters, "The voters of the cluster: nodes and witnesses.", "resource"),
+		foFenced:        d(FailoverFenced, "1 when this node is the resource's primary and holds no lease: it refuses writes.", "resource"),
+		foLease:         d(FailoverLease, "The lease left to this node as the resource's primary (0 otherwise).", "resource"),
+		foDecision:      d(FailoverDecision, "The mirror's last failover decision, 1 for its reason; all 0 on a node that is not the mirror.", "resource", "reason"),
+		foAlert:         d(FailoverAlert, "1 when the mirror's last decision is one the operator must know about (partition, one-way loss, flapping, no quorum, lag, epoch changed).", "resource"),
+		foTotal:         d(Failovers, "Automatic failovers of the resource made by this node since it started.", "resource"),
+		foLast:          d(FailoverLast, "When this node last failed the resource over automatically, in seconds since the Unix epoch (0: never since start).", "resource"),
+		foRejected:      d(FailoverViewsRejected, "Peers' failover views rejected: they did not decode or came from a node that is not a peer."),
 	}}
 	c.all = all
 	return c
@@ -164,6 +188,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.networks(e, s)
 	c.connections(e, s)
 	c.mirrors(e, s)
+	c.failover(e, s)
 }
 
 // emitter sends const metrics; label values are never wrong in number
@@ -343,5 +368,46 @@ func (c *Collector) mirrors(e emitter, s *Snapshot) {
 			e.counter(c.d.mirFetches, t.Fetches, lv...)
 			e.counter(c.d.mirFetchErrors, t.FetchErrors, lv...)
 		}
+	}
+}
+
+// failover exports the supervisor's state of every resource of the
+// cluster (on every node, witnesses included): this node's copy, epoch,
+// quorum, lease and, on the mirror, its last decision; and the views it
+// rejected. Nothing without a supervisor.
+func (c *Collector) failover(e emitter, s *Snapshot) {
+	if s.Supervisor == nil {
+		return
+	}
+	e.counter(c.d.foRejected, s.Supervisor.ViewsRejected)
+	for _, f := range s.Status.Failover {
+		r := f.Resource
+		e.stateSet(c.d.foRole, failoverRoles, f.Role, r)
+		e.gauge(c.d.foEpoch, float64(f.Epoch), r)
+		e.gauge(c.d.foAuto, b2f(f.Auto), r)
+		e.gauge(c.d.foPossible, b2f(f.QuorumPossible), r)
+		e.gauge(c.d.foQuorum, b2f(f.Quorum), r)
+		e.gauge(c.d.foVotes, float64(f.Votes), r)
+		e.gauge(c.d.foVoters, float64(f.Voters), r)
+		primary := f.Role == status.RolePrimary
+		e.gauge(c.d.foFenced, b2f(primary && f.Fenced), r)
+		lease := 0.0
+		if primary {
+			lease = max(f.LeaseLeft, 0)
+		}
+		e.gauge(c.d.foLease, lease, r)
+		mirror := f.Role == status.RoleMirror
+		reason := ""
+		if mirror {
+			reason = f.Reason
+		}
+		e.stateSet(c.d.foDecision, failover.Reasons, reason, r)
+		e.gauge(c.d.foAlert, b2f(mirror && f.Alert), r)
+		e.counter(c.d.foTotal, f.Failovers, r)
+		last := 0.0
+		if !f.LastAt.IsZero() {
+			last = float64(f.LastAt.UnixNano()) / 1e9
+		}
+		e.gauge(c.d.foLast, last, r)
 	}
 }

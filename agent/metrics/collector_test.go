@@ -15,6 +15,7 @@ import (
 	"github.com/tether-ha/tether/agent/status"
 	"github.com/tether-ha/tether/llt"
 	"github.com/tether-ha/tether/replicator/driver/builtin"
+	"github.com/tether-ha/tether/replicator/failover"
 	"github.com/tether-ha/tether/replicator/mirror"
 	"github.com/tether-ha/tether/replicator/resource"
 )
@@ -76,7 +77,28 @@ func fixture() *Snapshot {
 		st.Nodes = append(st.Nodes, node)
 	}
 	st.Mirrors = mirrorsFixture()
+	st.Failover = failoverFixture()
+	s.Supervisor = &Supervisor{ViewsRejected: 4}
 	return s
+}
+
+// failoverFixture is node0's failover supervisor in a cluster of three
+// voters: it mirrors audit from node2, which is PARTITIONED, so it refuses
+// to fail over; it is the primary of billing under a lease, and of orders
+// since its own failover at epoch 2, now fenced (one vote of three); it
+// holds no copy of cache (node1 and node2's, automatic failover off).
+func failoverFixture() []status.Failover {
+	return []status.Failover{
+		{Resource: "audit", Role: status.RoleMirror, Epoch: 3, Primary: "node2", Auto: true, QuorumPossible: true,
+			Voters: 3, Votes: 1, Reason: failover.ReasonPartitioned, Alert: true,
+			Detail: "the primary is PARTITIONED: every private link lost but alive on the public channel"},
+		{Resource: "billing", Role: status.RolePrimary, Epoch: 7, Primary: "node0", Auto: true, QuorumPossible: true,
+			Voters: 3, Votes: 3, Quorum: true, LeaseLeft: 0.45},
+		{Resource: "cache", Role: "none", Epoch: 5, Primary: "node1", QuorumPossible: true, Voters: 3},
+		{Resource: "orders", Role: status.RolePrimary, Epoch: 2, Primary: "node0", Auto: true, QuorumPossible: true,
+			Voters: 3, Votes: 1, Fenced: true, Failovers: 1, LastAt: time.Unix(1700000300, 5e8),
+			Detail: "1 of 3 votes: no majority confirms this primary"},
+	}
 }
 
 // mirrorsFixture is node0's builtin resources: orders, whose primary it
@@ -159,7 +181,14 @@ func TestSeriesCountFormula(t *testing.T) {
 	for _, m := range s.Status.Mirrors {
 		M += len(m.Topics)
 	}
-	want := P*W*24 + P*C*19 + P*8 + 3 + W*10 + C*4 + D + 6*P*T + 28 + R*5 + M*17
+	// F resources of the cluster as the failover supervisor sees them;
+	// S = 1: this node runs one (views rejected). The formula's 33 holds
+	// 17 decision reasons.
+	F, S := len(s.Status.Failover), 1
+	if n := len(failover.Reasons); n != 17 {
+		t.Errorf("%d failover reasons: docs/METRICS.md's per-resource count (33, of which decision 17) is stale", n)
+	}
+	want := P*W*24 + P*C*19 + P*8 + 3 + W*10 + C*4 + D + 6*P*T + 28 + R*5 + M*17 + F*33 + S
 	// Loss is emitted only when known: the fixture knows rx everywhere,
 	// tx nowhere.
 	want -= P * W
@@ -424,5 +453,248 @@ func TestMirrorStateSetsComplete(t *testing.T) {
 	got := slices.Sorted(slices.Values(topicStates))
 	if !slices.Equal(got, want) {
 		t.Errorf("tether_mirror_topic_state set %v, the replicator's states %v", got, want)
+	}
+}
+
+// The failover supervisor's series of node0 (failoverFixture): every
+// resource of the cluster, the one it has no copy of included; the role
+// and decision state sets emit every value; the fenced primary shows
+// fenced with no lease and its failover, the primary under a lease its
+// lease, the mirror refusing a partitioned primary that decision and an
+// alert; nothing of a decision on the nodes that are not the mirror.
+func TestFailoverSeries(t *testing.T) {
+	reg := registry(t, fixture())
+	want := `
+# HELP tether_failover_role This node's copy of the resource as the failover supervisor sees it, 1 for the current one of primary, mirror, stopped, diverged, none (no copy: a witness, a third node).
+# TYPE tether_failover_role gauge
+tether_failover_role{node="node0",resource="audit",role="diverged"} 0
+tether_failover_role{node="node0",resource="audit",role="mirror"} 1
+tether_failover_role{node="node0",resource="audit",role="none"} 0
+tether_failover_role{node="node0",resource="audit",role="primary"} 0
+tether_failover_role{node="node0",resource="audit",role="stopped"} 0
+tether_failover_role{node="node0",resource="billing",role="diverged"} 0
+tether_failover_role{node="node0",resource="billing",role="mirror"} 0
+tether_failover_role{node="node0",resource="billing",role="none"} 0
+tether_failover_role{node="node0",resource="billing",role="primary"} 1
+tether_failover_role{node="node0",resource="billing",role="stopped"} 0
+tether_failover_role{node="node0",resource="cache",role="diverged"} 0
+tether_failover_role{node="node0",resource="cache",role="mirror"} 0
+tether_failover_role{node="node0",resource="cache",role="none"} 1
+tether_failover_role{node="node0",resource="cache",role="primary"} 0
+tether_failover_role{node="node0",resource="cache",role="stopped"} 0
+tether_failover_role{node="node0",resource="orders",role="diverged"} 0
+tether_failover_role{node="node0",resource="orders",role="mirror"} 0
+tether_failover_role{node="node0",resource="orders",role="none"} 0
+tether_failover_role{node="node0",resource="orders",role="primary"} 1
+tether_failover_role{node="node0",resource="orders",role="stopped"} 0
+# HELP tether_failover_epoch The highest epoch of the resource this node knows.
+# TYPE tether_failover_epoch gauge
+tether_failover_epoch{node="node0",resource="audit"} 3
+tether_failover_epoch{node="node0",resource="billing"} 7
+tether_failover_epoch{node="node0",resource="cache"} 5
+tether_failover_epoch{node="node0",resource="orders"} 2
+# HELP tether_failover_auto 1 when automatic failover is configured for the resource (failover.auto).
+# TYPE tether_failover_auto gauge
+tether_failover_auto{node="node0",resource="audit"} 1
+tether_failover_auto{node="node0",resource="billing"} 1
+tether_failover_auto{node="node0",resource="cache"} 0
+tether_failover_auto{node="node0",resource="orders"} 1
+# HELP tether_failover_quorum_possible 1 when a majority can exist: three voters or more (a two-node cluster needs a witness).
+# TYPE tether_failover_quorum_possible gauge
+tether_failover_quorum_possible{node="node0",resource="audit"} 1
+tether_failover_quorum_possible{node="node0",resource="billing"} 1
+tether_failover_quorum_possible{node="node0",resource="cache"} 1
+tether_failover_quorum_possible{node="node0",resource="orders"} 1
+# HELP tether_failover_quorum 1 when this node counted a majority in its last count (the primary's lease, or the mirror's confirmations that the primary is gone).
+# TYPE tether_failover_quorum gauge
+tether_failover_quorum{node="node0",resource="audit"} 0
+tether_failover_quorum{node="node0",resource="billing"} 1
+tether_failover_quorum{node="node0",resource="cache"} 0
+tether_failover_quorum{node="node0",resource="orders"} 0
+# HELP tether_failover_votes The votes of this node's last count, itself included.
+# TYPE tether_failover_votes gauge
+tether_failover_votes{node="node0",resource="audit"} 1
+tether_failover_votes{node="node0",resource="billing"} 3
+tether_failover_votes{node="node0",resource="cache"} 0
+tether_failover_votes{node="node0",resource="orders"} 1
+# HELP tether_failover_voters The voters of the cluster: nodes and witnesses.
+# TYPE tether_failover_voters gauge
+tether_failover_voters{node="node0",resource="audit"} 3
+tether_failover_voters{node="node0",resource="billing"} 3
+tether_failover_voters{node="node0",resource="cache"} 3
+tether_failover_voters{node="node0",resource="orders"} 3
+# HELP tether_failover_fenced 1 when this node is the resource's primary and holds no lease: it refuses writes.
+# TYPE tether_failover_fenced gauge
+tether_failover_fenced{node="node0",resource="audit"} 0
+tether_failover_fenced{node="node0",resource="billing"} 0
+tether_failover_fenced{node="node0",resource="cache"} 0
+tether_failover_fenced{node="node0",resource="orders"} 1
+# HELP tether_failover_lease_seconds The lease left to this node as the resource's primary (0 otherwise).
+# TYPE tether_failover_lease_seconds gauge
+tether_failover_lease_seconds{node="node0",resource="audit"} 0
+tether_failover_lease_seconds{node="node0",resource="billing"} 0.45
+tether_failover_lease_seconds{node="node0",resource="cache"} 0
+tether_failover_lease_seconds{node="node0",resource="orders"} 0
+# HELP tether_failover_decision The mirror's last failover decision, 1 for its reason; all 0 on a node that is not the mirror.
+# TYPE tether_failover_decision gauge
+tether_failover_decision{node="node0",reason="auto-off",resource="audit"} 0
+tether_failover_decision{node="node0",reason="epoch-changed",resource="audit"} 0
+tether_failover_decision{node="node0",reason="flapping",resource="audit"} 0
+tether_failover_decision{node="node0",reason="lag-above-max",resource="audit"} 0
+tether_failover_decision{node="node0",reason="lag-stale",resource="audit"} 0
+tether_failover_decision{node="node0",reason="mirror-unusable",resource="audit"} 0
+tether_failover_decision{node="node0",reason="no-quorum",resource="audit"} 0
+tether_failover_decision{node="node0",reason="no-quorum-possible",resource="audit"} 0
+tether_failover_decision{node="node0",reason="not-fenced",resource="audit"} 0
+tether_failover_decision{node="node0",reason="not-mirror",resource="audit"} 0
+tether_failover_decision{node="node0",reason="one-way",resource="audit"} 0
+tether_failover_decision{node="node0",reason="primary-dead",resource="audit"} 0
+tether_failover_decision{node="node0",reason="primary-jeopardy",resource="audit"} 0
+tether_failover_decision{node="node0",reason="primary-never-seen",resource="audit"} 0
+tether_failover_decision{node="node0",reason="primary-partitioned",resource="audit"} 1
+tether_failover_decision{node="node0",reason="primary-up",resource="audit"} 0
+tether_failover_decision{node="node0",reason="within-grace",resource="audit"} 0
+tether_failover_decision{node="node0",reason="auto-off",resource="billing"} 0
+tether_failover_decision{node="node0",reason="epoch-changed",resource="billing"} 0
+tether_failover_decision{node="node0",reason="flapping",resource="billing"} 0
+tether_failover_decision{node="node0",reason="lag-above-max",resource="billing"} 0
+tether_failover_decision{node="node0",reason="lag-stale",resource="billing"} 0
+tether_failover_decision{node="node0",reason="mirror-unusable",resource="billing"} 0
+tether_failover_decision{node="node0",reason="no-quorum",resource="billing"} 0
+tether_failover_decision{node="node0",reason="no-quorum-possible",resource="billing"} 0
+tether_failover_decision{node="node0",reason="not-fenced",resource="billing"} 0
+tether_failover_decision{node="node0",reason="not-mirror",resource="billing"} 0
+tether_failover_decision{node="node0",reason="one-way",resource="billing"} 0
+tether_failover_decision{node="node0",reason="primary-dead",resource="billing"} 0
+tether_failover_decision{node="node0",reason="primary-jeopardy",resource="billing"} 0
+tether_failover_decision{node="node0",reason="primary-never-seen",resource="billing"} 0
+tether_failover_decision{node="node0",reason="primary-partitioned",resource="billing"} 0
+tether_failover_decision{node="node0",reason="primary-up",resource="billing"} 0
+tether_failover_decision{node="node0",reason="within-grace",resource="billing"} 0
+tether_failover_decision{node="node0",reason="auto-off",resource="cache"} 0
+tether_failover_decision{node="node0",reason="epoch-changed",resource="cache"} 0
+tether_failover_decision{node="node0",reason="flapping",resource="cache"} 0
+tether_failover_decision{node="node0",reason="lag-above-max",resource="cache"} 0
+tether_failover_decision{node="node0",reason="lag-stale",resource="cache"} 0
+tether_failover_decision{node="node0",reason="mirror-unusable",resource="cache"} 0
+tether_failover_decision{node="node0",reason="no-quorum",resource="cache"} 0
+tether_failover_decision{node="node0",reason="no-quorum-possible",resource="cache"} 0
+tether_failover_decision{node="node0",reason="not-fenced",resource="cache"} 0
+tether_failover_decision{node="node0",reason="not-mirror",resource="cache"} 0
+tether_failover_decision{node="node0",reason="one-way",resource="cache"} 0
+tether_failover_decision{node="node0",reason="primary-dead",resource="cache"} 0
+tether_failover_decision{node="node0",reason="primary-jeopardy",resource="cache"} 0
+tether_failover_decision{node="node0",reason="primary-never-seen",resource="cache"} 0
+tether_failover_decision{node="node0",reason="primary-partitioned",resource="cache"} 0
+tether_failover_decision{node="node0",reason="primary-up",resource="cache"} 0
+tether_failover_decision{node="node0",reason="within-grace",resource="cache"} 0
+tether_failover_decision{node="node0",reason="auto-off",resource="orders"} 0
+tether_failover_decision{node="node0",reason="epoch-changed",resource="orders"} 0
+tether_failover_decision{node="node0",reason="flapping",resource="orders"} 0
+tether_failover_decision{node="node0",reason="lag-above-max",resource="orders"} 0
+tether_failover_decision{node="node0",reason="lag-stale",resource="orders"} 0
+tether_failover_decision{node="node0",reason="mirror-unusable",resource="orders"} 0
+tether_failover_decision{node="node0",reason="no-quorum",resource="orders"} 0
+tether_failover_decision{node="node0",reason="no-quorum-possible",resource="orders"} 0
+tether_failover_decision{node="node0",reason="not-fenced",resource="orders"} 0
+tether_failover_decision{node="node0",reason="not-mirror",resource="orders"} 0
+tether_failover_decision{node="node0",reason="one-way",resource="orders"} 0
+tether_failover_decision{node="node0",reason="primary-dead",resource="orders"} 0
+tether_failover_decision{node="node0",reason="primary-jeopardy",resource="orders"} 0
+tether_failover_decision{node="node0",reason="primary-never-seen",resource="orders"} 0
+tether_failover_decision{node="node0",reason="primary-partitioned",resource="orders"} 0
+tether_failover_decision{node="node0",reason="primary-up",resource="orders"} 0
+tether_failover_decision{node="node0",reason="within-grace",resource="orders"} 0
+# HELP tether_failover_alert 1 when the mirror's last decision is one the operator must know about (partition, one-way loss, flapping, no quorum, lag, epoch changed).
+# TYPE tether_failover_alert gauge
+tether_failover_alert{node="node0",resource="audit"} 1
+tether_failover_alert{node="node0",resource="billing"} 0
+tether_failover_alert{node="node0",resource="cache"} 0
+tether_failover_alert{node="node0",resource="orders"} 0
+# HELP tether_failovers_total Automatic failovers of the resource made by this node since it started.
+# TYPE tether_failovers_total counter
+tether_failovers_total{node="node0",resource="audit"} 0
+tether_failovers_total{node="node0",resource="billing"} 0
+tether_failovers_total{node="node0",resource="cache"} 0
+tether_failovers_total{node="node0",resource="orders"} 1
+# HELP tether_failover_last_timestamp_seconds When this node last failed the resource over automatically, in seconds since the Unix epoch (0: never since start).
+# TYPE tether_failover_last_timestamp_seconds gauge
+tether_failover_last_timestamp_seconds{node="node0",resource="audit"} 0
+tether_failover_last_timestamp_seconds{node="node0",resource="billing"} 0
+tether_failover_last_timestamp_seconds{node="node0",resource="cache"} 0
+tether_failover_last_timestamp_seconds{node="node0",resource="orders"} 1.7000003005e+09
+# HELP tether_failover_views_rejected_total Peers' failover views rejected: they did not decode or came from a node that is not a peer.
+# TYPE tether_failover_views_rejected_total counter
+tether_failover_views_rejected_total{node="node0"} 4
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), FailoverRole, FailoverEpoch, FailoverAuto,
+		FailoverQuorumPossible, FailoverQuorum, FailoverVotes, FailoverVoters, FailoverFenced, FailoverLease,
+		FailoverDecision, FailoverAlert, Failovers, FailoverLast, FailoverViewsRejected); err != nil {
+		t.Error(err)
+	}
+}
+
+// Only the mirror's decision is exported: a reason or an alert on a
+// copy that is not the mirror shows all 0, and so does a mirror before
+// its first decision; a fenced flag or a lease left on a node that is no
+// primary is no fence and no lease.
+func TestFailoverDecisionOnlyOnTheMirror(t *testing.T) {
+	s := fixture()
+	s.Status.Failover = []status.Failover{
+		{Resource: "a", Role: status.RoleDiverged, Reason: failover.ReasonEpochChanged, Alert: true, Fenced: true, LeaseLeft: 1},
+		{Resource: "b", Role: status.RoleMirror},
+		{Resource: "c", Role: status.RoleMirror, Reason: failover.ReasonPrimaryUp},
+	}
+	reg := registry(t, s)
+	on := map[string][]string{}
+	for _, l := range expose(t, reg) {
+		if strings.HasPrefix(l, "tether_failover_") && strings.HasSuffix(l, " 1") {
+			name, _, _ := strings.Cut(l, "{")
+			on[name] = append(on[name], l)
+		}
+	}
+	want := map[string][]string{
+		FailoverRole: {
+			`tether_failover_role{node="node0",resource="a",role="diverged"} 1`,
+			`tether_failover_role{node="node0",resource="b",role="mirror"} 1`,
+			`tether_failover_role{node="node0",resource="c",role="mirror"} 1`,
+		},
+		FailoverDecision: {`tether_failover_decision{node="node0",reason="primary-up",resource="c"} 1`},
+	}
+	for _, name := range []string{FailoverRole, FailoverDecision, FailoverAlert, FailoverFenced, FailoverLease} {
+		if !slices.Equal(on[name], want[name]) {
+			t.Errorf("%s at 1: %q, want %q", name, on[name], want[name])
+		}
+	}
+}
+
+// A node without a supervisor (no resources) exports no failover series.
+func TestNoSupervisorNoFailoverSeries(t *testing.T) {
+	s := fixture()
+	s.Status.Failover, s.Supervisor = nil, nil
+	for _, l := range expose(t, registry(t, s)) {
+		if strings.HasPrefix(l, "tether_failover") {
+			t.Errorf("without a supervisor: %s", l)
+		}
+	}
+}
+
+// The failover state sets hold every value: the replicator's roles and
+// none; every decision reason of the failover rules.
+func TestFailoverStateSetsComplete(t *testing.T) {
+	want := []string{string(resource.Primary), string(resource.Mirror), string(resource.Stopped), string(resource.Diverged), "none"}
+	if !slices.Equal(failoverRoles, want) {
+		t.Errorf("tether_failover_role set %v, want %v", failoverRoles, want)
+	}
+	reg := registry(t, fixture())
+	var reasons []string
+	for _, l := range expose(t, reg) {
+		if v, ok := strings.CutPrefix(l, FailoverDecision+`{node="node0",reason="`); ok && strings.Contains(v, `resource="audit"`) {
+			r, _, _ := strings.Cut(v, `"`)
+			reasons = append(reasons, r)
+		}
+	}
+	if got := slices.Sorted(slices.Values(reasons)); !slices.Equal(got, slices.Sorted(slices.Values(failover.Reasons))) || len(got) != 17 {
+		t.Errorf("tether_failover_decision reasons %v, the failover rules' %v", got, failover.Reasons)
 	}
 }

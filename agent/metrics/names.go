@@ -57,6 +57,21 @@ const (
 	MirrorBytes        = "tether_mirror_bytes_total"
 	MirrorFetches      = "tether_mirror_fetches_total"
 	MirrorFetchErrors  = "tether_mirror_fetch_errors_total"
+	// The failover supervisor's, per resource of the cluster.
+	FailoverRole           = "tether_failover_role"
+	FailoverEpoch          = "tether_failover_epoch"
+	FailoverAuto           = "tether_failover_auto"
+	FailoverQuorumPossible = "tether_failover_quorum_possible"
+	FailoverQuorum         = "tether_failover_quorum"
+	FailoverVotes          = "tether_failover_votes"
+	FailoverVoters         = "tether_failover_voters"
+	FailoverFenced         = "tether_failover_fenced"
+	FailoverLease          = "tether_failover_lease_seconds"
+	FailoverDecision       = "tether_failover_decision"
+	FailoverAlert          = "tether_failover_alert"
+	Failovers              = "tether_failovers_total"
+	FailoverLast           = "tether_failover_last_timestamp_seconds"
+	FailoverViewsRejected  = "tether_failover_views_rejected_total"
 )
 
 // Names returns every tether_ metric family the agent exports.
@@ -68,5 +83,7 @@ func Names() []string {
 		BuildInfo, AgentStartTime, AgentClaiming, AgentPauses, AgentPauseLast, AgentScheduleDelay,
 		Messages, LogDropped, ResourceRole, ResourceEpoch, MirrorTopicState, MirrorLagRecords, MirrorLagSeconds,
 		MirrorSinceFetch, MirrorLogEnd, MirrorSourceHW, MirrorConfirmed, MirrorRecords, MirrorBytes, MirrorFetches,
-		MirrorFetchErrors}
+		MirrorFetchErrors, FailoverRole, FailoverEpoch, FailoverAuto, FailoverQuorumPossible, FailoverQuorum,
+		FailoverVotes, FailoverVoters, FailoverFenced, FailoverLease, FailoverDecision, FailoverAlert, Failovers,
+		FailoverLast, FailoverViewsRejected}
 }

@@ -7,7 +7,9 @@ import "github.com/tether-ha/tether/agent/status"
 // does not carry.
 type Snapshot struct {
 	// Status is the document; its Mirrors (the builtin resources, nil
-	// without any) are exported as tether_resource_* and tether_mirror_*.
+	// without any) are exported as tether_resource_* and tether_mirror_*,
+	// its Failover (every resource of the cluster as the failover
+	// supervisor sees it) as tether_failover_*.
 	Status *status.Status
 	// Channels holds each peer link's channels (ether, tcp: its two
 	// connections folded), in no particular order.
@@ -17,6 +19,17 @@ type Snapshot struct {
 	// PublicAlive says, per peer id, whether the peer is alive on the
 	// public channel; nil without a public channel.
 	PublicAlive map[uint16]bool
+	// Supervisor holds the failover supervisor's own counters; nil on a
+	// node without one (a cluster without resources), which exports no
+	// tether_failover_ series at all.
+	Supervisor *Supervisor
+}
+
+// Supervisor is the failover supervisor's counters since start.
+type Supervisor struct {
+	// ViewsRejected: peers' views that did not decode or came from a
+	// node that is not a peer.
+	ViewsRejected uint64
 }
 
 // LinkKey names a link: the peer's id and the network's name.

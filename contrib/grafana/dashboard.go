@@ -58,6 +58,19 @@ var (
 		{"PRIMARY", "green"}, {"ACTIVE", "green"}, {"PENDING_STOPPED", "blue"}, {"STOPPED", "blue"},
 		{"PAUSED", "yellow"}, {"SOURCE_UNAVAILABLE", "orange"}, {"FAILED", "red"}, {"DIVERGED", "red"},
 	}
+	// FailoverRoles are a copy's roles as the failover supervisor reports
+	// them (label role; none: no copy, a witness).
+	FailoverRoles = []State{{"primary", "green"}, {"mirror", "blue"}, {"none", "text"}, {"stopped", "yellow"}, {"diverged", "red"}}
+	// FailoverDecisions are the mirror's decision reasons (label reason):
+	// nothing to do, waiting, then the refusals the operator must know
+	// about (orange, red for a split-brain risk), and the failover.
+	FailoverDecisions = []State{
+		{"primary-up", "green"}, {"not-mirror", "text"}, {"auto-off", "text"}, {"primary-never-seen", "blue"},
+		{"within-grace", "yellow"}, {"not-fenced", "yellow"}, {"primary-jeopardy", "orange"}, {"one-way", "orange"},
+		{"flapping", "orange"}, {"no-quorum-possible", "orange"}, {"no-quorum", "orange"}, {"mirror-unusable", "orange"},
+		{"lag-stale", "orange"}, {"lag-above-max", "orange"}, {"primary-partitioned", "red"}, {"epoch-changed", "red"},
+		{"primary-dead", "purple"},
+	}
 )
 
 // Label selectors by what the metric is labelled with: Grafana expands a
@@ -303,6 +316,61 @@ func Dashboard() (dashboard.Dashboard, error) {
 		Min(0).
 		Span(12).Height(8))
 
+	b.row("Failover")
+	b.add(stateTimeline("Failover role per node",
+		"Each node's copy of each resource as its failover supervisor sees it: primary (takes writes while it holds its lease), "+
+			"mirror, none (no copy: a witness or a third node), stopped (an old primary after a graceful promote), diverged "+
+			"(an old primary after a failover: an operator restores it). A role that changes on two nodes at once is a failover or a promote.",
+		stateCodeOf("tether_failover_role", "role", selNode, "node, resource", FailoverRoles), "{{node}} {{resource}}", FailoverRoles).
+		Span(12).Height(8))
+	b.add(stateTimeline("The mirror's decision",
+		"The last failover decision of each resource's mirror: primary-up, within-grace (the primary DOWN, not for grace yet), "+
+			"then the refusals an operator must know about (orange; TetherFailoverRefused), red for a split-brain risk "+
+			"(primary-partitioned: alive on the public channel; epoch-changed: somebody else promoted), purple when it fails over "+
+			"(primary-dead). `tetherctl failover status` on the mirror says why.",
+		stateCodeOf("tether_failover_decision", "reason", selNode, "node, resource", FailoverDecisions), "{{node}} {{resource}}",
+		FailoverDecisions).
+		Span(12).Height(8))
+	b.add(stateTimeline("Primary fenced or writable",
+		"Each primary copy: writable (under a lease a majority of voters renews, or not supervised: automatic failover off) or "+
+			"fenced (no lease: it refuses writes; TetherNoQuorum after a minute). A primary fenced while its mirror fails over is the design working.",
+		`max by (node, resource) (1 - tether_failover_fenced{`+selNode+`} and on(node, resource) (tether_failover_role{role="primary", `+selNode+`} == 1))`,
+		"{{node}} {{resource}}", []State{{"fenced", "red"}, {"writable", "green"}}).
+		Span(12).Height(8))
+	b.add(timeseriesPanel("Writable primaries per resource",
+		"Primary copies that are not fenced, per resource, counted over the nodes: 1 is healthy, 0 means nobody takes writes, "+
+			"more than 1 is a split brain (TetherSplitBrainRisk; a moment of 2 around a failover is scrape skew).",
+		"short",
+		query(`count by (resource) ((tether_failover_role{role="primary", `+selNode+`} == 1) unless on(node, resource) (tether_failover_fenced{`+selNode+`} == 1))`, "{{resource}}")).
+		Decimals(0).Min(0).
+		Thresholds(thresholds([]float64{0, 1, 2}, []string{"red", "red", "green", "red"})).
+		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed)).
+		Span(12).Height(8))
+	b.add(timeseriesPanel("Epoch",
+		"The highest epoch of each resource each node knows: every promotion bumps it. Nodes that disagree for more than a "+
+			"moment did not hear each other (a witness relays epochs).",
+		"short",
+		query(`tether_failover_epoch{`+selNode+`}`, "{{node}} {{resource}}")).
+		Decimals(0).
+		Span(8).Height(8))
+	b.add(timeseriesPanel("Quorum votes",
+		"The votes of each node's last count (solid: on the primary the voters renewing its lease, on the mirror those confirming "+
+			"the primary gone, 0 while it is up) against the voters (dashed). A primary needs a majority to take writes; fewer than "+
+			"three voters: no quorum is possible.",
+		"short",
+		query(`tether_failover_votes{`+selNode+`} and on(node, resource) (tether_failover_role{role=~"primary|mirror", `+selNode+`} == 1)`, "{{node}} {{resource}} votes"),
+		query(`max by (resource) (tether_failover_voters{`+selNode+`})`, "{{resource}} voters")).
+		Decimals(0).Min(0).
+		OverrideByRegexp(".* voters$", []dashboard.DynamicConfigValue{
+			{Id: "custom.lineStyle", Value: map[string]any{"fill": "dash", "dash": []int{10, 10}}},
+		}).
+		Span(8).Height(8))
+	b.add(barsPanel("Failovers",
+		"Automatic failovers, on the node that became the primary. Each one leaves the old primary diverged: restore it "+
+			"(`tetherctl mirror truncate-and-restore`) once it is back.",
+		`sum by (node, resource) (increase(tether_failovers_total{`+selNode+`}[$__rate_interval]))`, "{{node}} {{resource}}").
+		Span(8).Height(8))
+
 	if b.err != nil {
 		return dashboard.Dashboard{}, b.err
 	}
@@ -399,9 +467,14 @@ func labelVariable(name, query, description string) *dashboard.QueryVariableBuil
 // stateCode folds a state set into one series per `by` group whose value
 // is the current state's index in states.
 func stateCode(metric, sel, by string, states []State) string {
+	return stateCodeOf(metric, "state", sel, by, states)
+}
+
+// stateCodeOf is stateCode of a state set whose label is label.
+func stateCodeOf(metric, label, sel, by string, states []State) string {
 	parts := make([]string, len(states))
 	for i, s := range states {
-		parts[i] = fmt.Sprintf("  %d * (%s{state=%q, %s} == 1)", i, metric, s.Name, sel)
+		parts[i] = fmt.Sprintf("  %d * (%s{%s=%q, %s} == 1)", i, metric, label, s.Name, sel)
 	}
 	return "max by (" + by + ") (\n" + strings.Join(parts, "\nor\n") + "\n)"
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 
 	"github.com/tether-ha/tether/agent/metrics"
+	"github.com/tether-ha/tether/replicator/failover"
+	"github.com/tether-ha/tether/replicator/resource"
 	"github.com/tether-ha/tether/testbed"
 )
 
@@ -468,6 +470,29 @@ func TestStateSets(t *testing.T) {
 		if !slices.Equal(ours, doc) || len(doc) == 0 {
 			t.Errorf("%s: dashboard states %v, METRICS.md %v", metric, ours, doc)
 		}
+	}
+}
+
+// TestFailoverStateSets: the failover timelines cover every role of a
+// copy (the replicator's and none) and every decision reason of the
+// failover rules, each once.
+func TestFailoverStateSets(t *testing.T) {
+	names := func(states []State) []string {
+		var out []string
+		for _, s := range states {
+			out = append(out, s.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	roles := []string{string(resource.Primary), string(resource.Mirror), string(resource.Stopped), string(resource.Diverged), "none"}
+	slices.Sort(roles)
+	if got := names(FailoverRoles); !slices.Equal(got, roles) {
+		t.Errorf("%s: dashboard roles %v, want %v", metrics.FailoverRole, got, roles)
+	}
+	reasons := slices.Sorted(slices.Values(failover.Reasons))
+	if got := names(FailoverDecisions); !slices.Equal(got, reasons) {
+		t.Errorf("%s: dashboard reasons %v, the failover rules' %v", metrics.FailoverDecision, got, reasons)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/tether-ha/tether/agent/metrics"
 	"github.com/tether-ha/tether/llt"
 	"github.com/tether-ha/tether/replicator/driver/builtin"
+	"github.com/tether-ha/tether/replicator/failover"
 	"github.com/tether-ha/tether/replicator/mirror"
 	"github.com/tether-ha/tether/replicator/resource"
 	"github.com/tether-ha/tether/testbed"
@@ -42,6 +43,7 @@ var alerts = []string{
 	"TetherCrossConnected", "TetherSharedSegment", "TetherMTUMismatch", "TetherLinkFlapping",
 	"TetherLinkLossy", "TetherAuthFailures", "TetherDuplicateNodeID", "TetherAgentDown",
 	"TetherAgentPaused", "TetherMirrorLagHigh", "TetherMirrorStalled", "TetherMirrorDiverged",
+	"TetherFailover", "TetherFailoverRefused", "TetherNoQuorum", "TetherSplitBrainRisk",
 }
 
 var annotationKeys = []string{"description", "runbook_url", "summary"}
@@ -82,7 +84,7 @@ func TestPromtoolTestsCatchBrokenRules(t *testing.T) {
 		{"TetherPeerDown", "on a partition", `tether_node_state{state="DOWN"}`, `tether_node_state{state=~"DOWN|PARTITIONED"}`},
 		{"TetherInterconnectPartitioned", "on a peer down", `tether_node_state{state="PARTITIONED"}`, `tether_node_state{state=~"DOWN|PARTITIONED"}`},
 		{"TetherPeerJeopardy", "without its for", "state=\"JEOPARDY\"} == 1\n        for: 10s", "state=\"JEOPARDY\"} == 1\n        for: 0s"},
-		{"TetherInterconnectPartitioned", "without its for", "  for: 10s\n        labels:\n          severity: critical", "  for: 0s\n        labels:\n          severity: critical"},
+		{"TetherInterconnectPartitioned", "without its for", "# as a broken interconnect.\n        for: 10s", "# as a broken interconnect.\n        for: 0s"},
 		{"TetherAuthFailures", "on a flat counter", `increase(tether_network_auth_failures_total[5m]) > 0`, `increase(tether_network_auth_failures_total[5m]) >= 0`},
 		{"TetherAgentPaused", "remembered too briefly", `increase(tether_agent_pauses_total[5m])`, `increase(tether_agent_pauses_total[1m])`},
 		{"TetherLinkFlapping", "by its reason only", `increase(tether_link_flaps_total[10m]) >= 3`, `increase(tether_link_flaps_total[10m]) >= 30`},
@@ -94,12 +96,30 @@ func TestPromtoolTestsCatchBrokenRules(t *testing.T) {
 		{"TetherMirrorStalled", "on a paused topic", `state=~"PAUSED|DIVERGED"`, `state=~"DIVERGED"`},
 		{"TetherMirrorStalled", "on the fetcher's state only", "tether_mirror_since_last_fetch_seconds > 10", "tether_mirror_since_last_fetch_seconds > 1e9"},
 		{"TetherMirrorStalled", "on the fetch time only", `tether_mirror_topic_state{state=~"SOURCE_UNAVAILABLE|FAILED"} == 1`, `tether_mirror_topic_state{state=~"SOURCE_UNAVAILABLE|FAILED"} == 2`},
-		{"TetherMirrorStalled", "without its for", "for: 1m", "for: 0s"},
+		{"TetherMirrorStalled", "without its for", "state=~\"OPEN|JEOPARDY\"} == 1)\n        for: 1m", "state=~\"OPEN|JEOPARDY\"} == 1)\n        for: 0s"},
 		{"TetherMirrorStalled", "without the primary's name", "group_left(peer)\n          (tether_resource_role{role=\"mirror\"} == 1)", "group_left()\n          (tether_resource_role{role=\"mirror\"} == 1)"},
 		{"TetherMirrorDiverged", "on old primaries only", `(tether_mirror_topic_state{state="DIVERGED"} == 1)`, `(tether_mirror_topic_state{state="DIVERGED"} == 2)`},
 		{"TetherMirrorDiverged", "on mirror topics only", `tether_resource_role{role="diverged"} == 1`, `tether_resource_role{role="diverged"} == 2`},
 		{"TetherMirrorDiverged", "with a for", "        labels:\n          severity: critical\n        annotations:\n          summary: '{{ $labels.node }}: resource", "        for: 30s\n        labels:\n          severity: critical\n        annotations:\n          summary: '{{ $labels.node }}: resource"},
 		{"TetherMirrorDiverged", "per topic", "max by (job, instance, node, resource, peer) (", "max by (job, instance, node, resource, peer, topic) ("},
+		{"TetherFailover", "on a flat counter", "increase(tether_failovers_total[15m]) > 0", "increase(tether_failovers_total[15m]) >= 0"},
+		{"TetherFailover", "remembered too briefly", "increase(tether_failovers_total[15m])", "increase(tether_failovers_total[5m])"},
+		{"TetherFailover", "naming the target, not the node", "'{{ $labels.node }} became the primary", "'{{ $labels.instance }} became the primary"},
+		{"TetherFailoverRefused", "on every decision", "(tether_failover_alert == 1)\n            * on", "(tether_failover_alert >= 0)\n            * on"},
+		{"TetherFailoverRefused", "without the reason", "group_left(reason)\n          (tether_failover_decision == 1)", "group_left()\n          (tether_failover_decision == 1)"},
+		{"TetherFailoverRefused", "without its for", "(tether_failover_decision == 1)\n        for: 30s", "(tether_failover_decision == 1)\n        for: 0s"},
+		{"TetherNoQuorum", "with automatic failover off", "(tether_failover_auto == 1)\n                    and on", "(tether_failover_auto >= 0)\n                    and on"},
+		{"TetherNoQuorum", "on the mirror only", `label_replace(tether_failover_fenced == 1, "cause"`, `label_replace(tether_failover_fenced == 2, "cause"`},
+		{"TetherNoQuorum", "on the primary only", `tether_failover_decision{reason="no-quorum"} == 1`, `tether_failover_decision{reason="no-quorum"} == 2`},
+		{"TetherNoQuorum", "on a mirror's quorum gauge", `label_replace(tether_failover_decision{reason="no-quorum"} == 1, "cause"`, `label_replace((tether_failover_quorum == 0) and on(job, instance, node, resource) (tether_failover_role{role="mirror"} == 1), "cause"`},
+		{"TetherNoQuorum", "without its for", "\"cause\", \"no-quorum\", \"\", \"\")\n          )\n        for: 1m", "\"cause\", \"no-quorum\", \"\", \"\")\n          )\n        for: 0s"},
+		{"TetherSplitBrainRisk", "without its for", ") > 1\n          )\n        for: 10s", ") > 1\n          )\n        for: 0s"},
+		{"TetherSplitBrainRisk", "on a partition only", `reason=~"primary-partitioned|epoch-changed"`, `reason=~"primary-partitioned"`},
+		{"TetherSplitBrainRisk", "on a new epoch only", `reason=~"primary-partitioned|epoch-changed"`, `reason=~"epoch-changed"`},
+		{"TetherSplitBrainRisk", "on the decision only", ")[1m:10s]\n            ) > 1", ")[1m:10s]\n            ) > 1e9"},
+		{"TetherSplitBrainRisk", "on scrape skew", ")[1m:10s]", ")[10s:10s]"},
+		{"TetherSplitBrainRisk", "counting fenced primaries", "count by (job, cluster, resource) (\n                      (tether_failover_role{role=\"primary\"} == 1)\n                        unless on(job, instance, node, resource)\n                      (tether_failover_fenced == 1)", "count by (job, cluster, resource) (\n                      (tether_failover_role{role=\"primary\"} == 1)"},
+		{"TetherSplitBrainRisk", "on a mirror deciding primary-up", `reason=~"primary-partitioned|epoch-changed"`, `reason=~"primary-partitioned|epoch-changed|primary-up"`},
 	}
 	for _, m := range mutations {
 		t.Run(m.alert+" "+m.name, func(t *testing.T) {
@@ -243,13 +263,15 @@ var (
 	stringLitRe  = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 	tetherNameRe = regexp.MustCompile(`(?:^|[^a-zA-Z0-9_:])(tether_[a-zA-Z0-9_:]*)`)
 	matcherRe    = regexp.MustCompile(`\b(state|reason|role)\s*(=~|!~|=|!=)\s*"([^"]*)"`)
+	selectorRe   = regexp.MustCompile(`(tether_[a-zA-Z0-9_:]*)\s*\{([^}]*)\}`)
 	linkAnchorRe = regexp.MustCompile(`\]\(#([^)]*)\)`)
 )
 
 // The rules hold to the metrics and the runbook: every alert once, with
 // a severity, a summary, a description and a runbook link to a section
 // of docs/EVENTS.md; every tether_ name one that tetherd exports; every
-// state and reason a value the state sets have.
+// state, reason and role matched a value that family's label has (a
+// link reason is no failover reason).
 func TestRulesContract(t *testing.T) {
 	rules := loadRules(t)
 	anchors := headingAnchors(t, runbookFile)
@@ -283,16 +305,28 @@ func TestRulesContract(t *testing.T) {
 				t.Errorf("%s: %s is no metric tetherd exports (agent/metrics.Names)", a, m[1])
 			}
 		}
-		for _, m := range matcherRe.FindAllStringSubmatch(r.Expr, -1) {
-			values := []string{m[3]}
-			if strings.HasSuffix(m[2], "~") { // the regular expressions used are alternatives of values
-				values = strings.Split(m[3], "|")
-			}
-			for _, v := range values {
-				if !stateValues[m[1]][v] {
-					t.Errorf("%s: %s%s%q: no such %s %q", a, m[1], m[2], m[3], m[1], v)
+		inSelectors := 0
+		for _, sel := range selectorRe.FindAllStringSubmatch(r.Expr, -1) {
+			for _, m := range matcherRe.FindAllStringSubmatch(sel[2], -1) {
+				inSelectors++
+				known, ok := labelValues[sel[1]][m[1]]
+				if !ok {
+					t.Errorf("%s: %s{%s%s%q}: %s has no label %s with known values", a, sel[1], m[1], m[2], m[3], sel[1], m[1])
+					continue
+				}
+				values := []string{m[3]}
+				if strings.HasSuffix(m[2], "~") { // the regular expressions used are alternatives of values
+					values = strings.Split(m[3], "|")
+				}
+				for _, v := range values {
+					if !slices.Contains(known(), v) {
+						t.Errorf("%s: %s{%s%s%q}: no such %s %q of %s", a, sel[1], m[1], m[2], m[3], m[1], v, sel[1])
+					}
 				}
 			}
+		}
+		if n := len(matcherRe.FindAllString(r.Expr, -1)); n != inSelectors {
+			t.Errorf("%s: %d state, reason or role matchers outside a tether_ selector: they cannot be checked", a, n-inSelectors)
 		}
 	}
 	// The one thing the stalled mirror's page must make plain.
@@ -316,28 +350,22 @@ func exportedNames() map[string]bool {
 	return names
 }
 
-// stateValues are the values of the state, reason and role labels, from
-// llt: link and node states, and the reasons ("none" for a healthy
-// link); from the replicator: mirror topic states and resource roles.
-var stateValues = func() map[string]map[string]bool {
-	v := map[string]map[string]bool{"state": {}, "reason": {}, "role": {}}
-	for _, s := range topicStates() {
-		v["state"][s] = true
-	}
-	for _, r := range roles() {
-		v["role"][r] = true
-	}
-	for _, s := range linkStates() {
-		v["state"][s] = true
-	}
-	for _, s := range nodeStates() {
-		v["state"][s] = true
-	}
-	for _, r := range reasons() {
-		v["reason"][r] = true
-	}
-	return v
-}()
+// labelValues are, per family, the values of its state, reason or role
+// label: from llt, link and node states and the reasons ("none" for a
+// healthy link; a network's reasons are among them); from the
+// replicator, mirror topic states and resource roles; from the failover
+// rules, the decision reasons, and the roles with none.
+var labelValues = map[string]map[string]func() []string{
+	metrics.LinkState:        {"state": linkStates},
+	metrics.LinkReason:       {"reason": reasons},
+	metrics.NodeState:        {"state": nodeStates},
+	metrics.LocalState:       {"state": nodeStates},
+	metrics.NetReason:        {"reason": reasons},
+	metrics.MirrorTopicState: {"state": topicStates},
+	metrics.ResourceRole:     {"role": roles},
+	metrics.FailoverRole:     {"role": failoverRoles},
+	metrics.FailoverDecision: {"reason": failoverReasons},
+}
 
 func linkStates() []string {
 	return []string{llt.LinkUp.String(), llt.LinkTrouble.String(), llt.LinkDown.String()}
@@ -364,6 +392,12 @@ func topicStates() []string {
 func roles() []string {
 	return []string{string(resource.Primary), string(resource.Mirror), string(resource.Stopped), string(resource.Diverged)}
 }
+
+// failoverRoles are the roles of a copy as the failover supervisor
+// reports them: the replicator's, and none (no copy: a witness).
+func failoverRoles() []string { return append(roles(), "none") }
+
+func failoverReasons() []string { return slices.Clone(failover.Reasons) }
 
 func reasons() []string {
 	rs := []string{"none"}
@@ -490,17 +524,23 @@ var (
 	labelRe  = regexp.MustCompile(`\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*(?:,|$)`)
 )
 
-// stateSets are the state-set families and their label.
+// stateSets are the state-set families and their label. mayBeAllZero:
+// every value may be 0 at once (the decision on a node that is not the
+// mirror, or before its first decision).
 var stateSets = map[string]struct {
-	label  string
-	values func() []string
+	label        string
+	values       func() []string
+	mayBeAllZero bool
 }{
-	metrics.LinkState:  {"state", linkStates},
-	metrics.LinkReason: {"reason", reasons},
-	metrics.NodeState:  {"state", nodeStates},
+	metrics.LinkState:  {"state", linkStates, false},
+	metrics.LinkReason: {"reason", reasons, false},
+	metrics.NodeState:  {"state", nodeStates, false},
 	// The replicator's.
-	metrics.MirrorTopicState: {"state", topicStates},
-	metrics.ResourceRole:     {"role", roles},
+	metrics.MirrorTopicState: {"state", topicStates, false},
+	metrics.ResourceRole:     {"role", roles, false},
+	// The failover supervisor's.
+	metrics.FailoverRole:     {"role", failoverRoles, false},
+	metrics.FailoverDecision: {"reason", failoverReasons, true},
 }
 
 // The unit tests cover every alert, firing (with the labels and
@@ -633,7 +673,7 @@ func checkInputSeries(t *testing.T, where string, series []struct {
 					others++
 				}
 			}
-			if ones != 1 || others != 0 {
+			if (ones != 1 && (ones != 0 || !ss.mayBeAllZero)) || others != 0 {
 				t.Errorf("%s: state set %s: sample %d has %d values at 1 and %d neither 0 nor 1, want one at 1, the others 0", where, key, i, ones, others)
 				break
 			}
