@@ -17,6 +17,7 @@ import (
 
 type trial struct {
 	Driver     string  `json:"driver"`
+	Public     *bool   `json:"public"` // absent: true (the suite's default)
 	Fault      string  `json:"fault"`
 	Failovers  int     `json:"failovers"`
 	WritableMs float64 `json:"writable_ms"`
@@ -40,7 +41,10 @@ func main() {
 		os.Exit(1)
 	}
 	defer f.Close()
-	type key struct{ drv, fault string }
+	type key struct {
+		drv, fault string
+		public     bool
+	}
 	groups := map[key][]trial{}
 	var keys []key
 	sc := bufio.NewScanner(f)
@@ -50,14 +54,14 @@ func main() {
 			fmt.Fprintln(os.Stderr, "bad line:", err)
 			os.Exit(1)
 		}
-		k := key{t.Driver, t.Fault}
+		k := key{t.Driver, t.Fault, t.Public == nil || *t.Public}
 		if _, ok := groups[k]; !ok {
 			keys = append(keys, k)
 		}
 		groups[k] = append(groups[k], t)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "driver\tfault\ttrials\tfailovers\tfalse\tmissed\tsplit brain\tlost (mirror)\tlost (local)\tacked\twritable p50 ms\tp99 ms\t")
+	fmt.Fprintln(tw, "driver\tpublic\tfault\ttrials\tfailovers\tfalse\tmissed\tsplit brain\tlost (mirror)\tlost (local)\tacked\twritable p50 ms\tp99 ms\t")
 	total, brain := 0, 0
 	for _, k := range keys {
 		ts := groups[k]
@@ -82,7 +86,7 @@ func main() {
 		total += len(ts)
 		brain += sb
 		p50, p99 := pct(ms, 0.50), pct(ms, 0.99)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", k.drv, k.fault, len(ts), fo, falseFO, missed, sb, lostM, lostL, acked, p50, p99)
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", k.drv, k.public, k.fault, len(ts), fo, falseFO, missed, sb, lostM, lostL, acked, p50, p99)
 	}
 	tw.Flush()
 	fmt.Printf("%d fault trials, %d writes acknowledged by an old primary after a promotion (split brain)\n", total, brain)
