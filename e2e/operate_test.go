@@ -39,24 +39,7 @@ func publicBed(t *testing.T) (*testbed.Bed, *testbed.Prometheus) {
 		{Name: "pub", Channels: []string{"tcp"}},
 	}}
 	o.EditConfig = func(i int, doc map[string]any) {
-		var nets []any
-		for _, n := range doc["networks"].([]any) {
-			if n.(map[string]any)["name"] != "pub" {
-				nets = append(nets, n)
-			}
-		}
-		doc["networks"] = nets
-		var join []any
-		var ip any
-		for j, n := range doc["nodes"].([]any) {
-			addrs := n.(map[string]any)["addresses"].(map[string]any)
-			join = append(join, fmt.Sprintf("%s:7946", addrs["pub"]))
-			if j == i {
-				ip = addrs["pub"]
-			}
-			delete(addrs, "pub")
-		}
-		doc["public"] = map[string]any{"bind": fmt.Sprintf("%s:7946", ip), "join": join}
+		ip := publicOnly(i, doc, true)
 		doc["metrics"] = map[string]any{"listen": fmt.Sprintf("%s:9187", ip)}
 	}
 	b := testbed.New(t, o)
@@ -69,6 +52,33 @@ func publicBed(t *testing.T) (*testbed.Bed, *testbed.Prometheus) {
 	p := b.StartPrometheus(testbed.PrometheusOptions{Targets: targets, Rules: []string{rulesFile(t)}})
 	p.WaitTargetsUp(30 * time.Second)
 	return b, p
+}
+
+// publicOnly makes network pub of a bed's config the public channel's
+// only (no tether link on it; with public false, nothing at all) and
+// returns node i's address there.
+func publicOnly(i int, doc map[string]any, public bool) any {
+	var nets []any
+	for _, n := range doc["networks"].([]any) {
+		if n.(map[string]any)["name"] != "pub" {
+			nets = append(nets, n)
+		}
+	}
+	doc["networks"] = nets
+	var join []any
+	var ip any
+	for j, n := range doc["nodes"].([]any) {
+		addrs := n.(map[string]any)["addresses"].(map[string]any)
+		join = append(join, fmt.Sprintf("%s:7946", addrs["pub"]))
+		if j == i {
+			ip = addrs["pub"]
+		}
+		delete(addrs, "pub")
+	}
+	if public {
+		doc["public"] = map[string]any{"bind": fmt.Sprintf("%s:7946", ip), "join": join}
+	}
+	return ip
 }
 
 // rulesFile is the shipped alert rules.

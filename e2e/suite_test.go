@@ -117,32 +117,14 @@ func newSuite(t *testing.T, drv string) *suite {
 		{Name: "pub", Channels: []string{"tcp"}},
 	}}
 	o.EditConfig = func(i int, doc map[string]any) {
-		var nets []any
-		for _, n := range doc["networks"].([]any) {
-			if n.(map[string]any)["name"] != "pub" {
-				nets = append(nets, n)
-			}
-		}
-		doc["networks"] = nets
-		var join []any
-		var ip any
 		nodes := doc["nodes"].([]any)
 		addrs := map[string]any{}
-		for j, n := range nodes {
+		for j, n := range nodes[:2] {
 			a := n.(map[string]any)["addresses"].(map[string]any)
-			join = append(join, fmt.Sprintf("%s:7946", a["pub"]))
-			if j == i {
-				ip = a["pub"]
-			}
-			if j < 2 {
-				addrs[fmt.Sprintf("node%d", j)] = fmt.Sprintf("%v:%d", a["hb0"], testbed.RedisPort)
-			}
-			delete(a, "pub")
+			addrs[fmt.Sprintf("node%d", j)] = fmt.Sprintf("%v:%d", a["hb0"], testbed.RedisPort)
 		}
+		publicOnly(i, doc, *suitePublic)
 		nodes[2].(map[string]any)["witness"] = true
-		if *suitePublic {
-			doc["public"] = map[string]any{"bind": fmt.Sprintf("%s:7946", ip), "join": join}
-		}
 		if i < 2 {
 			doc["replicator"] = map[string]any{"dir": filepath.Join(data, fmt.Sprintf("n%d", i)), "api": "127.0.0.1:9188"}
 		}
