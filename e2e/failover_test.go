@@ -141,7 +141,12 @@ func TestFailoverWithWitness(t *testing.T) {
 		st, err := m.Status(1)
 		return err == nil && nodeState(st, 0) == "DOWN"
 	})
-	time.Sleep(4 * time.Second) // past grace (3s): a failover would have happened by now
+	// Past grace the decision moves from within-grace to the reason it
+	// refuses; a failover would have happened instead.
+	m.waitFor("node1 to decide past grace", 10*time.Second, func() bool {
+		r := m.failoverStatus(1).Reason
+		return r != "" && r != "within-grace" && r != "primary-up" && r != "primary-jeopardy"
+	})
 	f1 := m.failoverStatus(1)
 	if f1.Role != "mirror" || f1.Reason != "no-quorum" || !f1.Alert || !strings.Contains(f1.Witness, "node2: sees node0 OPEN") {
 		t.Fatalf("mirror with the interconnect broken: %+v", f1)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tether-ha/tether/agent/status"
+	"github.com/tether-ha/tether/agent/status/render"
 	"github.com/tether-ha/tether/replicator/history"
 )
 
@@ -81,34 +82,7 @@ func printFailover(e *env, fs []status.Failover) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RESOURCE\tCOPY\tEPOCH\tPRIMARY\tAUTO\tQUORUM\tVOTES\tSTATE\tDETAIL")
 	for _, f := range fs {
-		auto := "off"
-		if f.Auto {
-			auto = "on"
-		}
-		q := "no"
-		switch {
-		case !f.QuorumPossible:
-			q = "impossible"
-		case f.Quorum:
-			q = "yes"
-		}
-		state := f.Reason
-		switch {
-		case f.Role == "primary" && f.Fenced:
-			state = "FENCED"
-		case f.Role == "primary" && f.Auto && f.QuorumPossible:
-			state = fmt.Sprintf("writable (lease %.1fs)", f.LeaseLeft)
-		case f.Role == "primary":
-			state = "writable (unsupervised)"
-		case f.Promoting:
-			state = "PROMOTING"
-		}
-		if state == "" {
-			state = "-"
-		}
-		if f.Alert {
-			state += " !"
-		}
+		auto, q, state := render.FailoverCells(f)
 		detail := f.Detail
 		if f.Error != "" {
 			detail = "error: " + f.Error

@@ -52,12 +52,10 @@ type Primary struct {
 type Quorum struct {
 	Voters int // nodes and witnesses that vote
 	Votes  int // reachable voters, this node included (a witness's too)
-	// Witness: a witness's vote is among Votes. WitnessCounted: it came
-	// over a path independent of the lost links (another network); a
-	// witness reached only over the links that failed does not count,
-	// since it cannot tell this side from the other.
-	Witness        bool
-	WitnessCounted bool
+	// Witness: a witness's vote is among Votes. A witness votes only on
+	// its own evidence (it has seen the primary DOWN itself, Confirm), a
+	// path independent of the links this node lost.
+	Witness bool
 }
 
 // Possible: a majority can exist at all (two nodes need a witness).
@@ -65,11 +63,7 @@ func (q Quorum) Possible() bool { return q.Voters >= 3 }
 
 // Has: this node is in a majority.
 func (q Quorum) Has() bool {
-	votes := q.Votes
-	if q.Witness && !q.WitnessCounted && votes > 0 {
-		votes--
-	}
-	return q.Possible() && 2*votes > q.Voters
+	return q.Possible() && 2*q.Votes > q.Voters
 }
 
 // Mirror is the state of this node's copy.

@@ -17,7 +17,7 @@ func dead(d time.Duration) Inputs {
 	return Inputs{
 		Now: now, IsMirror: true, Epoch: 3, EpochSeen: 3,
 		Primary: Primary{State: NodeDown, Since: t0},
-		Quorum:  Quorum{Voters: 3, Votes: 2, Witness: true, WitnessCounted: true},
+		Quorum:  Quorum{Voters: 3, Votes: 2, Witness: true},
 		Mirror:  Mirror{Usable: true, LagRecords: 10, SampledAt: t0.Add(-50 * time.Millisecond)},
 	}
 }
@@ -47,7 +47,6 @@ func TestDecidePromotesOnlyWhenAllHold(t *testing.T) {
 		{"flapping", func(in *Inputs) { in.Primary.Flapping = true }, ReasonFlapping, true},
 		{"two nodes, no witness", func(in *Inputs) { in.Quorum = Quorum{Voters: 2, Votes: 1} }, ReasonNoQuorumPossible, true},
 		{"minority", func(in *Inputs) { in.Quorum.Votes = 1 }, ReasonNoQuorum, true},
-		{"witness only over the lost links", func(in *Inputs) { in.Quorum.WitnessCounted = false }, ReasonNoQuorum, true},
 		{"mirror diverged", func(in *Inputs) { in.Mirror.Usable = false }, ReasonMirrorUnusable, true},
 		{"the mirror had stalled before", func(in *Inputs) { in.Mirror.SampledAt = in.Primary.Since.Add(-time.Minute) }, ReasonLagStale, true},
 		{"lag above max", func(in *Inputs) { in.Mirror.LagRecords = DefaultMaxLag + 1 }, ReasonLagTooHigh, true},

@@ -161,7 +161,7 @@ func (l *Lease) Evaluate(now time.Time, e Electorate, resource string, epoch uin
 		}
 		g.Quorum.Votes++
 		if e.Witness[v] {
-			g.Quorum.Witness, g.Quorum.WitnessCounted = true, true
+			g.Quorum.Witness = true
 		}
 		dates = append(dates, t)
 	}
@@ -248,7 +248,7 @@ func Confirm(cfg Config, now time.Time, e Electorate, primary uint16, heard map[
 			c.Quorum.Votes++
 			ans = e.name(v) + ": confirms"
 			if e.Witness[v] {
-				c.Quorum.Witness, c.Quorum.WitnessCounted = true, true
+				c.Quorum.Witness = true
 			}
 		}
 		c.Answers = append(c.Answers, ans)

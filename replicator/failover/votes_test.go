@@ -39,7 +39,7 @@ func TestLeaseNeedsAFreshMajority(t *testing.T) {
 	s2 := sent.Next(now)
 	heard[idW] = Heard{View: answer(idA, NodeOpen, s2, 4, idA), At: now.Add(20 * time.Millisecond)}
 	g := l.Evaluate(now.Add(30*time.Millisecond), e, "r", 4, heard, sent)
-	if want := now.Add(c.Term()); !g.Until.Equal(want) || g.Quorum.Votes != 2 || !g.Quorum.WitnessCounted {
+	if want := now.Add(c.Term()); !g.Until.Equal(want) || g.Quorum.Votes != 2 || !g.Quorum.Witness {
 		t.Fatalf("lease with the witness's fresh answer: %+v, want until %v", g, want)
 	}
 	// The lease is dated by the echoed view, not by when the answer came.
@@ -125,7 +125,7 @@ func TestConfirm(t *testing.T) {
 		if got.Quorum.Votes != tc.votes || got.Quorum.Voters != 3 || got.Witness == "" {
 			t.Errorf("%s: %+v, want %d votes", tc.name, got, tc.votes)
 		}
-		if tc.votes == 2 && (!got.Quorum.Has() || !got.Quorum.WitnessCounted) {
+		if tc.votes == 2 && (!got.Quorum.Has() || !got.Quorum.Witness) {
 			t.Errorf("%s: no quorum: %+v", tc.name, got)
 		}
 	}

@@ -114,10 +114,6 @@ func New(cfg Config) (*Supervisor, error) {
 	return s, nil
 }
 
-// Voters is the number of voting nodes; Possible whether a quorum can
-// exist at all.
-func (s *Supervisor) Voters() int { return len(s.e.Voters) }
-
 // Supervised reports whether resources with automatic failover need a
 // lease: failover.auto and a quorum possible.
 func Supervised(f failover.Config, voters int) bool { return f.Auto && voters >= 3 }

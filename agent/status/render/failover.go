@@ -30,30 +30,7 @@ func Failover(w io.Writer, st *status.Status) error {
 	t := table{right: []bool{false, false, true, false, false, false, true, false}}
 	t.add(indent, "Resource", "Copy", "Epoch", "Primary", "Auto", "Quorum", "Votes", "State")
 	for _, f := range st.Failover {
-		auto, q := "off", "no"
-		if f.Auto {
-			auto = "on"
-		}
-		switch {
-		case !f.QuorumPossible:
-			q = "impossible"
-		case f.Quorum:
-			q = "yes"
-		}
-		state := dash(f.Reason)
-		switch {
-		case f.Role == status.RolePrimary && f.Fenced:
-			state = "FENCED"
-		case f.Role == status.RolePrimary && f.Auto && f.QuorumPossible:
-			state = fmt.Sprintf("writable (lease %.1fs)", f.LeaseLeft)
-		case f.Role == status.RolePrimary:
-			state = "writable (unsupervised)"
-		case f.Promoting:
-			state = "PROMOTING"
-		}
-		if f.Alert {
-			state += " !"
-		}
+		auto, q, state := FailoverCells(f)
 		t.add(indent, f.Resource, f.Role, strconv.FormatUint(uint64(f.Epoch), 10), dash(f.Primary), auto, q,
 			fmt.Sprintf("%d/%d", f.Votes, f.Voters), state)
 		if note := failoverNote(f); note != "" {
@@ -62,6 +39,36 @@ func Failover(w io.Writer, st *status.Status) error {
 	}
 	t.write(&b)
 	return flush(w, &b)
+}
+
+// FailoverCells are how a resource's automatic failover, quorum and state
+// are written in tables (tetherstat, tetherctl failover status).
+func FailoverCells(f status.Failover) (auto, quorum, state string) {
+	auto, quorum = "off", "no"
+	if f.Auto {
+		auto = "on"
+	}
+	switch {
+	case !f.QuorumPossible:
+		quorum = "impossible"
+	case f.Quorum:
+		quorum = "yes"
+	}
+	state = dash(f.Reason)
+	switch {
+	case f.Role == status.RolePrimary && f.Fenced:
+		state = "FENCED"
+	case f.Role == status.RolePrimary && f.Auto && f.QuorumPossible:
+		state = fmt.Sprintf("writable (lease %.1fs)", f.LeaseLeft)
+	case f.Role == status.RolePrimary:
+		state = "writable (unsupervised)"
+	case f.Promoting:
+		state = "PROMOTING"
+	}
+	if f.Alert {
+		state += " !"
+	}
+	return auto, quorum, state
 }
 
 // failoverNote explains a row that needs the operator.
