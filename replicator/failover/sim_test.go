@@ -175,7 +175,7 @@ func (n *simNode) tick(t *testing.T, c Config, now time.Time, nodes map[uint16]*
 	n.states(now)
 	e := electorate(n.id)
 	if n.primary == n.id {
-		g := n.lease.Evaluate(now, e, "r", n.epoch, n.heard, n.sent)
+		g := n.lease.Evaluate(now, e, "r", n.epoch, n.heard, n.sent, External{})
 		if g.Higher != nil {
 			n.epoch, n.primary, n.until = g.Higher.Epoch, g.Higher.Primary, time.Time{}
 			return
@@ -192,7 +192,7 @@ func (n *simNode) tick(t *testing.T, c Config, now time.Time, nodes map[uint16]*
 	if n.id != idB || n.primary != idA {
 		return
 	}
-	conf := Confirm(c, now, e, idA, n.heard, n.sent)
+	conf := Confirm(c, now, e, idA, n.heard, n.sent, External{})
 	d := Decide(c, Inputs{Now: now, IsMirror: true, Epoch: n.epoch, EpochSeen: n.epoch,
 		Primary: Primary{State: n.state[idA], Since: n.since[idA]}, Quorum: conf.Quorum,
 		Mirror: Mirror{Usable: true, SampledAt: n.last[idA]}})

@@ -21,6 +21,8 @@ type Electorate struct {
 	Voters  []uint16 // self included
 	Witness map[uint16]bool
 	Names   map[uint16]string // for the reports
+	// External names the external voter (quorum.etcd), "" for none.
+	External string
 }
 
 func (e Electorate) name(id uint16) string {
@@ -134,12 +136,13 @@ type Grant struct {
 }
 
 // Evaluate computes the lease of resource at epoch at now.
-func (l *Lease) Evaluate(now time.Time, e Electorate, resource string, epoch uint32, heard map[uint16]Heard, sent *SentLog) Grant {
+// x is the external voter's word (ignored without one).
+func (l *Lease) Evaluate(now time.Time, e Electorate, resource string, epoch uint32, heard map[uint16]Heard, sent *SentLog, x External) Grant {
 	if epoch != l.epoch {
 		l.epoch = epoch
 		clear(l.first)
 	}
-	g := Grant{Quorum: Quorum{Voters: len(e.Voters), Votes: 1}}
+	g := Grant{Quorum: Quorum{Voters: e.voters(), Votes: 1}}
 	var dates []time.Time
 	var missing []string
 	for _, v := range e.Voters {
@@ -165,13 +168,25 @@ func (l *Lease) Evaluate(now time.Time, e Electorate, resource string, epoch uin
 		}
 		dates = append(dates, t)
 	}
-	need := len(e.Voters)/2 + 1 - 1 // besides this node
+	if e.External != "" {
+		if x.Held && x.Epoch > epoch && (g.Higher == nil || x.Epoch > g.Higher.Epoch) {
+			g.Higher, g.HigherFrom = &ResourceView{Name: resource, Epoch: x.Epoch, Primary: x.Holder}, x.Holder
+		}
+		if t, why := l.externalVote(now, e, epoch, x); why != "" {
+			missing = append(missing, e.External+": "+why)
+		} else {
+			g.Quorum.Votes++
+			g.Quorum.Witness = true
+			dates = append(dates, t)
+		}
+	}
+	need := g.Quorum.Voters/2 + 1 - 1 // besides this node
 	if !g.Quorum.Possible() {
-		g.Why = fmt.Sprintf("%d voters: no quorum is possible", len(e.Voters))
+		g.Why = fmt.Sprintf("%d voters: no quorum is possible", g.Quorum.Voters)
 		return g
 	}
 	if len(dates) < need {
-		g.Why = fmt.Sprintf("%d of %d votes (%s)", g.Quorum.Votes, len(e.Voters), strings.Join(missing, "; "))
+		g.Why = fmt.Sprintf("%d of %d votes (%s)", g.Quorum.Votes, g.Quorum.Voters, strings.Join(missing, "; "))
 		return g
 	}
 	// The lease rests on the need freshest votes.
@@ -234,9 +249,10 @@ const ConfirmFresh = time.Second
 // Confirm counts the votes for failing over primary: this node's own
 // (its own view of the primary is Decide's first condition) and each other
 // voter's whose fresh view has seen the primary DOWN for at least
-// SelfFence + Margin, by then past any lease it granted.
-func Confirm(cfg Config, now time.Time, e Electorate, primary uint16, heard map[uint16]Heard, sent *SentLog) Confirmation {
-	c := Confirmation{Quorum: Quorum{Voters: len(e.Voters), Votes: 1}}
+// SelfFence + Margin, by then past any lease it granted; and the external
+// voter's, when a fresh read found the primary's key free.
+func Confirm(cfg Config, now time.Time, e Electorate, primary uint16, heard map[uint16]Heard, sent *SentLog, x External) Confirmation {
+	c := Confirmation{Quorum: Quorum{Voters: e.voters(), Votes: 1}}
 	var wit []string
 	for _, v := range e.Voters {
 		if v == e.Self || v == primary {
@@ -255,6 +271,17 @@ func Confirm(cfg Config, now time.Time, e Electorate, primary uint16, heard map[
 		if e.Witness[v] {
 			wit = append(wit, ans)
 		}
+	}
+	if e.External != "" {
+		ans := e.External + ": confirms (the key is free)"
+		if why := externalConfirms(now, e, primary, x); why != "" {
+			ans = e.External + ": " + why
+		} else {
+			c.Quorum.Votes++
+			c.Quorum.Witness = true
+		}
+		c.Answers = append(c.Answers, ans)
+		wit = append(wit, ans)
 	}
 	slices.Sort(c.Answers)
 	c.Witness = strings.Join(wit, "; ")

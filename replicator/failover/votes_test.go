@@ -32,19 +32,19 @@ func TestLeaseNeedsAFreshMajority(t *testing.T) {
 	s1 := sent.Next(t0)
 	heard := map[uint16]Heard{idW: {View: answer(idA, NodeOpen, s1, 4, idA), At: t0.Add(10 * time.Millisecond)}}
 	// A new supporter counts only after a term of support.
-	if g := l.Evaluate(t0.Add(20*time.Millisecond), e, "r", 4, heard, sent); !g.Until.IsZero() {
+	if g := l.Evaluate(t0.Add(20*time.Millisecond), e, "r", 4, heard, sent, External{}); !g.Until.IsZero() {
 		t.Fatalf("lease from a supporter of 20 ms: %+v", g)
 	}
 	now := t0.Add(c.Term())
 	s2 := sent.Next(now)
 	heard[idW] = Heard{View: answer(idA, NodeOpen, s2, 4, idA), At: now.Add(20 * time.Millisecond)}
-	g := l.Evaluate(now.Add(30*time.Millisecond), e, "r", 4, heard, sent)
+	g := l.Evaluate(now.Add(30*time.Millisecond), e, "r", 4, heard, sent, External{})
 	if want := now.Add(c.Term()); !g.Until.Equal(want) || g.Quorum.Votes != 2 || !g.Quorum.Witness {
 		t.Fatalf("lease with the witness's fresh answer: %+v, want until %v", g, want)
 	}
 	// The lease is dated by the echoed view, not by when the answer came.
 	later := now.Add(c.Term() + time.Millisecond)
-	if g := l.Evaluate(later, e, "r", 4, heard, sent); !g.Until.IsZero() {
+	if g := l.Evaluate(later, e, "r", 4, heard, sent, External{}); !g.Until.IsZero() {
 		t.Fatalf("no fresh answer for a term: %+v", g)
 	}
 	for name, v := range map[string]View{
@@ -57,8 +57,8 @@ func TestLeaseNeedsAFreshMajority(t *testing.T) {
 	} {
 		l := NewLease(c)
 		h := map[uint16]Heard{idW: {View: v, At: now}}
-		l.Evaluate(now, e, "r", 4, h, sent)
-		if g := l.Evaluate(now.Add(c.Term()), e, "r", 4, h, sent); !g.Until.IsZero() || g.Why == "" {
+		l.Evaluate(now, e, "r", 4, h, sent, External{})
+		if g := l.Evaluate(now.Add(c.Term()), e, "r", 4, h, sent, External{}); !g.Until.IsZero() || g.Why == "" {
 			t.Errorf("%s: lease %+v", name, g)
 		}
 	}
@@ -69,7 +69,7 @@ func TestLeaseSeesHigherEpoch(t *testing.T) {
 	s := sent.Next(t0)
 	l := NewLease(cfg())
 	heard := map[uint16]Heard{idW: {View: answer(idA, NodeOpen, s, 5, idB), At: t0}}
-	g := l.Evaluate(t0, electorate(idA), "r", 4, heard, sent)
+	g := l.Evaluate(t0, electorate(idA), "r", 4, heard, sent, External{})
 	if g.Higher == nil || g.Higher.Epoch != 5 || g.Higher.Primary != idB || g.HigherFrom != idW || !g.Until.IsZero() {
 		t.Fatalf("a witness relaying epoch 5: %+v", g)
 	}
@@ -85,7 +85,7 @@ func TestLeaseEndsAtPause(t *testing.T) {
 	for d := time.Duration(0); d <= time.Second; d += 100 * time.Millisecond {
 		s := sent.Next(t0.Add(d))
 		heard[idW] = Heard{View: answer(idA, NodeOpen, s, 1, idA), At: t0.Add(d)}
-		g = l.Evaluate(t0.Add(d), e, "r", 1, heard, sent)
+		g = l.Evaluate(t0.Add(d), e, "r", 1, heard, sent, External{})
 	}
 	if g.Until.IsZero() {
 		t.Fatalf("no lease after a second of support: %+v", g)
@@ -93,7 +93,7 @@ func TestLeaseEndsAtPause(t *testing.T) {
 	// Paused for 80 ms only, with an answer that arrived during it: it
 	// answers a view sent before the pause, so it does not count.
 	l.Paused(t0.Add(time.Second + 80*time.Millisecond))
-	if g := l.Evaluate(t0.Add(time.Second+80*time.Millisecond), e, "r", 1, heard, sent); !g.Until.IsZero() {
+	if g := l.Evaluate(t0.Add(time.Second+80*time.Millisecond), e, "r", 1, heard, sent, External{}); !g.Until.IsZero() {
 		t.Fatalf("lease right after a pause: %+v", g)
 	}
 }
@@ -121,7 +121,7 @@ func TestConfirm(t *testing.T) {
 		{"stale answer", Heard{View: view(NodeDown, time.Hour, 0), At: now}, 1},
 		{"not heard", Heard{}, 1},
 	} {
-		got := Confirm(c, now, e, idA, map[uint16]Heard{idW: tc.h}, sent)
+		got := Confirm(c, now, e, idA, map[uint16]Heard{idW: tc.h}, sent, External{})
 		if got.Quorum.Votes != tc.votes || got.Quorum.Voters != 3 || got.Witness == "" {
 			t.Errorf("%s: %+v, want %d votes", tc.name, got, tc.votes)
 		}
@@ -131,7 +131,7 @@ func TestConfirm(t *testing.T) {
 	}
 	sent2 := NewSentLog(1)
 	s2 := sent2.Next(now.Add(-ConfirmFresh - time.Millisecond))
-	if got := Confirm(c, now, e, idA, map[uint16]Heard{idW: {View: view(NodeDown, time.Hour, s2), At: now}}, sent2); got.Quorum.Votes != 1 {
+	if got := Confirm(c, now, e, idA, map[uint16]Heard{idW: {View: view(NodeDown, time.Hour, s2), At: now}}, sent2, External{}); got.Quorum.Votes != 1 {
 		t.Errorf("an answer to a view older than %v counted: %+v", ConfirmFresh, got)
 	}
 }

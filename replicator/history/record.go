@@ -25,6 +25,9 @@ type Record struct {
 	Voters  int    `json:"voters"`
 	Witness string `json:"witness,omitempty"` // what the witness answered, or why it did not count
 	Fence   string `json:"fence,omitempty"`   // the fence result: "self-fenced at ...", "unknown", ...
+	// Revision: with quorum.etcd, the revision at which the promoted node
+	// took the resource's key: the new epoch's fencing token.
+	Revision int64 `json:"etcd_revision,omitempty"`
 	// Links is the link table at that moment: network -> peer -> state.
 	Links map[string]map[string]string `json:"links,omitempty"`
 }

@@ -52,7 +52,10 @@ func (s *Supervisor) tickResource(ctx context.Context, t Tick, r *resState, hear
 		}
 		l = r.local
 	}
-	supervised := Supervised(r.Failover, len(s.e.Voters))
+	supervised := Supervised(r.Failover, s.voters())
+	if x := s.cfg.External; x != nil {
+		x.Want(r.Name, l.Role == "primary" && supervised, l.Epoch)
+	}
 	switch {
 	case l.Role == "primary" && supervised:
 		s.keepLease(t, r, heard)
@@ -81,7 +84,7 @@ func (s *Supervisor) learn(t Tick, r *resState) {
 // keepLease renews (or ends) the lease of a resource this node is primary of.
 func (s *Supervisor) keepLease(t Tick, r *resState, heard map[uint16]failover.Heard) {
 	s.hmu.Lock()
-	g := r.lease.Evaluate(t.Now, s.e, r.Name, r.local.Epoch, heard, s.sent)
+	g := r.lease.Evaluate(t.Now, s.e, r.Name, r.local.Epoch, heard, s.sent, s.word(r.Name))
 	s.hmu.Unlock()
 	r.grant = g
 	if g.Higher != nil && g.Higher.Epoch > r.known.Epoch {
@@ -114,7 +117,7 @@ func (s *Supervisor) keepLease(t Tick, r *resState, heard map[uint16]failover.He
 func (s *Supervisor) paused(t Tick, d time.Duration) {
 	for _, r := range s.res {
 		r.lease.Paused(t.Now)
-		if r.Target == nil || r.local.Role != "primary" || !Supervised(r.Failover, len(s.e.Voters)) {
+		if r.Target == nil || r.local.Role != "primary" || !Supervised(r.Failover, s.voters()) {
 			continue
 		}
 		why := fmt.Sprintf("this node did not run for %v: no writes until a majority answers again", d.Round(time.Millisecond))
@@ -141,7 +144,7 @@ func (s *Supervisor) decide(ctx context.Context, t Tick, r *resState, heard map[
 		p = Peer{State: failover.NodeConnWait, Since: t.Now}
 	}
 	s.hmu.Lock()
-	conf := failover.Confirm(r.Failover, t.Now, s.e, pid, heard, s.sent)
+	conf := failover.Confirm(r.Failover, t.Now, s.e, pid, heard, s.sent, s.word(r.Name))
 	s.hmu.Unlock()
 	seen := r.known.Epoch
 	in := failover.Inputs{Now: t.Now, IsMirror: true, Epoch: r.local.Epoch, EpochSeen: max(seen, r.local.Epoch),
@@ -176,9 +179,40 @@ func (s *Supervisor) decide(ctx context.Context, t Tick, r *resState, heard map[
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		pr, err := r.Target.Failover(ctx)
+		pr, err := s.promote(ctx, r, &rec)
 		s.done <- promoted{r: r, p: pr, err: err, rec: rec}
 	}()
+}
+
+// promote fails r over (on the failover's goroutine): with an external
+// voter it first takes the key at the next epoch, whose revision is the
+// fencing token, and gives it back if the promotion fails.
+func (s *Supervisor) promote(ctx context.Context, r *resState, rec *history.Record) (Promotion, error) {
+	x := s.cfg.External
+	if x == nil {
+		return r.Target.Failover(ctx)
+	}
+	next := r.local.Epoch + 1
+	rev, err := x.Acquire(ctx, r.Name, next)
+	if err != nil {
+		return Promotion{}, fmt.Errorf("%s: cannot take the key at epoch %d: %w", x.Name(), next, err)
+	}
+	rec.Revision = rev
+	pr, err := r.Target.Failover(ctx)
+	if err != nil {
+		if rerr := x.Release(context.WithoutCancel(ctx), r.Name, next); rerr != nil {
+			err = fmt.Errorf("%w (and the key could not be given back: %v)", err, rerr)
+		}
+	}
+	return pr, err
+}
+
+// word is the external voter's word on resource (zero without one).
+func (s *Supervisor) word(resource string) failover.External {
+	if s.cfg.External == nil {
+		return failover.External{}
+	}
+	return s.cfg.External.Word(resource)
 }
 
 // finished records a failover's outcome.

@@ -38,6 +38,8 @@ type Config struct {
 	Log       *slog.Logger
 	// FirstSeq numbers this node's views (the agent's incarnation).
 	FirstSeq uint64
+	// External: an external voter (nil: none).
+	External External
 }
 
 // Peer is how the link layer sees one peer at a tick.
@@ -89,6 +91,9 @@ func New(cfg Config) (*Supervisor, error) {
 	s := &Supervisor{cfg: cfg, names: map[uint16]string{}, heard: map[uint16]failover.Heard{},
 		sent: failover.NewSentLog(cfg.FirstSeq), done: make(chan promoted, len(cfg.Resources)+1)}
 	s.e = failover.Electorate{Self: self, Witness: map[uint16]bool{}, Names: s.names}
+	if cfg.External != nil {
+		s.e.External = cfg.External.Name()
+	}
 	for n, id := range cfg.Nodes {
 		s.names[id] = n
 		s.e.Voters = append(s.e.Voters, id)
