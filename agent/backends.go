@@ -46,7 +46,7 @@ func openBackends(cfg *config.Config, log *slog.Logger) (*backends, error) {
 		states, err := resource.Open(nil, cfg.Replicator.Dir)
 		if err == nil {
 			b.targets[r.Name], err = backend.New(backend.Config{Resource: r.Name, Self: self, Primary: r.Primary, Driver: d,
-				States: states, Leased: supervisor.Supervised(r.Failover, len(cfg.Nodes)), Log: log.With("resource", r.Name)})
+				States: states, Leased: supervisor.Supervised(r.Failover, cfg.Voters()), Log: log.With("resource", r.Name)})
 		}
 		if err != nil {
 			b.close()

@@ -130,7 +130,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer bk.close() // after the reconcilers have stopped (the wait below)
-	sup, hist, err := openSupervisor(cfg, a, repl, bk)
+	voter, err := openQuorum(cfg, log)
+	if err != nil {
+		undo()
+		return err
+	}
+	if voter != nil {
+		defer voter.Close() // after its loop and the supervisor's failovers have stopped (the wait below)
+	}
+	sup, hist, err := openSupervisor(cfg, a, repl, bk, voter)
 	if err != nil {
 		undo()
 		return err
@@ -201,6 +209,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			a.failoverLoop(runCtx, sup)
+		}()
+	}
+	if voter != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			voter.Run(runCtx)
 		}()
 	}
 	if bk != nil {

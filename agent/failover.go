@@ -11,6 +11,7 @@ import (
 	"github.com/tether-ha/tether/llt"
 	"github.com/tether-ha/tether/replicator/failover"
 	"github.com/tether-ha/tether/replicator/history"
+	"github.com/tether-ha/tether/replicator/quorum/etcd"
 	"github.com/tether-ha/tether/replicator/supervisor"
 )
 
@@ -23,12 +24,15 @@ import (
 // openSupervisor builds the supervisor of cfg's resources; nil without
 // any. The history lives in the replicator's directory (nodes without
 // one, witnesses, decide nothing that needs it).
-func openSupervisor(cfg *config.Config, a *Agent, repl *replication, bk *backends) (*supervisor.Supervisor, *history.Log, error) {
+func openSupervisor(cfg *config.Config, a *Agent, repl *replication, bk *backends, voter *etcd.Voter) (*supervisor.Supervisor, *history.Log, error) {
 	if len(cfg.Resources) == 0 {
 		return nil, nil, nil
 	}
 	sc := supervisor.Config{Self: cfg.Node.Name, Nodes: map[string]uint16{}, Witnesses: map[string]bool{},
 		Log: a.log, FirstSeq: a.inc}
+	if voter != nil {
+		sc.External = voter
+	}
 	for _, n := range cfg.Nodes {
 		sc.Nodes[n.Name] = n.ID
 		if n.Witness {

@@ -68,7 +68,7 @@ func builtinResources(cfg *config.Config) []builtin.ResourceConfig {
 		}
 		out = append(out, builtin.ResourceConfig{Name: r.Name, Primary: r.Primary, Mirror: r.Mirror,
 			Topics: r.Topics, AcksMirror: r.Acks == config.AcksMirror, AcksTimeout: r.AcksTimeout,
-			Leased: supervisor.Supervised(r.Failover, len(cfg.Nodes))})
+			Leased: supervisor.Supervised(r.Failover, cfg.Voters())})
 	}
 	return out
 }

@@ -62,6 +62,7 @@ type Config struct {
 	Public      *Public     // nil: no public channel
 	Replicator  *Replicator // nil: no topics on this node
 	Resources   []Resource
+	Quorum      Quorum // an external voter (quorum.etcd)
 	Diagnostics Diagnostics
 }
 

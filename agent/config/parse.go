@@ -88,11 +88,6 @@ func defaults() *Config {
 	}
 }
 
-// notYet rejects a section that names something not built yet.
-func notYet(w *walker, msg string) decodeFunc {
-	return func(v *yaml.Node, p string) { w.failf(p, "%s", msg) }
-}
-
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // decodeDocument parses data into the root node of its single document.
@@ -168,8 +163,7 @@ func (c *Config) fields(w *walker) []field {
 		}},
 		{"diagnostics", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Diagnostics.fields(w)) }},
 		{"resources", optional, c.resourcesField(w)},
-		// Not built yet: refused, never accepted silently.
-		{"quorum", optional, notYet(w, "quorum (an etcd lease as the third vote) is not built yet: use a witness node (nodes: [{..., witness: true}]) and remove this section")},
+		{"quorum", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Quorum.fields(w)) }},
 		{"status", optional, func(v *yaml.Node, p string) { w.mapping(v, p, c.Status.fields(w)) }},
 	}
 }

@@ -37,7 +37,7 @@ type Resource struct {
 	// mirror; then it fails (the records stay on the primary, unacknowledged).
 	AcksTimeout time.Duration
 	// Failover is the automatic failover of the resource (on by default;
-	// it needs three voters: a two-node cluster needs a witness).
+	// it needs three voters: a two-node cluster needs a witness or quorum.etcd).
 	Failover failover.Config
 	// The back end of a redis, postgresql or exec resource (the section
 	// named after its driver; nil otherwise).

@@ -156,6 +156,7 @@ func validate(c *Config, w *walker) {
 	validateTimers(c, w)
 	validateDiagnostics(c, w)
 	validateResources(c, w)
+	validateQuorum(c, w)
 }
 
 func validateDiagnostics(c *Config, w *walker) {

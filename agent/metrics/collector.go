@@ -148,7 +148,7 @@ func NewCollector(src Source, version, node string) *Collector {
 		foRole:          d(FailoverRole, "This node's copy of the resource as the failover supervisor sees it, 1 for the current one of primary, mirror, stopped, diverged, none (no copy: a witness, a third node).", "resource", "role"),
 		foEpoch:         d(FailoverEpoch, "The highest epoch of the resource this node knows.", "resource"),
 		foAuto:          d(FailoverAuto, "1 when automatic failover is configured for the resource (failover.auto).", "resource"),
-		foPossible:      d(FailoverQuorumPossible, "1 when a majority can exist: three voters or more (a two-node cluster needs a witness).", "resource"),
+		foPossible:      d(FailoverQuorumPossible, "1 when a majority can exist: three voters or more (a two-node cluster needs a witness or quorum.etcd).", "resource"),
 		foQuorum:        d(FailoverQuorum, "1 when this node counted a majority in its last count (the primary's lease, or the mirror's confirmations that the primary is gone).", "resource"),
 		foVotes:         d(FailoverVotes, "The votes of this node's last count, itself included.", "resource"),
 		foVoters:        d(FailoverVoters, "The voters of the cluster: nodes and witnesses.", "resource"),

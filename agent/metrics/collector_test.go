@@ -499,7 +499,7 @@ tether_failover_auto{node="node0",resource="audit"} 1
 tether_failover_auto{node="node0",resource="billing"} 1
 tether_failover_auto{node="node0",resource="cache"} 0
 tether_failover_auto{node="node0",resource="orders"} 1
-# HELP tether_failover_quorum_possible 1 when a majority can exist: three voters or more (a two-node cluster needs a witness).
+# HELP tether_failover_quorum_possible 1 when a majority can exist: three voters or more (a two-node cluster needs a witness or quorum.etcd).
 # TYPE tether_failover_quorum_possible gauge
 tether_failover_quorum_possible{node="node0",resource="audit"} 1
 tether_failover_quorum_possible{node="node0",resource="billing"} 1

@@ -17,7 +17,7 @@ const failoverUsage = `Usage: tetherctl failover status [--json] [--socket PATH]
 
 Shows, for every resource of the cluster, what the local tetherd's failover
 supervisor sees: this node's copy, the epoch and primary, whether a quorum
-is possible (a two-node cluster needs a witness) and held, whether this
+is possible (a two-node cluster needs a witness: a third tetherd or quorum.etcd) and held, whether this
 primary is fenced, and the mirror's last decision with its reason.
 
 Exit status: 0 shown; 1 a resource needs attention (no quorum possible

@@ -150,6 +150,10 @@ func (l *Lease) Evaluate(now time.Time, e Electorate, resource string, epoch uin
 			continue
 		}
 		t, why := l.support(now, e, v, resource, epoch, heard[v], sent, &g)
+		if why == "" && !t.Add(l.cfg.Term()).After(now) {
+			// Not a vote now (the status's count must not show it).
+			why = fmt.Sprintf("its last answer is %v old", now.Sub(t).Round(time.Millisecond))
+		}
 		if why != "" {
 			delete(l.first, v)
 			missing = append(missing, e.name(v)+": "+why)

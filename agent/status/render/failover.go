@@ -77,7 +77,7 @@ func failoverNote(f status.Failover) string {
 	case f.Error != "":
 		return "error: " + f.Error
 	case f.Auto && !f.QuorumPossible:
-		return "automatic failover is off: a two-node cluster needs a witness (a third tetherd, witness: true)"
+		return "automatic failover is off: a two-node cluster needs a witness (a third tetherd, witness: true) or quorum.etcd"
 	case f.Alert || f.Fenced:
 		n := f.Detail
 		if f.Witness != "" {
