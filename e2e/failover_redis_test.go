@@ -83,6 +83,26 @@ func (rb *redisBed) writable(i int, timeout time.Duration) time.Time {
 	return time.Time{}
 }
 
+// writing waits for node1 to replicate node0, then writes to node0
+// until the mirror's supervisor has seen the pair at work (it samples the
+// lag every 250ms), as it would in production before a fault.
+func (rb *redisBed) writing() *writer {
+	rb.t.Helper()
+	rb.writable(0, upTimeout)
+	rb.waitFor("node1's redis to replicate node0's", 20*time.Second, func() bool {
+		role, host := rb.role(1)
+		return role == "slave" && host == rb.IP(0, "hb0").String()
+	})
+	w := rb.write(0)
+	rb.waitFor("writes", 10*time.Second, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return len(w.acked) > 200 })
+	rb.waitFor("node1 to sample the lag", 10*time.Second, func() bool {
+		f := rb.failoverStatus2(1, "cache")
+		return strings.Contains(f.Backend, "link up") && !strings.Contains(f.Backend, "unreachable")
+	})
+	time.Sleep(time.Second)
+	return w
+}
+
 // writer SETs w-<n> = n on node i's redis until stopped, and keeps the
 // acknowledged ones.
 type writer struct {
@@ -130,20 +150,7 @@ func (w *writer) halt() []string {
 // which it resyncs from.
 func TestFailoverRedis(t *testing.T) {
 	rb := newRedisBed(t)
-	rb.writable(0, upTimeout)
-	rb.waitFor("node1's redis to replicate node0's", 20*time.Second, func() bool {
-		role, host := rb.role(1)
-		return role == "slave" && host == rb.IP(0, "hb0").String()
-	})
-	w := rb.write(0)
-	rb.waitFor("writes", 10*time.Second, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return len(w.acked) > 200 })
-	// The mirror's supervisor samples the lag every 250ms: let it see the
-	// pair at work before the fault, as it would in production.
-	rb.waitFor("node1 to sample the lag", 10*time.Second, func() bool {
-		f := rb.failoverStatus2(1, "cache")
-		return strings.Contains(f.Backend, "link up") && !strings.Contains(f.Backend, "unreachable")
-	})
-	time.Sleep(time.Second)
+	w := rb.writing()
 	rb.Kill(0)
 	rb.redis[0].Kill()
 	killed := time.Now()

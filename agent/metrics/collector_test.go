@@ -182,13 +182,13 @@ func TestSeriesCountFormula(t *testing.T) {
 		M += len(m.Topics)
 	}
 	// F resources of the cluster as the failover supervisor sees them;
-	// S = 1: this node runs one (views rejected). The formula's 33 holds
-	// 17 decision reasons.
+	// S = 1: this node runs one (views rejected). The formula's 34 holds
+	// 18 decision reasons.
 	F, S := len(s.Status.Failover), 1
-	if n := len(failover.Reasons); n != 17 {
-		t.Errorf("%d failover reasons: docs/METRICS.md's per-resource count (33, of which decision 17) is stale", n)
+	if n := len(failover.Reasons); n != 18 {
+		t.Errorf("%d failover reasons: docs/METRICS.md's per-resource count (34, of which decision 18) is stale", n)
 	}
-	want := P*W*24 + P*C*19 + P*8 + 3 + W*10 + C*4 + D + 6*P*T + 28 + R*5 + M*17 + F*33 + S
+	want := P*W*24 + P*C*19 + P*8 + 3 + W*10 + C*4 + D + 6*P*T + 28 + R*5 + M*17 + F*34 + S
 	// Loss is emitted only when known: the fixture knows rx everywhere,
 	// tx nowhere.
 	want -= P * W
@@ -552,6 +552,7 @@ tether_failover_decision{node="node0",reason="primary-dead",resource="audit"} 0
 tether_failover_decision{node="node0",reason="primary-jeopardy",resource="audit"} 0
 tether_failover_decision{node="node0",reason="primary-never-seen",resource="audit"} 0
 tether_failover_decision{node="node0",reason="primary-partitioned",resource="audit"} 1
+tether_failover_decision{node="node0",reason="primary-resigned",resource="audit"} 0
 tether_failover_decision{node="node0",reason="primary-up",resource="audit"} 0
 tether_failover_decision{node="node0",reason="within-grace",resource="audit"} 0
 tether_failover_decision{node="node0",reason="auto-off",resource="billing"} 0
@@ -569,6 +570,7 @@ tether_failover_decision{node="node0",reason="primary-dead",resource="billing"} 
 tether_failover_decision{node="node0",reason="primary-jeopardy",resource="billing"} 0
 tether_failover_decision{node="node0",reason="primary-never-seen",resource="billing"} 0
 tether_failover_decision{node="node0",reason="primary-partitioned",resource="billing"} 0
+tether_failover_decision{node="node0",reason="primary-resigned",resource="billing"} 0
 tether_failover_decision{node="node0",reason="primary-up",resource="billing"} 0
 tether_failover_decision{node="node0",reason="within-grace",resource="billing"} 0
 tether_failover_decision{node="node0",reason="auto-off",resource="cache"} 0
@@ -586,6 +588,7 @@ tether_failover_decision{node="node0",reason="primary-dead",resource="cache"} 0
 tether_failover_decision{node="node0",reason="primary-jeopardy",resource="cache"} 0
 tether_failover_decision{node="node0",reason="primary-never-seen",resource="cache"} 0
 tether_failover_decision{node="node0",reason="primary-partitioned",resource="cache"} 0
+tether_failover_decision{node="node0",reason="primary-resigned",resource="cache"} 0
 tether_failover_decision{node="node0",reason="primary-up",resource="cache"} 0
 tether_failover_decision{node="node0",reason="within-grace",resource="cache"} 0
 tether_failover_decision{node="node0",reason="auto-off",resource="orders"} 0
@@ -603,6 +606,7 @@ tether_failover_decision{node="node0",reason="primary-dead",resource="orders"} 0
 tether_failover_decision{node="node0",reason="primary-jeopardy",resource="orders"} 0
 tether_failover_decision{node="node0",reason="primary-never-seen",resource="orders"} 0
 tether_failover_decision{node="node0",reason="primary-partitioned",resource="orders"} 0
+tether_failover_decision{node="node0",reason="primary-resigned",resource="orders"} 0
 tether_failover_decision{node="node0",reason="primary-up",resource="orders"} 0
 tether_failover_decision{node="node0",reason="within-grace",resource="orders"} 0
 # HELP tether_failover_alert 1 when the mirror's last decision is one the operator must know about (partition, one-way loss, flapping, no quorum, lag, epoch changed).
@@ -694,7 +698,7 @@ func TestFailoverStateSetsComplete(t *testing.T) {
 			reasons = append(reasons, r)
 		}
 	}
-	if got := slices.Sorted(slices.Values(reasons)); !slices.Equal(got, slices.Sorted(slices.Values(failover.Reasons))) || len(got) != 17 {
+	if got := slices.Sorted(slices.Values(reasons)); !slices.Equal(got, slices.Sorted(slices.Values(failover.Reasons))) || len(got) != 18 {
 		t.Errorf("tether_failover_decision reasons %v, the failover rules' %v", got, failover.Reasons)
 	}
 }

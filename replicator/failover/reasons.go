@@ -8,6 +8,7 @@ var Reasons = []string{
 	ReasonNotMirror,
 	ReasonAutoOff,
 	ReasonEpochChanged,
+	ReasonResigned,
 	ReasonOneWay,
 	ReasonFlapping,
 	ReasonPrimaryUp,

@@ -33,6 +33,9 @@ const (
 	ReasonLagStale         = "lag-stale"           // the last lag sample is too old to trust
 	ReasonLagTooHigh       = "lag-above-max"       // an operator decides
 	ReasonEpochChanged     = "epoch-changed"       // somebody else promoted
+	// The primary node is up but its back end is not: after grace it
+	// resigns (fenced for good at its epoch) and says so in its views.
+	ReasonResigned = "primary-resigned" // the primary gave the resource up: fail over
 )
 
 // Primary is what this node knows of the resource's primary node.
@@ -46,6 +49,11 @@ type Primary struct {
 	// public channel declares it dead too, then DOWN: its lag stops at
 	// its last frame, not when it became DOWN.
 	LastHeard time.Time
+	// Resigned: a fresh view of the primary says it gave the resource up
+	// at this epoch (it is fenced and stays so) because its back end has
+	// not answered since BackendLost.
+	Resigned    bool
+	BackendLost time.Time
 }
 
 // Quorum is the votes this node can count now (itself included).
@@ -117,6 +125,8 @@ func Decide(cfg Config, in Inputs) Decision {
 	case in.EpochSeen > in.Epoch:
 		return Decision{Reason: ReasonEpochChanged, Alert: true,
 			Detail: fmt.Sprintf("epoch %d was seen, this node holds %d: somebody else promoted", in.EpochSeen, in.Epoch)}
+	case p.Resigned:
+		return resigned(cfg, in)
 	case p.OneWay:
 		return Decision{Reason: ReasonOneWay, Alert: true, Detail: "a link to the primary loses frames one way: not a dead primary"}
 	case p.Flapping:
@@ -147,17 +157,46 @@ func Decide(cfg Config, in Inputs) Decision {
 		// Unreachable with a valid config (grace > selffence + margin);
 		// kept so that the rule stands on its own.
 		return Decision{Reason: ReasonNotFenced, Detail: "the old primary may still be writing"}
-	case !in.Mirror.Usable:
-		return Decision{Reason: ReasonMirrorUnusable, Alert: true, Detail: "this mirror's data is not usable (diverged, failed or paused)"}
-	case lost(p).Sub(in.Mirror.SampledAt) > cfg.LagFresh:
-		return Decision{Reason: ReasonLagStale, Alert: true,
-			Detail: fmt.Sprintf("the last lag sample was taken %v before the primary was last heard (at most %v): the mirror had stalled, the lag given up is unknown",
-				lost(p).Sub(in.Mirror.SampledAt).Round(time.Millisecond), cfg.LagFresh)}
-	case in.Mirror.LagRecords > cfg.MaxLag:
-		return Decision{Reason: ReasonLagTooHigh, Alert: true,
-			Detail: fmt.Sprintf("lag %d records is above max_lag %d: an operator decides (tetherctl mirror failover)", in.Mirror.LagRecords, cfg.MaxLag)}
+	}
+	if d, ok := usable(cfg, in.Mirror, lost(p)); !ok {
+		return d
 	}
 	return Decision{Promote: true, Reason: ReasonPromote,
 		Detail: fmt.Sprintf("the primary is DOWN for %v (grace %v), %d of %d votes, lag %d records",
 			down.Round(time.Millisecond), cfg.Grace, in.Quorum.Votes, in.Quorum.Voters, in.Mirror.LagRecords)}
+}
+
+// usable checks the mirror's data and lag, sampled at most LagFresh
+// before the primary was lost.
+func usable(cfg Config, m Mirror, lost time.Time) (Decision, bool) {
+	switch {
+	case !m.Usable:
+		return Decision{Reason: ReasonMirrorUnusable, Alert: true, Detail: "this mirror's data is not usable (diverged, failed or paused)"}, false
+	case lost.Sub(m.SampledAt) > cfg.LagFresh:
+		return Decision{Reason: ReasonLagStale, Alert: true,
+			Detail: fmt.Sprintf("the last lag sample was taken %v before the primary was lost (at most %v): the mirror had stalled, the lag given up is unknown",
+				lost.Sub(m.SampledAt).Round(time.Millisecond), cfg.LagFresh)}, false
+	case m.LagRecords > cfg.MaxLag:
+		return Decision{Reason: ReasonLagTooHigh, Alert: true,
+			Detail: fmt.Sprintf("lag %d records is above max_lag %d: an operator decides (tetherctl mirror failover)", m.LagRecords, cfg.MaxLag)}, false
+	}
+	return Decision{}, true
+}
+
+// resigned decides on a primary that gave the resource up. It needs no
+// confirmation that the primary is gone: the primary itself says, over
+// the links, that it is fenced at this epoch for good; the rest of the
+// conditions hold as for a dead primary.
+func resigned(cfg Config, in Inputs) Decision {
+	if !in.Quorum.Possible() {
+		return Decision{Reason: ReasonNoQuorumPossible, Alert: true,
+			Detail: fmt.Sprintf("the primary resigned (its back end is down) but there are %d voters: automatic failover is off", in.Quorum.Voters)}
+	}
+	if d, ok := usable(cfg, in.Mirror, in.Primary.BackendLost); !ok {
+		d.Detail = "the primary resigned (its back end is down), but " + d.Detail
+		return d
+	}
+	return Decision{Promote: true, Reason: ReasonResigned,
+		Detail: fmt.Sprintf("the primary resigned: its back end has not answered for %v; lag %d",
+			in.Now.Sub(in.Primary.BackendLost).Round(time.Millisecond), in.Mirror.LagRecords)}
 }

@@ -33,10 +33,23 @@ type ResourceView struct {
 	Name    string
 	Epoch   uint32
 	Primary uint16 // node id
+	// Resigned: the sender, primary at Epoch, gave the resource up: its
+	// back end has not answered for DownFor (it is fenced and stays so).
+	Resigned bool
+	DownFor  time.Duration
+	// Promoting: the sender, the mirror, is failing over at Epoch: it
+	// backs no lease of the primary meanwhile.
+	Promoting bool
 }
 
+// Views are version 1 unless a resource carries a flag (version 2: a
+// flags byte per resource, and DownFor when resigned), so that nodes of
+// the previous release understand every view of a healthy cluster.
 const (
 	viewVersion  = 1
+	viewFlagged  = 2
+	flagResigned = 1 << 0
+	flagPromote  = 1 << 1
 	maxViewPeers = 1024
 	maxViewRes   = 1024
 	maxNameLen   = 255
@@ -58,7 +71,15 @@ func AppendView(b []byte, v *View) ([]byte, error) {
 	if len(v.Peers) > maxViewPeers || len(v.Resources) > maxViewRes {
 		return b, fmt.Errorf("failover view: %d peers, %d resources: too many", len(v.Peers), len(v.Resources))
 	}
-	b = append(b, viewVersion)
+	flagged := false
+	for _, r := range v.Resources {
+		flagged = flagged || r.Resigned || r.Promoting
+	}
+	if flagged {
+		b = append(b, viewFlagged)
+	} else {
+		b = append(b, viewVersion)
+	}
 	b = binary.AppendUvarint(b, v.Seq)
 	b = binary.AppendUvarint(b, uint64(len(v.Peers)))
 	for _, p := range v.Peers {
@@ -76,6 +97,20 @@ func AppendView(b []byte, v *View) ([]byte, error) {
 		b = append(b, r.Name...)
 		b = binary.AppendUvarint(b, uint64(r.Epoch))
 		b = binary.BigEndian.AppendUint16(b, r.Primary)
+		if !flagged {
+			continue
+		}
+		var f byte
+		if r.Resigned {
+			f |= flagResigned
+		}
+		if r.Promoting {
+			f |= flagPromote
+		}
+		b = append(b, f)
+		if r.Resigned {
+			b = binary.AppendUvarint(b, uint64(max(r.DownFor, 0).Milliseconds()))
+		}
 	}
 	return b, nil
 }
@@ -86,8 +121,9 @@ var errShort = errors.New("failover view: truncated")
 func DecodeView(b []byte) (View, error) {
 	var v View
 	d := decoder{b: b}
-	if ver := d.byte(); d.err == nil && ver != viewVersion {
-		return v, fmt.Errorf("failover view: version %d, want %d", ver, viewVersion)
+	ver := d.byte()
+	if d.err == nil && ver != viewVersion && ver != viewFlagged {
+		return v, fmt.Errorf("failover view: version %d, want %d or %d", ver, viewVersion, viewFlagged)
 	}
 	v.Seq = d.uvarint()
 	n := d.count(maxViewPeers)
@@ -99,12 +135,8 @@ func DecodeView(b []byte) (View, error) {
 			break
 		}
 		p.State = stateCodes[c]
-		ms := d.uvarint()
-		if ms > uint64(365*24*time.Hour/time.Millisecond) {
-			d.fail(fmt.Errorf("failover view: peer %d: duration %d ms", p.ID, ms))
-			break
-		}
-		p.For, p.Echo = time.Duration(ms)*time.Millisecond, d.uvarint()
+		p.For = d.duration(fmt.Sprintf("peer %d", p.ID))
+		p.Echo = d.uvarint()
 		v.Peers = append(v.Peers, p)
 	}
 	n = d.count(maxViewRes)
@@ -118,7 +150,18 @@ func DecodeView(b []byte) (View, error) {
 		if e > 1<<32-1 {
 			d.fail(fmt.Errorf("failover view: resource %q: epoch %d", name, e))
 		}
-		v.Resources = append(v.Resources, ResourceView{Name: string(name), Epoch: uint32(e), Primary: d.uint16()})
+		r := ResourceView{Name: string(name), Epoch: uint32(e), Primary: d.uint16()}
+		if ver == viewFlagged {
+			f := d.byte()
+			if f&^(flagResigned|flagPromote) != 0 {
+				d.fail(fmt.Errorf("failover view: resource %q: unknown flags %#x", name, f))
+			}
+			r.Resigned, r.Promoting = f&flagResigned != 0, f&flagPromote != 0
+			if r.Resigned {
+				r.DownFor = d.duration(fmt.Sprintf("resource %q", name))
+			}
+		}
+		v.Resources = append(v.Resources, r)
 	}
 	if d.err == nil && len(d.b) > 0 {
 		d.fail(fmt.Errorf("failover view: %d bytes after the end", len(d.b)))
@@ -171,6 +214,16 @@ func (d *decoder) uvarint() uint64 {
 	}
 	d.b = d.b[n:]
 	return v
+}
+
+// duration reads milliseconds (at most a year).
+func (d *decoder) duration(what string) time.Duration {
+	ms := d.uvarint()
+	if d.err == nil && ms > uint64(365*24*time.Hour/time.Millisecond) {
+		d.fail(fmt.Errorf("failover view: %s: duration %d ms", what, ms))
+		return 0
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func (d *decoder) bytes(n int) []byte {

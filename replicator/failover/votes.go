@@ -78,6 +78,9 @@ func (s *SentLog) Next(now time.Time) uint64 {
 	return s.last
 }
 
+// Last is the number of the last view sent.
+func (s *SentLog) Last() uint64 { return s.last }
+
 // At says when view seq was sent, if it is one of the last remembered.
 func (s *SentLog) At(seq uint64) (time.Time, bool) {
 	if seq == 0 || seq > s.last || s.last-seq >= sentKeep {
@@ -234,6 +237,8 @@ func (l *Lease) support(now time.Time, e Electorate, v uint16, resource string, 
 		return time.Time{}, "it does not know the resource"
 	case rv.Epoch != epoch || rv.Primary != e.Self:
 		return time.Time{}, fmt.Sprintf("it holds epoch %d with primary %s", rv.Epoch, e.name(rv.Primary))
+	case rv.Promoting:
+		return time.Time{}, "it is failing over"
 	}
 	return t, ""
 }

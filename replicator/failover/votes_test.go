@@ -167,6 +167,9 @@ func FuzzDecodeView(f *testing.F) {
 	b, _ := AppendView(nil, &v)
 	f.Add(b)
 	f.Add([]byte{1, 0, 0, 0})
+	v.Resources = append(v.Resources, ResourceView{Name: "s", Epoch: 2, Primary: 1, Resigned: true, DownFor: time.Second, Promoting: true})
+	b, _ = AppendView(nil, &v)
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v, err := DecodeView(b)
 		if err != nil {
@@ -181,4 +184,38 @@ func FuzzDecodeView(f *testing.F) {
 			t.Fatalf("re-encoded view differs: %v %+v %+v", err, v, v2)
 		}
 	})
+}
+
+func TestViewFlags(t *testing.T) {
+	plain := View{Seq: 5, Resources: []ResourceView{{Name: "r", Epoch: 3, Primary: 1}}}
+	b, _ := AppendView(nil, &plain)
+	if b[0] != viewVersion {
+		t.Fatalf("a view without flags is version %d: the previous release could not read it", b[0])
+	}
+	v := View{Seq: 6, Resources: []ResourceView{{Name: "r", Epoch: 3, Primary: 1, Resigned: true, DownFor: 3200 * time.Millisecond},
+		{Name: "s", Epoch: 2, Primary: 2, Promoting: true}, {Name: "t", Epoch: 1, Primary: 1}}}
+	b, err := AppendView(nil, &v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeView(b)
+	if err != nil || b[0] != viewFlagged || len(got.Resources) != 3 {
+		t.Fatalf("flagged view: %+v, %v", got, err)
+	}
+	for i := range v.Resources {
+		if got.Resources[i] != v.Resources[i] {
+			t.Errorf("resource %d: %+v, want %+v", i, got.Resources[i], v.Resources[i])
+		}
+	}
+	for i := 1; i < len(b); i++ {
+		if _, err := DecodeView(b[:i]); err == nil {
+			t.Errorf("flagged view truncated at %d: no error", i)
+		}
+	}
+	bad := append([]byte{}, b...)
+	// The last resource's flags byte is the view's last byte.
+	bad[len(bad)-1] = 0x80
+	if _, err := DecodeView(bad); err == nil {
+		t.Error("unknown flags: no error")
+	}
 }

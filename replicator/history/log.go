@@ -22,9 +22,10 @@ const maxLine = 1 << 20
 type Log struct {
 	path string
 
-	mu   sync.Mutex
-	f    *os.File
-	last map[string]Record // by resource: the last record appended
+	mu     sync.Mutex
+	f      *os.File
+	last   map[string]Record // by resource: the last record appended
+	byKind map[[2]string]Record
 }
 
 // Open opens (creating) the history in dir and reads the last record of
@@ -45,11 +46,21 @@ func Open(dir string) (*Log, error) {
 		f.Close()
 		return nil, fmt.Errorf("failover history: %w", err)
 	}
-	l := &Log{path: path, f: f, last: map[string]Record{}}
+	l := &Log{path: path, f: f, last: map[string]Record{}, byKind: map[[2]string]Record{}}
 	for _, r := range recs {
 		l.last[r.Resource] = r
+		l.byKind[[2]string{r.Resource, r.Action}] = r
 	}
 	return l, nil
+}
+
+// Last returns the last record of resource with action (a state the
+// history holds across restarts, such as a resignation).
+func (l *Log) Last(resource, action string) (Record, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.byKind[[2]string{resource, action}]
+	return r, ok
 }
 
 // Append writes r and fsyncs it, unless it repeats the resource's last
@@ -75,6 +86,7 @@ func (l *Log) Append(r Record) (bool, error) {
 		return false, fmt.Errorf("failover history: %w", err)
 	}
 	l.last[r.Resource] = r
+	l.byKind[[2]string{r.Resource, r.Action}] = r
 	return true, nil
 }
 

@@ -12,4 +12,6 @@ const (
 	EvEpochLearned  = "failover.epoch_learned"  // a higher epoch was heard: this copy follows the new primary
 	EvHistoryError  = "failover.history_error"  // the history could not be written: the decision is not acted on
 	EvError         = "failover.error"          // the copy refused a supervisor's request
+	EvResigned      = "failover.resigned"       // this primary's back end is down: it gives the resource up
+	EvResumed       = "failover.resumed"        // the back end answers again and the mirror did not take over
 )

@@ -20,11 +20,16 @@ type resState struct {
 	localErr  error
 	grant     failover.Grant
 	fenced    bool // primary: no lease now
-	decision  failover.Decision
-	conf      failover.Confirmation
-	promoting bool
-	failovers uint64
-	lastFail  time.Time
+	// resignEpoch: this primary resigned at that epoch (0: it did not);
+	// resumeSeq: its back end answers again since the view of that
+	// number, the first without the flag (0: not yet).
+	resignEpoch uint32
+	resumeSeq   uint64
+	decision    failover.Decision
+	conf        failover.Confirmation
+	promoting   bool
+	failovers   uint64
+	lastFail    time.Time
 }
 
 // promoted is a failover that finished.
@@ -53,10 +58,12 @@ func (s *Supervisor) tickResource(ctx context.Context, t Tick, r *resState, hear
 		l = r.local
 	}
 	supervised := Supervised(r.Failover, s.voters())
+	resigned := l.Role == "primary" && supervised && s.resigned(t, r, heard)
 	if x := s.cfg.External; x != nil {
-		x.Want(r.Name, l.Role == "primary" && supervised, l.Epoch)
+		x.Want(r.Name, l.Role == "primary" && supervised && !resigned, l.Epoch)
 	}
 	switch {
+	case resigned:
 	case l.Role == "primary" && supervised:
 		s.keepLease(t, r, heard)
 	case l.Role == "mirror":
@@ -147,10 +154,12 @@ func (s *Supervisor) decide(ctx context.Context, t Tick, r *resState, heard map[
 	conf := failover.Confirm(r.Failover, t.Now, s.e, pid, heard, s.sent, s.word(r.Name))
 	s.hmu.Unlock()
 	seen := r.known.Epoch
+	lostAt, resigned := failover.ResignedIn(heard[pid], t.Now, pid, r.Name, r.local.Epoch)
 	in := failover.Inputs{Now: t.Now, IsMirror: true, Epoch: r.local.Epoch, EpochSeen: max(seen, r.local.Epoch),
-		Primary: failover.Primary{State: p.State, Since: p.Since, OneWay: p.OneWay, Flapping: p.Flapping, LastHeard: p.LastHeard},
-		Quorum:  conf.Quorum,
-		Mirror:  failover.Mirror{Usable: r.local.Usable, LagRecords: r.local.LagRecords, SampledAt: r.local.SampledAt}}
+		Primary: failover.Primary{State: p.State, Since: p.Since, OneWay: p.OneWay, Flapping: p.Flapping, LastHeard: p.LastHeard,
+			Resigned: resigned, BackendLost: lostAt},
+		Quorum: conf.Quorum,
+		Mirror: failover.Mirror{Usable: r.local.Usable, LagRecords: r.local.LagRecords, SampledAt: r.local.SampledAt}}
 	d := failover.Decide(r.Failover, in)
 	r.decision, r.conf = d, conf
 	rec := history.Record{Reason: d.Reason, Detail: d.Detail, EpochBefore: r.local.Epoch, EpochAfter: r.local.Epoch,
@@ -168,6 +177,9 @@ func (s *Supervisor) decide(ctx context.Context, t Tick, r *resState, heard map[
 		return
 	}
 	rec.Action, rec.Fence = "promote", fmt.Sprintf("the old primary's lease ended: it has been DOWN for %v, more than selffence + margin", t.Now.Sub(p.Since).Round(time.Millisecond))
+	if resigned {
+		rec.Fence = fmt.Sprintf("the old primary resigned at epoch %d: fenced by its own word", r.local.Epoch)
+	}
 	wrote, ok := s.record(t, r, &rec)
 	if !ok {
 		return

@@ -113,7 +113,8 @@ func New(cfg Config) (*Supervisor, error) {
 			return nil, fmt.Errorf("supervisor: resource %q: %w", r.Name, err)
 		}
 		s.res = append(s.res, &resState{Resource: r, lease: failover.NewLease(r.Failover),
-			known: failover.ResourceView{Name: r.Name, Epoch: 1, Primary: cfg.Nodes[r.Primary]}})
+			known:       failover.ResourceView{Name: r.Name, Epoch: 1, Primary: cfg.Nodes[r.Primary]},
+			resignEpoch: resignedAt(cfg.History, r.Name)})
 	}
 	s.publish(time.Time{})
 	return s, nil
@@ -209,7 +210,9 @@ func (s *Supervisor) view(t Tick, heard map[uint16]failover.Heard) ([]byte, erro
 		v.Peers = append(v.Peers, failover.PeerView{ID: p.ID, State: p.State, For: t.Now.Sub(p.Since), Echo: heard[p.ID].View.Seq})
 	}
 	for _, r := range s.res {
-		v.Resources = append(v.Resources, r.known)
+		rv := r.known
+		s.flags(t, r, &rv)
+		v.Resources = append(v.Resources, rv)
 	}
 	return failover.AppendView(nil, &v)
 }

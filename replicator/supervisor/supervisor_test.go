@@ -23,12 +23,14 @@ type fakeTarget struct {
 	why       string
 	failovers int
 	sampled   time.Time // the primary last answered
+	down      time.Time // the back end does not answer since
+	unusable  bool
 }
 
 func (f *fakeTarget) Status() (Local, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return Local{Role: f.role, Epoch: f.epoch, Primary: f.primary, Usable: true, SampledAt: f.sampled}, nil
+	return Local{Role: f.role, Epoch: f.epoch, Primary: f.primary, Usable: !f.unusable, SampledAt: f.sampled, Down: f.down}, nil
 }
 
 func (f *fakeTarget) SetLease(until time.Time, why string) error {

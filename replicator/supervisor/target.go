@@ -32,6 +32,9 @@ type Local struct {
 	SampledAt  time.Time
 	// Backend: what a back end said at its last reading ("" for builtin).
 	Backend string
+	// Down: the back end has not answered since (zero: it answers; always
+	// zero for builtin, which lives in tetherd).
+	Down time.Time
 }
 
 // Promotion is what a failover did.

@@ -42,7 +42,8 @@ type Target struct {
 	st       resource.State
 	status   driver.Status
 	statusOK bool
-	err      error // the last driver error, for the status
+	down     time.Time // the driver's status has failed since (zero: it answers)
+	err      error     // the last driver error, for the status
 	until    time.Time
 	why      string
 	tried    time.Time // the last Follow of a diverged copy
@@ -88,7 +89,7 @@ func (t *Target) Status() (supervisor.Local, error) {
 	if d := st.Diverged; d != nil {
 		l.Epoch, l.Primary = d.Epoch, d.Primary
 	}
-	l.Backend = t.status.Detail
+	l.Backend, l.Down = t.status.Detail, t.down
 	if t.err != nil {
 		l.Backend += "; error: " + t.err.Error()
 	}
@@ -219,6 +220,12 @@ func (t *Target) reconcile(ctx context.Context) time.Duration {
 	ds, err := t.cfg.Driver.Status(ctx)
 	t.mu.Lock()
 	t.status, t.statusOK = ds, err == nil
+	switch {
+	case err == nil:
+		t.down = time.Time{}
+	case t.down.IsZero() && ctx.Err() == nil:
+		t.down = t.cfg.Now()
+	}
 	st, until, why := t.st, t.until, t.why
 	t.mu.Unlock()
 	now := t.cfg.Now()

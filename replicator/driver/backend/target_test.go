@@ -19,12 +19,16 @@ type fakeDriver struct {
 	following string
 	calls     []string
 	followErr error
+	statusErr error // the server does not answer
 }
 
 func (f *fakeDriver) LagUnit() string { return "bytes" }
 func (f *fakeDriver) Status(context.Context) (driver.Status, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.statusErr != nil {
+		return driver.Status{}, f.statusErr
+	}
 	return driver.Status{Role: f.role, Following: f.following, LinkUp: f.role == driver.RoleReplica, Lag: 5}, nil
 }
 func (f *fakeDriver) do(call string, role driver.Role, following string) error {
@@ -179,5 +183,36 @@ func TestMirrorFailoverAndOldPrimaryRejoins(t *testing.T) {
 	}
 	if _, err := a2.Failover(ctx); err == nil {
 		t.Error("a second failover on the primary was accepted")
+	}
+}
+
+// A back end that stops answering is reported down from its first failed
+// reading (the supervisor resigns the primary after grace), and up again
+// at its first answer.
+func TestBackendDownSince(t *testing.T) {
+	c := &clock{t0}
+	d := &fakeDriver{role: driver.RolePrimary}
+	tg := newTarget(t, "a", d, c, t.TempDir())
+	ctx := context.Background()
+	tg.reconcile(ctx)
+	if l, _ := tg.Status(); !l.Down.IsZero() {
+		t.Fatalf("answering back end reported down: %+v", l)
+	}
+	d.mu.Lock()
+	d.statusErr = errors.New("dial tcp: connection refused")
+	d.mu.Unlock()
+	c.t = t0.Add(time.Second)
+	tg.reconcile(ctx)
+	c.t = t0.Add(2 * time.Second)
+	tg.reconcile(ctx)
+	if l, _ := tg.Status(); !l.Down.Equal(t0.Add(time.Second)) || !strings.Contains(l.Backend, "connection refused") {
+		t.Fatalf("down back end: %+v, want down since its first failed reading", l)
+	}
+	d.mu.Lock()
+	d.statusErr = nil
+	d.mu.Unlock()
+	tg.reconcile(ctx)
+	if l, _ := tg.Status(); !l.Down.IsZero() {
+		t.Fatalf("back end answering again still down: %+v", l)
 	}
 }

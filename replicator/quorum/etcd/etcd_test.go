@@ -271,3 +271,22 @@ func TestReleaseFreesOnlyOwnKey(t *testing.T) {
 		t.Fatalf("the released key could not be taken: %v", err)
 	}
 }
+
+// A primary that stops wanting the key (it resigned) gives it up at its
+// next round, so that the mirror can take it.
+func TestUnwantedKeyIsGivenUp(t *testing.T) {
+	s := startEtcd(t)
+	a, b := s.voter(t, "a", 1), s.voter(t, "b", 2)
+	a.Want("orders", true, 1)
+	running(t, a)
+	eventually(t, 5*time.Second, "a to hold the key", func() bool { return a.Word("orders").Mine })
+	a.Want("orders", false, 1)
+	start := time.Now()
+	eventually(t, 5*time.Second, "a to give the key up", func() bool {
+		_, err := b.Acquire(context.Background(), "orders", 2)
+		return err == nil
+	})
+	if took := time.Since(start); took >= DefaultTTL {
+		t.Errorf("the key was free only after %v: expired, not given up", took)
+	}
+}

@@ -46,6 +46,15 @@ func (v *Voter) read(ctx context.Context) error {
 		if _, ok := words[res]; !ok {
 			words[res] = failover.External{ReadAt: sent}
 		}
+		if !w.primary && words[res].Mine {
+			// Not (or no longer) the primary, e.g. resigned: the key must
+			// not keep the mirror from taking over.
+			if err := v.drop(ctx, res, kvs[res]); err != nil {
+				return err
+			}
+			words[res] = failover.External{ReadAt: sent}
+			continue
+		}
 		if !w.primary || !v.mayTake(words[res], w.epoch, lease) {
 			continue
 		}
@@ -141,4 +150,16 @@ func (v *Voter) holderName(w failover.External) string {
 		}
 	}
 	return "unknown"
+}
+
+// drop deletes this node's key kv if it is unchanged since read.
+func (v *Voter) drop(ctx context.Context, res string, kv *mvccpb.KeyValue) error {
+	key := v.keyOf(res)
+	c, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	_, err := v.cli.Txn(c).If(clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)).Then(clientv3.OpDelete(key)).Commit()
+	if err != nil {
+		return fmt.Errorf("giving %s up: %w", key, err)
+	}
+	return nil
 }
