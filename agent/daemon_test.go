@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -170,7 +171,11 @@ func loConfigs(t *testing.T, n int) (paths, sockets []string) {
 	if err := os.WriteFile(key, []byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	var addrs []string
+	for i := range n {
+		addrs = append(addrs, fmt.Sprintf("127.0.0.%d", i+1))
+	}
+	port := freePort(t, addrs...)
 	nodes := ""
 	for i := range n {
 		nodes += fmt.Sprintf("  - {id: %d, name: node%d, addresses: {lo: 127.0.0.%d}}\n", i, i, i+1)
@@ -188,15 +193,34 @@ func loConfigs(t *testing.T, n int) (paths, sockets []string) {
 	return paths, sockets
 }
 
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
+// freePort returns a TCP port that was free a moment ago on every one of
+// addrs (127.0.0.1 when none). It is below the kernel's ephemeral range
+// (32768 and up): a port the kernel handed out would be free again once
+// tested, and could be any test's next outbound connection's.
+func freePort(t *testing.T, addrs ...string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	if len(addrs) == 0 {
+		addrs = []string{"127.0.0.1"}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		var ls []net.Listener
+		for _, a := range addrs {
+			l, err := net.Listen("tcp", net.JoinHostPort(a, strconv.Itoa(port)))
+			if err != nil {
+				break
+			}
+			ls = append(ls, l)
+		}
+		for _, l := range ls {
+			l.Close()
+		}
+		if len(ls) == len(addrs) {
+			return port
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return 0
 }
 
 // Under systemd (a fake NOTIFY_SOCKET here, as systemd's is a unixgram
