@@ -69,7 +69,7 @@ var (
 		{"within-grace", "yellow"}, {"not-fenced", "yellow"}, {"primary-jeopardy", "orange"}, {"one-way", "orange"},
 		{"flapping", "orange"}, {"no-quorum-possible", "orange"}, {"no-quorum", "orange"}, {"mirror-unusable", "orange"},
 		{"lag-stale", "orange"}, {"lag-above-max", "orange"}, {"primary-partitioned", "red"}, {"epoch-changed", "red"},
-		{"primary-dead", "purple"},
+		{"primary-dead", "purple"}, {"primary-resigned", "purple"},
 	}
 )
 
