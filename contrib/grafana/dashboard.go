@@ -327,7 +327,7 @@ func Dashboard() (dashboard.Dashboard, error) {
 		"The last failover decision of each resource's mirror: primary-up, within-grace (the primary DOWN, not for grace yet), "+
 			"then the refusals an operator must know about (orange; TetherFailoverRefused), red for a split-brain risk "+
 			"(primary-partitioned: alive on the public channel; epoch-changed: somebody else promoted), purple when it fails over "+
-			"(primary-dead). `tetherctl failover status` on the mirror says why.",
+			"(primary-dead, or primary-resigned: its back end died under a live tetherd). `tetherctl failover status` on the mirror says why.",
 		stateCodeOf("tether_failover_decision", "reason", selNode, "node, resource", FailoverDecisions), "{{node}} {{resource}}",
 		FailoverDecisions).
 		Span(12).Height(8))
