@@ -42,6 +42,12 @@ type ResourceView struct {
 	Promoting bool
 }
 
+// Fact is the resource's epoch and primary without the sender's flags:
+// what a node may relay (a flag speaks only for its sender, now).
+func (r ResourceView) Fact() ResourceView {
+	return ResourceView{Name: r.Name, Epoch: r.Epoch, Primary: r.Primary}
+}
+
 // Views are version 1 unless a resource carries a flag (version 2: a
 // flags byte per resource, and DownFor when resigned), so that nodes of
 // the previous release understand every view of a healthy cluster.

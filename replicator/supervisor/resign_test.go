@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -118,5 +119,31 @@ func TestResignationHoldsUntilTheMirrorConfirms(t *testing.T) {
 	}
 	if b.tgt.failovers != 0 {
 		t.Fatal("the mirror failed over")
+	}
+}
+
+// A witness relays epochs, not the flags of their sender: a new primary
+// heard while it was still promoting must not stay "promoting" in the
+// witness's views (it would never back the new primary's lease).
+func TestWitnessRelaysNoFlags(t *testing.T) {
+	w := newNode(t, "w", false)
+	v, err := failover.AppendView(nil, &failover.View{Seq: 1, Resources: []failover.ResourceView{
+		{Name: "orders", Epoch: 2, Primary: ids["b"], Promoting: true, Resigned: true, DownFor: time.Second}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.sup.Hear(ids["b"], v, t0); err != nil {
+		t.Fatal(err)
+	}
+	out, err := w.sup.Tick(context.Background(), Tick{Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := failover.DecodeView(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Resources) != 1 || got.Resources[0] != (failover.ResourceView{Name: "orders", Epoch: 2, Primary: ids["b"]}) {
+		t.Fatalf("the witness relays %+v", got.Resources)
 	}
 }

@@ -95,7 +95,7 @@ func (s *Supervisor) keepLease(t Tick, r *resState, heard map[uint16]failover.He
 	s.hmu.Unlock()
 	r.grant = g
 	if g.Higher != nil && g.Higher.Epoch > r.known.Epoch {
-		r.known, r.knownFrom = *g.Higher, g.HigherFrom
+		r.known, r.knownFrom = g.Higher.Fact(), g.HigherFrom
 	}
 	if err := r.Target.SetLease(g.Until, g.Why); err != nil {
 		s.cfg.Log.Error("cannot set the lease", "event", EvError, "resource", r.Name, "err", err)

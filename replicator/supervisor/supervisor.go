@@ -194,7 +194,7 @@ func (s *Supervisor) relay(r *resState, heard map[uint16]failover.Heard) {
 	for id, h := range heard {
 		for _, rv := range h.View.Resources {
 			if rv.Name == r.Name && rv.Epoch > r.known.Epoch {
-				r.known, r.knownFrom = rv, id
+				r.known, r.knownFrom = rv.Fact(), id
 			}
 		}
 	}
