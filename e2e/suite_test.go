@@ -14,10 +14,7 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/tether-ha/tether/replicator/history"
-	"github.com/tether-ha/tether/replicator/topicapi"
 	"github.com/tether-ha/tether/testbed"
 )
 
@@ -48,14 +45,16 @@ type suiteFault struct {
 }
 
 // A whole-node pause (VM pause: tetherd and its back end stopped and
-// continued together) is not in redis's default list: a resumed redis
-// takes the writes queued to it before tether, resuming at the same time,
-// fences it (tens of milliseconds measured). Redis has no lease of its
-// own for tether to hold; builtin checks its lease on every write.
-// make failover-suite runs it and reports the count.
+// continued together) is not in redis's or postgresql's default list: a
+// resumed redis or postgres takes the writes queued to it before tether,
+// resuming at the same time, fences it (tens of milliseconds measured for
+// redis). Neither has a lease of its own for tether to hold; builtin
+// checks its lease on every write. make failover-suite runs it and
+// reports the count.
 var defaultFaults = map[string]string{
-	"builtin": "kill,pause,interconnect,isolate,oneway,flap",
-	"redis":   "kill,interconnect,isolate,oneway,flap",
+	"builtin":    "kill,pause,interconnect,isolate,oneway,flap",
+	"redis":      "kill,interconnect,isolate,oneway,flap",
+	"postgresql": "kill,interconnect,isolate,oneway,flap",
 }
 
 var allFaults = []suiteFault{
@@ -90,78 +89,45 @@ type ack struct {
 	key        string
 	node       int
 	sent, done time.Time
-	local      bool // acks: local (builtin audit, redis)
+	local      bool // acks: local (builtin audit, redis, postgresql)
 }
 
 // suite is one driver's cluster: node0 and node1 hold the copies, node2 is
 // the witness; hb0 and hb1 are private, pub carries the public channel.
 type suite struct {
-	t     *testing.T
-	drv   string
-	b     *testbed.Bed
-	api   []*topicapi.Client
-	redis []*testbed.Redis
-	seq   int
+	t   *testing.T
+	drv string
+	be  suiteBackend
+	b   *testbed.Bed
+	seq int
 }
 
 func newSuite(t *testing.T, drv string) *suite {
 	testbed.RequireRoot(t)
-	if drv == "redis" {
-		testbed.RequireTool(t, "redis-server", "redis-server")
-	}
 	data := t.TempDir()
-	s := &suite{t: t, drv: drv}
+	s := &suite{t: t, drv: drv, be: newSuiteBackend(t, drv, data)}
 	o := testbed.Options{BinDir: binDir, Nodes: 3, Networks: []testbed.NetworkSpec{
 		{Name: "hb0", Channels: []string{"ether", "tcp"}},
 		{Name: "hb1", Channels: []string{"ether", "tcp"}},
 		{Name: "pub", Channels: []string{"tcp"}},
 	}}
 	o.EditConfig = func(i int, doc map[string]any) {
-		nodes := doc["nodes"].([]any)
-		addrs := map[string]any{}
-		for j, n := range nodes[:2] {
-			a := n.(map[string]any)["addresses"].(map[string]any)
-			addrs[fmt.Sprintf("node%d", j)] = fmt.Sprintf("%v:%d", a["hb0"], testbed.RedisPort)
-		}
+		doc["resources"] = s.be.resources(i, doc)
 		publicOnly(i, doc, *suitePublic)
-		nodes[2].(map[string]any)["witness"] = true
+		doc["nodes"].([]any)[2].(map[string]any)["witness"] = true
 		if i < 2 {
 			doc["replicator"] = map[string]any{"dir": filepath.Join(data, fmt.Sprintf("n%d", i)), "api": "127.0.0.1:9188"}
 		}
-		switch drv {
-		case "builtin":
-			doc["resources"] = []any{
-				map[string]any{"name": "orders", "driver": "builtin", "primary": "node0", "mirror": "node1",
-					"topics": []any{"orders"}, "acks": "mirror", "acks_timeout": "1s"},
-				map[string]any{"name": "audit", "driver": "builtin", "primary": "node0", "mirror": "node1",
-					"topics": []any{"audit"}, "acks": "local"},
-			}
-		case "redis":
-			doc["resources"] = []any{map[string]any{"name": "cache", "driver": "redis", "primary": "node0", "mirror": "node1",
-				"redis": map[string]any{"addresses": addrs}}}
-		}
 	}
 	s.b = testbed.New(t, o)
+	s.be.boot(s.b)
 	s.b.StartAll()
 	s.b.WaitAllUp(upTimeout)
-	for i := range 2 {
-		s.api = append(s.api, topicapi.NewClient("127.0.0.1:9188").WithHTTPClient(testbed.HTTPClient(s.b.NodeNS(i))))
-		if drv == "redis" {
-			// Started fenced (min-replicas-to-write at the fence value), as
-			// a deployment should: an empty redis restarted on an old
-			// primary takes no write before tether has made it follow.
-			s.redis = append(s.redis, s.b.StartRedis(i, "--min-replicas-to-write", "2147483647", "--min-replicas-max-lag", "10"))
-		}
-	}
+	s.be.up()
 	return s
 }
 
-func (s *suite) resources() []string {
-	if s.drv == "builtin" {
-		return []string{"orders", "audit"}
-	}
-	return []string{"cache"}
-}
+func (s *suite) resources() []string { return s.be.names() }
 
 // primary is the copy node every resource names its writable primary,
 // or -1 (mid-failover, or the copies disagree).
@@ -228,35 +194,14 @@ func (s *suite) mirroring(m int) bool {
 			return false
 		}
 	}
-	if s.drv == "builtin" {
-		for _, mr := range st.Mirrors {
-			for _, tp := range mr.Topics {
-				if tp.State != "ACTIVE" || tp.LagRecords != 0 {
-					return false
-				}
-			}
-		}
-		return true
-	}
-	c := s.redis[m].Client()
-	defer c.Close()
-	info, err := c.Info(context.Background(), "replication").Result()
-	return err == nil && strings.Contains(info, "master_link_status:up")
+	return s.be.mirroring(m, st)
 }
 
 // write sends one write to node i; it reports whether it was acknowledged.
-func (s *suite) write(ctx context.Context, i int, key string, local bool, rc []*goredis.Client) bool {
+func (s *suite) write(ctx context.Context, i int, key string, local bool, ss suiteSession) bool {
 	ctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 	defer cancel()
-	if s.drv == "redis" {
-		return rc[i].Set(ctx, key, 1, 0).Err() == nil
-	}
-	topic := "orders"
-	if local {
-		topic = "audit"
-	}
-	_, err := s.api[i].Produce(ctx, topic, [][]byte{[]byte(key)})
-	return err == nil
+	return ss.write(ctx, i, key, local)
 }
 
 // client writes continuously, to the node that took the last write, else
@@ -270,28 +215,21 @@ type client struct {
 
 func (s *suite) client(trial string) *client {
 	c := &client{stop: make(chan struct{}), done: make(chan struct{})}
-	var rc []*goredis.Client
-	if s.drv == "redis" {
-		for i := range 2 {
-			rc = append(rc, s.redis[i].Client())
-		}
-	}
+	ss := s.be.session()
 	go func() {
 		defer close(c.done)
 		target := 0
 		for n := 0; ; n++ {
 			select {
 			case <-c.stop:
-				for _, r := range rc {
-					r.Close()
-				}
+				ss.close()
 				return
 			default:
 			}
-			local := s.drv == "redis" || n%2 == 1
+			local := s.be.local(n)
 			key := fmt.Sprintf("%s-%d", trial, n)
 			sent := time.Now()
-			if s.write(context.Background(), target, key, local, rc) {
+			if s.write(context.Background(), target, key, local, ss) {
 				c.mu.Lock()
 				c.acks = append(c.acks, ack{key: key, node: target, sent: sent, done: time.Now(), local: local})
 				c.mu.Unlock()
@@ -327,26 +265,18 @@ func (s *suite) inject(f string, p int) func() {
 	switch f {
 	case "kill":
 		b.Kill(p)
-		if s.drv == "redis" {
-			s.redis[p].Kill()
-		}
+		s.be.kill(p)
 		return func() {
 			b.Start(p)
-			if s.drv == "redis" {
-				s.redis[p].Restart() // empty, and fenced until tether says otherwise
-			}
+			s.be.restart(p)
 		}
 	case "pause":
 		// The whole node stops, as in a VM pause: tetherd and its back end.
 		b.Signal(p, syscall.SIGSTOP)
-		if s.drv == "redis" {
-			s.redis[p].Signal(syscall.SIGSTOP)
-		}
+		s.be.signal(p, syscall.SIGSTOP)
 		time.Sleep(9 * time.Second) // past detection (0.6s, the public channel ~3s), grace (3s) and the new primary's lease
 		return func() {
-			if s.drv == "redis" {
-				s.redis[p].Signal(syscall.SIGCONT)
-			}
+			s.be.signal(p, syscall.SIGCONT)
 			b.Signal(p, syscall.SIGCONT)
 		}
 	case "interconnect", "isolate":
@@ -397,29 +327,9 @@ func (s *suite) inject(f string, p int) func() {
 }
 
 // restore makes a diverged or stopped old primary the mirror again
-// (builtin needs the operator's truncate-and-restore; redis rejoins
-// by itself).
-func (s *suite) restore(old int) {
-	if s.drv != "builtin" {
-		return
-	}
-	for _, res := range s.resources() {
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			r, err := s.api[old].Mirror(context.Background(), res)
-			if err == nil && (r.Role == "diverged" || r.Role == "stopped") {
-				if out, err := s.b.Exec(s.b.NodeNS(old), filepath.Join(binDir, "tetherctl"), "mirror", "truncate-and-restore", res, "--timeout", "10s"); err != nil {
-					s.t.Logf("truncate-and-restore %s on node%d: %v\n%s", res, old, err, out)
-				}
-				break
-			}
-			if err == nil && r.Role == "mirror" {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-}
+// (builtin needs the operator's truncate-and-restore; redis rejoins by
+// itself, postgresql by tether's pg_rewind).
+func (s *suite) restore(old int) { s.be.restore(old) }
 
 // promotions are the history's promotions of resource res, from every copy node.
 func (s *suite) promotions(res string, since time.Time) []history.Record {
@@ -441,32 +351,7 @@ func (s *suite) promotions(res string, since time.Time) []history.Record {
 }
 
 // present reads which of keys the primary p has now.
-func (s *suite) present(p int, acks []ack) map[string]bool {
-	have := map[string]bool{}
-	if s.drv == "redis" {
-		c := s.redis[p].Client()
-		defer c.Close()
-		for _, a := range acks {
-			if c.Exists(context.Background(), a.key).Val() == 1 {
-				have[a.key] = true
-			}
-		}
-		return have
-	}
-	for _, topic := range []string{"orders", "audit"} {
-		for off := int64(0); ; {
-			f, err := s.api[p].Consume(context.Background(), topic, off, 1<<20, 0)
-			if err != nil || len(f.Records) == 0 {
-				break
-			}
-			for _, r := range f.Records {
-				have[string(r.Value)] = true
-			}
-			off = f.Records[len(f.Records)-1].Offset + 1
-		}
-	}
-	return have
-}
+func (s *suite) present(p int, acks []ack) map[string]bool { return s.be.present(p, acks) }
 
 // trial runs fault f once and checks the outcome.
 func (s *suite) trial(f suiteFault, n int) trialResult {
@@ -548,7 +433,7 @@ func (s *suite) trial(f suiteFault, n int) trialResult {
 	// acks: local: what the history recorded (the lag at its sample) plus
 	// what the old primary acknowledged after that sample, until its lease
 	// ended; nothing older.
-	if limit := localLossLimit(s.drv, res.LagGivenUp) + uint64(after); uint64(res.LostLocal) > limit {
+	if limit := s.be.lossLimit(res.LagGivenUp) + uint64(after); uint64(res.LostLocal) > limit {
 		s.t.Errorf("%s %s: %d acks: local writes lost, more than the history allows: lag %d (bytes or records) at %s, %d acknowledged after it: at most %d",
 			s.drv, f.name, res.LostLocal, res.LagGivenUp, sampled.Format(time.StampMicro), after, limit)
 	}
@@ -559,16 +444,6 @@ func (s *suite) trial(f suiteFault, n int) trialResult {
 		s.t.Errorf("%s %s: %d false failovers: %+v", s.drv, f.name, res.Failovers, proms)
 	}
 	return res
-}
-
-// localLossLimit is how many acks: local writes a failover may lose given
-// the lag it recorded: records for builtin; bytes of the replication
-// stream for redis, where the smallest SET of the suite takes 30 bytes.
-func localLossLimit(drv string, lag uint64) uint64 {
-	if drv == "redis" {
-		return lag / 30
-	}
-	return lag
 }
 
 func firstAck(acks []ack, node int, after time.Time) time.Time {
