@@ -71,8 +71,12 @@ func newSuiteBackend(t *testing.T, drv, data string) suiteBackend {
 	case "postgresql":
 		testbed.RequirePostgres(t)
 		return &pgBackend{t: t, root: filepath.Join(data, "pg")}
+	case "sentinel":
+		return newSentinelBackend(t, 30*time.Second) // Sentinel's default down-after-milliseconds
+	case "sentinel-tuned":
+		return newSentinelBackend(t, time.Second)
 	}
-	t.Fatalf("failover suite: unknown driver %q (builtin, redis, postgresql)", drv)
+	t.Fatalf("failover suite: unknown driver %q (builtin, redis, postgresql, sentinel, sentinel-tuned)", drv)
 	return nil
 }
 

@@ -21,6 +21,7 @@ type trial struct {
 	Fault      string  `json:"fault"`
 	Failovers  int     `json:"failovers"`
 	WritableMs float64 `json:"writable_ms"`
+	FailoverMs float64 `json:"failover_ms"`
 	Acked      int     `json:"acked"`
 	Lost       int     `json:"lost"`
 	LostLocal  int     `json:"lost_local"`
@@ -61,12 +62,12 @@ func main() {
 		groups[k] = append(groups[k], t)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "driver\tpublic\tfault\ttrials\tfailovers\tfalse\tmissed\tsplit brain\tlost (mirror)\tlost (local)\tacked\twritable p50 ms\tp99 ms\t")
+	fmt.Fprintln(tw, "driver\tpublic\tfault\ttrials\tfailovers\tfalse\tmissed\tsplit brain\tlost (mirror)\tlost (local)\tacked\twritable p50 ms\tp99 ms\tpromoted p50 ms\tp99 ms\t")
 	total, brain := 0, 0
 	for _, k := range keys {
 		ts := groups[k]
 		var fo, falseFO, missed, sb, lostM, lostL, acked int
-		var ms []float64
+		var ms, pms []float64
 		for _, t := range ts {
 			fo += min(t.Failovers, 1)
 			switch {
@@ -82,11 +83,15 @@ func main() {
 			if t.WritableMs > 0 {
 				ms = append(ms, t.WritableMs)
 			}
+			if t.FailoverMs > 0 {
+				pms = append(pms, t.FailoverMs)
+			}
 		}
 		total += len(ts)
 		brain += sb
 		p50, p99 := pct(ms, 0.50), pct(ms, 0.99)
-		fmt.Fprintf(tw, "%s\t%v\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", k.drv, k.public, k.fault, len(ts), fo, falseFO, missed, sb, lostM, lostL, acked, p50, p99)
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", k.drv, k.public, k.fault, len(ts), fo, falseFO, missed, sb, lostM, lostL, acked, p50, p99,
+			pct(pms, 0.50), pct(pms, 0.99))
 	}
 	tw.Flush()
 	fmt.Printf("%d fault trials, %d writes acknowledged by an old primary after a promotion (split brain)\n", total, brain)
