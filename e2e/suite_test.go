@@ -35,6 +35,7 @@ var (
 	suiteDrivers = flag.String("suite.drivers", "builtin,redis,postgresql", "failover suite: drivers to run (also sentinel, sentinel-tuned: the race against Redis Sentinel)")
 	suiteFaults  = flag.String("suite.faults", "", "failover suite: faults to inject (default: each driver's list, defaultFaults)")
 	suiteOut     = flag.String("suite.out", "", "failover suite: append one JSON line per trial to this file")
+	suiteQuorum  = flag.String("suite.quorum", "witness", "failover suite: the third vote: witness (a tetherd on node2) or etcd (quorum.etcd: an etcd on the public network, two nodes)")
 	suitePublic  = flag.Bool("suite.public", true, "failover suite: run the public channel (without, a dead node is DOWN at peerinact, not ~3 s later when the public channel declares it dead; the interconnect fault needs it)")
 )
 
@@ -110,20 +111,39 @@ func newSuite(t *testing.T, drv string) *suite {
 	testbed.RequireRoot(t)
 	data := t.TempDir()
 	s := &suite{t: t, drv: drv, be: newSuiteBackend(t, drv, data)}
+	etcd := *suiteQuorum == "etcd"
+	if _, ok := s.be.(arbiter); (ok && etcd) || (!etcd && *suiteQuorum != "witness") {
+		t.Fatalf("failover suite: -suite.quorum=%s with driver %s: want witness or etcd (and the Sentinel drivers need node2: witness)", *suiteQuorum, drv)
+	}
+	const endpoint = "http://10.77.2.201:2379" // the bed's first host on network 2 (pub): checked below
 	o := testbed.Options{BinDir: binDir, Nodes: 3, Networks: []testbed.NetworkSpec{
 		{Name: "hb0", Channels: []string{"ether", "tcp"}},
 		{Name: "hb1", Channels: []string{"ether", "tcp"}},
 		{Name: "pub", Channels: []string{"tcp"}},
 	}}
+	if etcd {
+		o.Nodes = 2
+	}
 	o.EditConfig = func(i int, doc map[string]any) {
 		doc["resources"] = s.be.resources(i, doc)
 		publicOnly(i, doc, *suitePublic)
-		doc["nodes"].([]any)[2].(map[string]any)["witness"] = true
+		if etcd {
+			doc["quorum"] = map[string]any{"etcd": map[string]any{"endpoints": []any{endpoint}}}
+		} else {
+			doc["nodes"].([]any)[2].(map[string]any)["witness"] = true
+		}
 		if i < 2 {
 			doc["replicator"] = map[string]any{"dir": filepath.Join(data, fmt.Sprintf("n%d", i)), "api": "127.0.0.1:9188"}
 		}
 	}
 	s.b = testbed.New(t, o)
+	if etcd {
+		// etcd on the public network: the primary's isolation cuts it off
+		// too, an interconnect cut does not.
+		if e := s.b.StartEtcd(s.b.AddHost("etcd", "pub"), "pub"); e.Endpoint != endpoint {
+			t.Fatalf("etcd listens on %s, the configs name %s", e.Endpoint, endpoint)
+		}
+	}
 	s.be.boot(s.b)
 	s.b.StartAll()
 	s.b.WaitAllUp(upTimeout)
@@ -371,7 +391,7 @@ func (s *suite) trial(f suiteFault, n int) trialResult {
 	s.t.Helper()
 	p := s.settled(60 * time.Second)
 	s.seq++
-	res := trialResult{Driver: s.drv, Public: *suitePublic, Fault: f.name, Trial: n, From: fmt.Sprintf("node%d", p)}
+	res := trialResult{Driver: s.label(), Public: *suitePublic, Fault: f.name, Trial: n, From: fmt.Sprintf("node%d", p)}
 	cl := s.client(fmt.Sprintf("%s-%s-%d", s.drv, f.name, s.seq))
 	time.Sleep(time.Second)
 	start := time.Now()
@@ -529,4 +549,12 @@ func TestFailoverSuite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// label names the driver in the results, with its third vote if not the witness.
+func (s *suite) label() string {
+	if *suiteQuorum == "etcd" {
+		return s.drv + "+etcd"
+	}
+	return s.drv
 }
