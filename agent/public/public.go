@@ -16,6 +16,7 @@ import (
 	"log"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -361,7 +362,12 @@ func (e events) update(n *memberlist.Node, alive bool) {
 	}
 	c.mu.Lock()
 	if alive {
-		c.alive[id] = member{node: n, inc: inc}
+		// A copy, taken here under memberlist's lock: memberlist updates
+		// its node in place when it hears the node again, so Send reading
+		// n later would race with that.
+		nc := *n
+		nc.Addr, nc.Meta = slices.Clone(n.Addr), slices.Clone(n.Meta)
+		c.alive[id] = member{node: &nc, inc: inc}
 	} else {
 		delete(c.alive, id)
 	}
