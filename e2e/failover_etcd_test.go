@@ -23,7 +23,6 @@ func newEtcdBed(t *testing.T) (*mirrorBed, *testbed.Etcd) {
 	testbed.RequireTool(t, "etcd", "etcd-server")
 	data := t.TempDir()
 	dirs := []string{filepath.Join(data, "n0"), filepath.Join(data, "n1")}
-	const endpoint = "http://10.77.2.201:2379" // the first host on network 2 (pub): checked below
 	nets := append(append([]testbed.NetworkSpec{}, tcpNets...), testbed.NetworkSpec{Name: "pub", Channels: []string{"tcp"}})
 	b := testbed.New(t, testbed.Options{BinDir: binDir, Nodes: 2, Networks: nets, EditConfig: func(i int, doc map[string]any) {
 		publicOnly(i, doc, false)
@@ -32,23 +31,35 @@ func newEtcdBed(t *testing.T) (*mirrorBed, *testbed.Etcd) {
 			map[string]any{"name": "orders", "driver": "builtin", "primary": "node0", "mirror": "node1",
 				"topics": []any{"orders"}, "acks": "local"},
 		}
-		doc["quorum"] = map[string]any{"etcd": map[string]any{"endpoints": []any{endpoint}}}
+		doc["quorum"] = etcdQuorum()
 	}})
-	h := b.AddHost("etcd", "pub")
-	e := b.StartEtcd(h, "pub")
-	if e.Endpoint != endpoint {
-		t.Fatalf("etcd listens on %s, the configs name %s", e.Endpoint, endpoint)
-	}
+	e := startEtcd(t, b)
 	b.StartAll()
 	b.WaitAllUp(upTimeout)
-	m := &mirrorBed{Bed: b, t: t, dirs: dirs}
-	for i := range 2 {
-		m.api = append(m.api, topicapi.NewClient("127.0.0.1:9188").WithHTTPClient(testbed.HTTPClient(b.NodeNS(i))))
-	}
-	m.waitAPI(0)
-	m.waitAPI(1)
+	m := openMirrorBed(t, b, dirs)
 	m.waitWritable(0, upTimeout)
 	return m, e
+}
+
+// etcdEndpoint is where startEtcd's etcd listens: the bed's first host
+// on network 2 (pub), known before the bed writes the configs.
+const etcdEndpoint = "http://10.77.2.201:2379"
+
+// etcdQuorum is the quorum section naming it.
+func etcdQuorum() map[string]any {
+	return map[string]any{"etcd": map[string]any{"endpoints": []any{etcdEndpoint}}}
+}
+
+// startEtcd runs an etcd in a host on network pub, which the interconnect
+// does not share (a primary's isolation cuts it off, an interconnect cut
+// does not).
+func startEtcd(t *testing.T, b *testbed.Bed) *testbed.Etcd {
+	t.Helper()
+	e := b.StartEtcd(b.AddHost("etcd", "pub"), "pub")
+	if e.Endpoint != etcdEndpoint {
+		t.Fatalf("etcd listens on %s, the configs name %s", e.Endpoint, etcdEndpoint)
+	}
+	return e
 }
 
 // writeFor produces to node i every 50ms for d; it returns the failures.

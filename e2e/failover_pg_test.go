@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -134,53 +133,10 @@ func (pb *pgBed) writable(i int, timeout time.Duration) time.Time {
 	return time.Time{}
 }
 
-// pgWriter INSERTs w-<n> on node i's server until stopped, and keeps the
-// acknowledged (committed) ones.
-type pgWriter struct {
-	stop  chan struct{}
-	done  chan struct{}
-	mu    sync.Mutex
-	acked []string
-}
-
-func (pb *pgBed) write(i int) *pgWriter {
-	w := &pgWriter{stop: make(chan struct{}), done: make(chan struct{})}
+// write INSERTs w-<n> on node i's server; acknowledged: committed.
+func (pb *pgBed) write(i int) *writer {
 	c := pb.pg[i].Client()
-	go func() { // owned by w: halt waits for it
-		defer close(w.done)
-		defer c.Close()
-		for n := 0; ; n++ {
-			select {
-			case <-w.stop:
-				return
-			default:
-			}
-			k := fmt.Sprintf("w-%d", n)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			err := c.Exec(ctx, "INSERT INTO w VALUES ($1)", k)
-			cancel()
-			if err == nil {
-				w.mu.Lock()
-				w.acked = append(w.acked, k)
-				w.mu.Unlock()
-			} else {
-				time.Sleep(5 * time.Millisecond)
-			}
-		}
-	}()
-	return w
-}
-
-func (w *pgWriter) count() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.acked)
-}
-
-func (w *pgWriter) halt() []string {
-	close(w.stop)
-	<-w.done
-	return w.acked
+	return startWriter(func(ctx context.Context, k string) error { return c.Exec(ctx, "INSERT INTO w VALUES ($1)", k) }, c.Close)
 }
 
 // have counts which of keys node i's server has.

@@ -94,7 +94,7 @@ func (rb *redisBed) writing() *writer {
 		return role == "slave" && host == rb.IP(0, "hb0").String()
 	})
 	w := rb.write(0)
-	rb.waitFor("writes", 10*time.Second, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return len(w.acked) > 200 })
+	rb.waitFor("writes", 10*time.Second, func() bool { return w.count() > 200 })
 	rb.waitFor("node1 to sample the lag", 10*time.Second, func() bool {
 		f := rb.failoverStatus2(1, "cache")
 		return strings.Contains(f.Backend, "link up") && !strings.Contains(f.Backend, "unreachable")
@@ -121,8 +121,8 @@ func (rb *redisBed) checkKept(i int, acked []string) {
 	}
 }
 
-// writer SETs w-<n> = n on node i's redis until stopped, and keeps the
-// acknowledged ones.
+// writer writes w-<n> with set until stopped, and keeps the keys that
+// were acknowledged (a back end's client, used from its goroutine only).
 type writer struct {
 	stop  chan struct{}
 	done  chan struct{}
@@ -130,12 +130,11 @@ type writer struct {
 	acked []string
 }
 
-func (rb *redisBed) write(i int) *writer {
+func startWriter(set func(ctx context.Context, key string) error, closeClient func()) *writer {
 	w := &writer{stop: make(chan struct{}), done: make(chan struct{})}
-	c := rb.redis[i].Client()
-	go func() {
+	go func() { // owned by w: halt waits for it
 		defer close(w.done)
-		defer c.Close()
+		defer closeClient()
 		for n := 0; ; n++ {
 			select {
 			case <-w.stop:
@@ -143,7 +142,10 @@ func (rb *redisBed) write(i int) *writer {
 			default:
 			}
 			k := fmt.Sprintf("w-%d", n)
-			if c.Set(context.Background(), k, n, 0).Err() == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			err := set(ctx, k)
+			cancel()
+			if err == nil {
 				w.mu.Lock()
 				w.acked = append(w.acked, k)
 				w.mu.Unlock()
@@ -153,6 +155,18 @@ func (rb *redisBed) write(i int) *writer {
 		}
 	}()
 	return w
+}
+
+// write SETs w-<n> on node i's redis.
+func (rb *redisBed) write(i int) *writer {
+	c := rb.redis[i].Client()
+	return startWriter(func(ctx context.Context, k string) error { return c.Set(ctx, k, 1, 0).Err() }, func() { c.Close() })
+}
+
+func (w *writer) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked)
 }
 
 func (w *writer) halt() []string {

@@ -33,12 +33,7 @@ func newFailoverBed(t *testing.T) *mirrorBed {
 				"topics": []any{"orders"}, "acks": "mirror", "acks_timeout": "2s"},
 		}
 	}})
-	m := &mirrorBed{Bed: b, t: t, dirs: dirs}
-	for i := range 2 {
-		m.api = append(m.api, topicapi.NewClient("127.0.0.1:9188").WithHTTPClient(testbed.HTTPClient(b.NodeNS(i))))
-	}
-	m.waitAPI(0)
-	m.waitAPI(1)
+	m := openMirrorBed(t, b, dirs)
 	m.waitWritable(0, upTimeout)
 	return m
 }

@@ -44,6 +44,13 @@ func newMirrorBed(t *testing.T) *mirrorBed {
 				"topics": []any{"audit"}, "acks": "local"},
 		}
 	}})
+	m := openMirrorBed(t, b, dirs)
+	return m
+}
+
+// openMirrorBed wraps a started bed whose node0 and node1 hold copies
+// in dirs, with a topic API client per node, once both APIs answer.
+func openMirrorBed(t *testing.T, b *testbed.Bed, dirs []string) *mirrorBed {
 	m := &mirrorBed{Bed: b, t: t, dirs: dirs}
 	for i := range 2 {
 		m.api = append(m.api, topicapi.NewClient("127.0.0.1:9188").WithHTTPClient(testbed.HTTPClient(b.NodeNS(i))))

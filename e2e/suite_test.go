@@ -115,7 +115,6 @@ func newSuite(t *testing.T, drv string) *suite {
 	if _, ok := s.be.(arbiter); (ok && etcd) || (!etcd && *suiteQuorum != "witness") {
 		t.Fatalf("failover suite: -suite.quorum=%s with driver %s: want witness or etcd (and the Sentinel drivers need node2: witness)", *suiteQuorum, drv)
 	}
-	const endpoint = "http://10.77.2.201:2379" // the bed's first host on network 2 (pub): checked below
 	o := testbed.Options{BinDir: binDir, Nodes: 3, Networks: []testbed.NetworkSpec{
 		{Name: "hb0", Channels: []string{"ether", "tcp"}},
 		{Name: "hb1", Channels: []string{"ether", "tcp"}},
@@ -128,7 +127,7 @@ func newSuite(t *testing.T, drv string) *suite {
 		doc["resources"] = s.be.resources(i, doc)
 		publicOnly(i, doc, *suitePublic)
 		if etcd {
-			doc["quorum"] = map[string]any{"etcd": map[string]any{"endpoints": []any{endpoint}}}
+			doc["quorum"] = etcdQuorum()
 		} else {
 			doc["nodes"].([]any)[2].(map[string]any)["witness"] = true
 		}
@@ -138,11 +137,7 @@ func newSuite(t *testing.T, drv string) *suite {
 	}
 	s.b = testbed.New(t, o)
 	if etcd {
-		// etcd on the public network: the primary's isolation cuts it off
-		// too, an interconnect cut does not.
-		if e := s.b.StartEtcd(s.b.AddHost("etcd", "pub"), "pub"); e.Endpoint != endpoint {
-			t.Fatalf("etcd listens on %s, the configs name %s", e.Endpoint, endpoint)
-		}
+		startEtcd(t, s.b)
 	}
 	s.be.boot(s.b)
 	s.b.StartAll()

@@ -446,20 +446,21 @@ func (s *Sentinels) SwitchesSince(t time.Time) []Switch {
 	return out
 }
 
-// Failovers counts the failovers first seen at or after t. Events are
-// grouped by epoch: one failover has one epoch, however many Sentinels
-// report it and however late a restarted one learns of it. An event whose
-// epoch could not be read counts unless another event of the same old ->
-// new master, with a known epoch or received before it, was received
-// less than 10s from it.
-func (s *Sentinels) Failovers(t time.Time) int {
+// FailoversSince returns the first event of each failover first seen at
+// or after t, in order. Events are grouped by epoch: one failover has one
+// epoch, however many Sentinels report it and however late a restarted
+// one learns of it. An event whose epoch could not be read stands for a
+// failover of its own unless another event of the same old -> new master,
+// with a known epoch or received before it, was received less than 10s
+// from it.
+func (s *Sentinels) FailoversSince(t time.Time) []Switch {
 	all := s.Switches()
-	first := map[int64]time.Time{}
-	n := 0
+	first := map[int64]Switch{}
+	var out []Switch
 	for k, sw := range all {
 		if sw.Epoch != 0 {
-			if f, ok := first[sw.Epoch]; !ok || sw.At.Before(f) {
-				first[sw.Epoch] = sw.At
+			if f, ok := first[sw.Epoch]; !ok || sw.At.Before(f.At) {
+				first[sw.Epoch] = sw
 			}
 			continue
 		}
@@ -474,16 +475,20 @@ func (s *Sentinels) Failovers(t time.Time) int {
 			}
 		}
 		if !dup {
-			n++
+			out = append(out, sw)
 		}
 	}
 	for _, f := range first {
-		if !f.Before(t) {
-			n++
+		if !f.At.Before(t) {
+			out = append(out, f)
 		}
 	}
-	return n
+	slices.SortFunc(out, func(a, b Switch) int { return a.At.Compare(b.At) })
+	return out
 }
+
+// Failovers counts the failovers first seen at or after t (FailoversSince).
+func (s *Sentinels) Failovers(t time.Time) int { return len(s.FailoversSince(t)) }
 
 // Master asks the Sentinels, in node order, for the master's address and
 // returns the first answer; an error if none answers. During a partition

@@ -31,8 +31,8 @@ type External struct {
 	Err    string
 }
 
-// voters is how many vote: the nodes and the external voter.
-func (e Electorate) voters() int {
+// Count is how many vote: the nodes and the external voter.
+func (e Electorate) Count() int {
 	if e.External != "" {
 		return len(e.Voters) + 1
 	}

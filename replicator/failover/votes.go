@@ -145,7 +145,7 @@ func (l *Lease) Evaluate(now time.Time, e Electorate, resource string, epoch uin
 		l.epoch = epoch
 		clear(l.first)
 	}
-	g := Grant{Quorum: Quorum{Voters: e.voters(), Votes: 1}}
+	g := Grant{Quorum: Quorum{Voters: e.Count(), Votes: 1}}
 	var dates []time.Time
 	var missing []string
 	for _, v := range e.Voters {
@@ -261,7 +261,7 @@ const ConfirmFresh = time.Second
 // SelfFence + Margin, by then past any lease it granted; and the external
 // voter's, when a fresh read found the primary's key free.
 func Confirm(cfg Config, now time.Time, e Electorate, primary uint16, heard map[uint16]Heard, sent *SentLog, x External) Confirmation {
-	c := Confirmation{Quorum: Quorum{Voters: e.voters(), Votes: 1}}
+	c := Confirmation{Quorum: Quorum{Voters: e.Count(), Votes: 1}}
 	var wit []string
 	for _, v := range e.Voters {
 		if v == e.Self || v == primary {

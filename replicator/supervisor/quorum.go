@@ -24,11 +24,3 @@ type External interface {
 	// promotion that failed).
 	Release(ctx context.Context, resource string, epoch uint32) error
 }
-
-// voters is how many vote: the nodes and the external voter.
-func (s *Supervisor) voters() int {
-	if s.cfg.External != nil {
-		return len(s.e.Voters) + 1
-	}
-	return len(s.e.Voters)
-}

@@ -62,7 +62,7 @@ func (s *Supervisor) resigned(t Tick, r *resState, heard map[uint16]failover.Hea
 	if err := r.Target.SetLease(time.Time{}, why); err != nil {
 		s.cfg.Log.Error("cannot end the lease", "event", EvError, "resource", r.Name, "err", err)
 	}
-	r.fenced, r.grant = true, failover.Grant{Quorum: failover.Quorum{Voters: s.voters(), Votes: 1}, Why: why}
+	r.fenced, r.grant = true, failover.Grant{Quorum: failover.Quorum{Voters: s.e.Count(), Votes: 1}, Why: why}
 	switch {
 	case !l.Down.IsZero():
 		r.resumeSeq = 0

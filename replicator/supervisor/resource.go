@@ -57,7 +57,7 @@ func (s *Supervisor) tickResource(ctx context.Context, t Tick, r *resState, hear
 		}
 		l = r.local
 	}
-	supervised := Supervised(r.Failover, s.voters())
+	supervised := Supervised(r.Failover, s.e.Count())
 	resigned := l.Role == "primary" && supervised && s.resigned(t, r, heard)
 	if x := s.cfg.External; x != nil {
 		x.Want(r.Name, l.Role == "primary" && supervised && !resigned, l.Epoch)
@@ -124,7 +124,7 @@ func (s *Supervisor) keepLease(t Tick, r *resState, heard map[uint16]failover.He
 func (s *Supervisor) paused(t Tick, d time.Duration) {
 	for _, r := range s.res {
 		r.lease.Paused(t.Now)
-		if r.Target == nil || r.local.Role != "primary" || !Supervised(r.Failover, s.voters()) {
+		if r.Target == nil || r.local.Role != "primary" || !Supervised(r.Failover, s.e.Count()) {
 			continue
 		}
 		why := fmt.Sprintf("this node did not run for %v: no writes until a majority answers again", d.Round(time.Millisecond))

@@ -42,10 +42,10 @@ func (s *Supervisor) Status() []ResourceStatus {
 // publish builds the status after a tick.
 func (s *Supervisor) publish(now time.Time) {
 	out := make([]ResourceStatus, 0, len(s.res))
-	possible := failover.Quorum{Voters: s.voters()}.Possible()
+	possible := failover.Quorum{Voters: s.e.Count()}.Possible()
 	for _, r := range s.res {
 		st := ResourceStatus{Resource: r.Name, Role: "none", Epoch: r.known.Epoch, Primary: s.names[r.known.Primary],
-			Auto: r.Failover.Auto, Possible: possible, Voters: s.voters(), Failovers: r.failovers, LastAt: r.lastFail,
+			Auto: r.Failover.Auto, Possible: possible, Voters: s.e.Count(), Failovers: r.failovers, LastAt: r.lastFail,
 			Promoting: r.promoting}
 		if r.Target != nil {
 			st.Role, st.Backend = r.local.Role, r.local.Backend
@@ -56,7 +56,7 @@ func (s *Supervisor) publish(now time.Time) {
 		switch st.Role {
 		case "primary":
 			st.Votes, st.Quorum = r.grant.Quorum.Votes, r.grant.Quorum.Has()
-			if Supervised(r.Failover, s.voters()) {
+			if Supervised(r.Failover, s.e.Count()) {
 				st.Fenced = r.fenced
 				if !r.grant.Until.IsZero() && r.grant.Until.After(now) {
 					st.LeaseLeft = r.grant.Until.Sub(now).Seconds()

@@ -23,32 +23,35 @@ func (v *Voter) Acquire(ctx context.Context, resource string, epoch uint32) (int
 	v.mu.Lock()
 	lease := v.lease
 	v.mu.Unlock()
-	key := v.keyOf(resource)
 	sent := time.Now()
-	c, cancel := context.WithTimeout(ctx, rpcTimeout)
-	defer cancel()
-	val := holder{Node: v.cfg.Self, ID: v.cfg.SelfID, Epoch: epoch}.encode()
-	r, err := v.cli.Txn(c).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, val, clientv3.WithLease(lease))).Else(clientv3.OpGet(key)).Commit()
+	rev, err := v.take(ctx, resource, epoch, lease, nil)
 	if err != nil {
-		return 0, fmt.Errorf("taking %s: %w", key, err)
+		return 0, err
 	}
-	if !r.Succeeded {
-		why := "it is held"
-		if rr := r.Responses[0].GetResponseRange(); rr != nil && len(rr.Kvs) == 1 {
-			if h, err := decodeHolder(rr.Kvs[0].Value); err == nil {
-				why = fmt.Sprintf("it names %s at epoch %d (revision %d)", h.Node, h.Epoch, rr.Kvs[0].ModRevision)
-			}
-		}
-		return 0, fmt.Errorf("%s is not free: %s", key, why)
+	if rev == 0 {
+		return 0, fmt.Errorf("%s is not free: %s", v.keyOf(resource), v.holderOf(ctx, resource))
 	}
-	rev := r.Header.Revision
 	v.mu.Lock()
 	v.wants[resource] = want{primary: true, epoch: epoch}
 	v.words[resource] = failover.External{Held: true, Holder: v.cfg.SelfID, Epoch: epoch, Revision: rev, Mine: true, ReadAt: sent}
 	v.mu.Unlock()
 	v.cfg.Log.Info("this node took the resource's etcd key", "event", EvKeyTaken, "resource", resource, "epoch", epoch, "revision", rev)
 	return rev, nil
+}
+
+// holderOf says who holds resource's key, for an error.
+func (v *Voter) holderOf(ctx context.Context, resource string) string {
+	c, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	r, err := v.cli.Get(c, v.keyOf(resource))
+	if err != nil || len(r.Kvs) != 1 {
+		return "it is held"
+	}
+	h, err := decodeHolder(r.Kvs[0].Value)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("it names %s at epoch %d (revision %d)", h.Node, h.Epoch, r.Kvs[0].ModRevision)
 }
 
 // Release deletes resource's key if it names this node at epoch (a
