@@ -58,7 +58,7 @@ func (m *Machine) endClaim(now time.Time) {
 	m.claim.claiming = false
 	m.emit(Event{Kind: EventClaimed, At: now, Network: -1})
 	for _, l := range m.links() {
-		l.sendNowAll()
+		m.wantAll(l)
 	}
 }
 

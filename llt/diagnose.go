@@ -34,7 +34,7 @@ func (m *Machine) setSession(now time.Time, p *peer, l *link, s *session, st Ses
 		s.probe.reset() // a link that comes back is probed afresh
 	}
 	s.state, s.since = st, now
-	s.sendNow = true // tell the peer at once: the handshake takes one round trip, not two heartbeats
+	m.want(s) // tell the peer at once: the handshake takes one round trip, not two heartbeats
 }
 
 // rawLinkState is the link state its sessions give: UP when one is up and
@@ -57,7 +57,15 @@ func (m *Machine) rawLinkState(now time.Time, l *link) LinkState {
 
 // evalLink recomputes a link's state and reason and reports changes.
 func (m *Machine) evalLink(now time.Time, p *peer, l *link) {
+	defer m.considerLink(l)
 	raw := m.rawLinkState(now, l)
+	if raw.Usable() != l.rawState.Usable() {
+		if raw.Usable() {
+			m.nets[l.net].usable++
+		} else {
+			m.nets[l.net].usable--
+		}
+	}
 	if l.rawState.Usable() && !raw.Usable() && m.countsAsFlap(l) {
 		l.flap.noteDown(now, &m.diag)
 		l.flapDowns++

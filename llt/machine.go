@@ -90,6 +90,10 @@ type Machine struct {
 	// linkChangedAt is when a link last changed state: a peer's table
 	// received before it predates what we know (Matrix.Settling).
 	linkChangedAt time.Time
+
+	due      []*session // sessions that asked for a frame (want), sent by flush
+	dueSpare []*session
+	dl       deadlineCache // NextDeadline without a walk of every link (deadline.go)
 }
 
 type netState struct {
@@ -100,6 +104,7 @@ type netState struct {
 	carrierSince time.Time
 	hasCh        [NumChannels]bool
 	ev           netEvidence
+	usable       int // links on it whose sessions make them usable (rawState)
 }
 
 type peer struct {
@@ -121,6 +126,7 @@ type peer struct {
 }
 
 type link struct {
+	peer         *peer
 	net          int
 	sess         [NumChannels]*session
 	rawState     LinkState // from the sessions, before flap damping
@@ -229,10 +235,10 @@ func New(cfg Config) (*Machine, error) {
 		}
 		p := &peer{id: id, state: NodeConnWait, since: cfg.Epoch}
 		for ni := range m.nets {
-			l := &link{net: ni, rawState: LinkDown, state: LinkDown, reason: ReasonPeerSilent, since: cfg.Epoch}
+			l := &link{peer: p, net: ni, rawState: LinkDown, state: LinkDown, reason: ReasonPeerSilent, since: cfg.Epoch}
 			for c := Channel(0); c < NumChannels; c++ {
 				if m.nets[ni].hasCh[c] {
-					l.sess[c] = &session{ch: c, state: SessionDown, since: cfg.Epoch}
+					l.sess[c] = &session{link: l, ch: c, state: SessionDown, since: cfg.Epoch}
 				}
 			}
 			p.links = append(p.links, l)
@@ -315,7 +321,7 @@ func (m *Machine) SetCarrier(now time.Time, network int, up bool) {
 			// one lost carrier (the link vector carries it).
 			for _, ol := range p.links {
 				if ol.net != network {
-					ol.sendNowAll()
+					m.wantAll(ol)
 				}
 			}
 		}
@@ -326,7 +332,7 @@ func (m *Machine) SetCarrier(now time.Time, network int, up bool) {
 				s.theyHear = false
 				m.setSession(now, p, l, s, SessionDown, DiagCarrierLost)
 			} else {
-				s.sendNow = true
+				m.want(s)
 			}
 		}
 		m.evalLink(now, p, l)
@@ -370,9 +376,18 @@ func (m *Machine) noteAuth(now time.Time, network int, src NodeID, from string) 
 	}
 }
 
-// sendNowAll asks for a frame on every session of l.
-func (l *link) sendNowAll() {
+// want asks for a frame on s at the next flush.
+func (m *Machine) want(s *session) {
+	if s.sendNow {
+		return
+	}
+	s.sendNow = true
+	m.due = append(m.due, s)
+}
+
+// wantAll asks for a frame on every session of l.
+func (m *Machine) wantAll(l *link) {
 	for s := range l.sessions() {
-		s.sendNow = true
+		m.want(s)
 	}
 }

@@ -184,7 +184,7 @@ func (m *Machine) probeResult(now time.Time, l *link, s *session, size int, ok b
 		} else if !ps.mismatch {
 			// Ask again at once (a heartbeat and its probe copy) rather
 			// than at the next heartbeat: the answer comes in round trips.
-			s.sendNow = true
+			m.want(s)
 		}
 	case ok:
 		ps.lo = max(ps.lo, size)

@@ -204,8 +204,8 @@ func (m *Machine) netReasons(now time.Time, i int) []Reason {
 // is where it is plugged, not the NIC.
 func (m *Machine) nicSilent(now time.Time, i int) bool {
 	ns := &m.nets[i]
-	if !ns.carrier || len(m.peers) < 2 || m.sharedWith(now, i) != 0 {
-		return false
+	if !ns.carrier || len(m.peers) < 2 || ns.usable > 0 || m.sharedWith(now, i) != 0 {
+		return false // (usable: the common case, decided without a walk of the peers)
 	}
 	ttl := m.crossTTL(ns)
 	for _, p := range m.peers {

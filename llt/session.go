@@ -9,6 +9,7 @@ const replayWindow = 64
 // handshake, an anti-replay window over the peer's sequence numbers, the
 // echo we owe the peer, and RTT and counters.
 type session struct {
+	link  *link
 	ch    Channel
 	state SessionState
 	diag  Diag

@@ -41,7 +41,7 @@ func (m *Machine) Advance(now time.Time) {
 		} else {
 			for _, l := range m.links() {
 				if m.nets[l.net].classIdx == c {
-					l.sendNowAll()
+					m.wantAll(l)
 				}
 			}
 		}
@@ -50,6 +50,7 @@ func (m *Machine) Advance(now time.Time) {
 		// nodes do not synchronise.
 		m.nextHB[c] = now.Add(hb - time.Duration(m.rng.Int64N(int64(hb/4)+1)))
 	}
+	m.invalidateDeadline() // the heartbeats moved: walk once for the exact deadline
 	m.flush(now)
 }
 
@@ -71,40 +72,4 @@ func (m *Machine) firstNetOfClass(c int) int {
 		}
 	}
 	return 0
-}
-
-// NextDeadline returns when Advance must next run: the earliest heartbeat,
-// session expiry or trouble threshold that the last Advance has not
-// handled yet. A result not after now means Advance is due now.
-func (m *Machine) NextDeadline(now time.Time) time.Time {
-	var next time.Time
-	consider := func(t time.Time) {
-		if t.After(m.advanced) && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
-	for c := range m.nextHB {
-		if m.hasClass[c] {
-			consider(m.nextHB[c])
-		}
-	}
-	if m.claim.claiming {
-		consider(m.claim.until)
-	}
-	for _, l := range m.links() {
-		cls := m.nets[l.net].cls
-		consider(l.flap.heldUntil())
-		if s := l.sess[ChannelEther]; s != nil && s.state == SessionUp {
-			consider(m.probeDeadline(l, s))
-		}
-		for s := range l.activeSessions() {
-			trouble, inact := cls.effective(s.remoteHB)
-			consider(s.lastRx.Add(inact))
-			consider(s.lastRx.Add(trouble))
-			if s.state == SessionInit {
-				consider(s.since.Add(trouble))
-			}
-		}
-	}
-	return next
 }
