@@ -68,13 +68,30 @@ func (m *Machine) crossTTL(ns *netState) time.Duration {
 // sharedTTL is how long shared-segment evidence lasts: three broadcasts.
 func (m *Machine) sharedTTL() time.Duration { return 3 * m.diag.BroadcastEvery }
 
+// broadcastPeers is how many of a network's peers get their periodic
+// broadcast in each BroadcastEvery. Every node on the segment receives
+// every broadcast, so one per peer per BroadcastEvery would cost each
+// node O(peers²) frames a second; this many keeps it O(peers) (flat per
+// link) and still brings each node a frame addressed to it by broadcast
+// that often — from one peer or another, which is all the segment checks
+// need. Up to broadcastPeers+1 nodes nothing changes.
+const broadcastPeers = 8
+
+// broadcastInterval is how often one session's heartbeat is broadcast
+// although its peer's address is known: BroadcastEvery, stretched in
+// clusters of more than broadcastPeers+1 nodes.
+func (m *Machine) broadcastInterval() time.Duration {
+	k := (len(m.peers) + broadcastPeers - 1) / broadcastPeers
+	return m.diag.BroadcastEvery * time.Duration(max(k, 1))
+}
+
 // broadcastDue reports whether a frame on s should be broadcast although
 // its peer's address is known, and notes the broadcast.
 func (m *Machine) broadcastDue(now time.Time, s *session, unicast bool) bool {
 	if s.ch != ChannelEther {
 		return false
 	}
-	if !unicast || now.Sub(s.lastBroadcast) >= m.diag.BroadcastEvery {
+	if !unicast || now.Sub(s.lastBroadcast) >= m.broadcastInterval() {
 		s.lastBroadcast = now
 		return unicast
 	}

@@ -192,3 +192,35 @@ func hasReason(rs []Reason, r Reason) bool {
 	}
 	return false
 }
+
+// In a large cluster each node broadcasts at most about broadcastPeers
+// periodic heartbeats per network per BroadcastEvery, not one per peer:
+// every node receives every broadcast, so one per peer would cost each
+// node peers² frames a second.
+func TestPeriodicBroadcastsBounded(t *testing.T) {
+	const n = 17
+	s := newSim(t, n, ether("hb0"), DefaultTimers())
+	s.run(3 * time.Second)
+	s.assertAllOpen()
+	from := s.now
+	const window = 10 * time.Second
+	s.run(window)
+	for _, nd := range s.nodes {
+		casts := 0
+		for _, st := range nd.sentTo {
+			if st.at.After(from) && st.to == "" {
+				casts++
+			}
+		}
+		// broadcastPeers per BroadcastEvery, plus the rounding of the
+		// stretched interval to heartbeats.
+		const perInterval = 8 // not broadcastPeers: the test must fail if it grows
+		limit := int(perInterval * (window.Seconds() / DefaultBroadcastEvery.Seconds()) * 1.25)
+		if casts > limit {
+			t.Errorf("node %d broadcast %d heartbeats in %v, want at most %d (%d peers)", nd.idx, casts, window, limit, n-1)
+		}
+		if casts == 0 {
+			t.Errorf("node %d broadcast nothing in %v: the segment checks need some", nd.idx, window)
+		}
+	}
+}
