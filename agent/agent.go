@@ -64,6 +64,7 @@ type Agent struct {
 	handlers   map[byte]MessageHandler // set before Run
 	msgs       status.Messages         // message API counters (under mu)
 	tableStats tableStats              // link table messages (under mu)
+	tableSent  tableSent               // the table last sent to every peer (under mu)
 	base       counterBase             // what tetherstat -z set to zero (under mu)
 	sched      scheduleDelay           // how late the timer ran (under mu)
 	tableLimit *rate.Limiter           // rejected link tables logged

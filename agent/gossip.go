@@ -52,6 +52,10 @@ func (g gossip) Message(from uint16, b []byte) {
 	switch {
 	case len(b) > 0 && b[0] == TopicLinkTable:
 		g.a.receiveTable(llt.NodeID(from), b[1:])
+	case len(b) > 0 && b[0] == TopicTableDigest:
+		g.a.receiveDigest(llt.NodeID(from), b[1:])
+	case len(b) > 0 && b[0] == TopicTablePull:
+		g.a.receivePull(llt.NodeID(from))
 	case len(b) > 0 && b[0] == TopicFailover:
 		g.a.receiveView(llt.NodeID(from), b[1:])
 	}

@@ -8,16 +8,22 @@ import (
 	"github.com/tether-ha/tether/llt"
 )
 
-// Link tables: every node sends its link table (llt.LinkTable: its view
-// of every link and network) to every peer about once a second, and a
-// tenth of a second after one of its links changes, over the message API
-// on the reserved topic TopicLinkTable. Every node thus holds every node's
-// view (the cluster link matrix, tetherstat -m) without a public network.
+// Link tables: every node holds every node's link table (llt.LinkTable:
+// its view of every link and network), the cluster link matrix
+// (tetherstat -m), without a public network. About once a second, and a
+// tenth of a second after one of its links changes, a node sends each
+// peer, over the message API, its table if it changed since it last sent
+// it (TopicLinkTable), else its digest (TopicTableDigest, 22 bytes: "still
+// table serial S"). A peer that does not hold that table asks for it
+// (TopicTablePull). So an idle cluster of n nodes costs each node n
+// digests a second, not n tables of n links; and every tableRefresh the
+// whole table goes out anyway, for peers that missed a pull.
 
 const (
-	tableEvery  = time.Second
-	tableDelay  = 100 * time.Millisecond // after a change, so one burst of changes is one send
-	tableJitter = 200 * time.Millisecond
+	tableEvery   = time.Second
+	tableDelay   = 100 * time.Millisecond // after a change, so one burst of changes is one send
+	tableJitter  = 200 * time.Millisecond
+	tableRefresh = 30 * time.Second
 )
 
 // tableLoop sends the link tables until ctx is done.
@@ -37,15 +43,17 @@ func (a *Agent) tableLoop(ctx context.Context) {
 			}
 		case <-next.C:
 		}
-		a.sendTables()
+		a.sendTables(nil)
 		next.Reset(tableEvery - tableJitter/2 + time.Duration(rng.Int64N(int64(tableJitter))))
 	}
 }
 
-// sendTables sends our link table to every peer: over the message API
-// where a link reaches it, else over the public channel (after the lock:
-// memberlist's sends take its own locks and write sockets).
-func (a *Agent) sendTables() {
+// sendTables sends our link table, or its digest, to every peer (to:
+// nil), or the table to the peers in to (they pulled it): over the
+// message API where a link reaches the peer, else over the public channel
+// (after the lock: memberlist's sends take its own locks and write
+// sockets).
+func (a *Agent) sendTables(to []llt.NodeID) {
 	type viaPublic struct {
 		peer uint16
 		b    []byte
@@ -56,27 +64,38 @@ func (a *Agent) sendTables() {
 			return
 		}
 		parts := a.m.LinkTable(now)
-		for _, p := range a.cfg.Peers() {
+		d := a.m.TableDigest()
+		var msgs [][]byte
+		if to != nil || d.Serial != a.tableSent.serial || now.Sub(a.tableSent.at) >= tableRefresh {
 			for i := range parts {
 				b, err := llt.AppendLinkTable([]byte{TopicLinkTable}, &parts[i])
 				if err != nil {
 					a.log.Error("cannot encode the link table", "event", EvFrameEncodeError, "err", err)
 					return
 				}
-				peer := llt.NodeID(p.ID)
-				r, err := a.route(now, peer, len(b))
-				if err == nil {
-					err = a.m.SendMessageVia(now, peer, r, b)
+				msgs = append(msgs, b)
+			}
+			if to == nil {
+				a.tableSent.serial, a.tableSent.at = d.Serial, now
+			}
+		} else {
+			b, err := llt.AppendTableDigest([]byte{TopicTableDigest}, d)
+			if err != nil {
+				a.log.Error("cannot encode the link table digest", "event", EvFrameEncodeError, "err", err)
+				return
+			}
+			msgs = append(msgs, b)
+		}
+		if to == nil {
+			for _, p := range a.cfg.Peers() {
+				to = append(to, llt.NodeID(p.ID))
+			}
+		}
+		for _, peer := range to {
+			for _, b := range msgs {
+				if !a.sendTableMsg(now, peer, b) && a.pub != nil {
+					pub = append(pub, viaPublic{uint16(peer), b})
 				}
-				if err != nil && a.pub != nil {
-					pub = append(pub, viaPublic{p.ID, b})
-					continue
-				}
-				if err != nil {
-					a.tableStats.sendFailed++
-					continue
-				}
-				a.tableStats.sent++
 			}
 		}
 	})
@@ -97,6 +116,55 @@ func (a *Agent) sendTables() {
 	}
 }
 
+// sendTableMsg sends one link-table message to peer over the message API
+// (locked). False: no link route; the caller tries the public channel,
+// or counts the failure itself.
+func (a *Agent) sendTableMsg(now time.Time, peer llt.NodeID, b []byte) bool {
+	r, err := a.route(now, peer, len(b))
+	if err == nil {
+		err = a.m.SendMessageVia(now, peer, r, b)
+	}
+	if err != nil {
+		if a.pub == nil {
+			a.tableStats.sendFailed++
+		}
+		return false
+	}
+	a.tableStats.sent++
+	return true
+}
+
+// receiveDigest takes a peer's table digest (without the lock) and pulls
+// the table when we do not hold it.
+func (a *Agent) receiveDigest(from llt.NodeID, body []byte) {
+	d, err := llt.DecodeTableDigest(body)
+	pull := false
+	_ = a.do(context.Background(), func(now time.Time) {
+		if err == nil {
+			pull, err = a.m.NoteTableDigest(now, from, d)
+		}
+		if err != nil {
+			a.tableStats.rejected++
+			if a.tableLimit.Allow() {
+				a.log.Warn("link table digest rejected", "event", EvTableRejected, "peer", a.peerName(from), "peer_id", uint16(from), "err", err)
+			}
+			return
+		}
+		a.tableStats.received++
+		if pull && !a.sendTableMsg(now, from, []byte{TopicTablePull}) {
+			pull = false // no route: its next digest asks again
+		}
+	})
+}
+
+// receivePull answers a peer that asked for our table.
+func (a *Agent) receivePull(from llt.NodeID) {
+	if a.cfg.Node.ID == uint16(from) {
+		return
+	}
+	a.sendTables([]llt.NodeID{from})
+}
+
 // receiveTable takes a peer's link table message (without the lock).
 func (a *Agent) receiveTable(from llt.NodeID, body []byte) {
 	t, err := llt.DecodeLinkTable(body)
@@ -115,7 +183,14 @@ func (a *Agent) receiveTable(from llt.NodeID, body []byte) {
 	})
 }
 
-// tableStats count link table messages (under the engine's lock).
+// tableSent is the table last sent to every peer.
+type tableSent struct {
+	serial uint64
+	at     time.Time
+}
+
+// tableStats count link table messages, digests and pulls included
+// (under the engine's lock).
 type tableStats struct {
 	sent, sendFailed, received, rejected uint64
 	public                               uint64 // of sent: over the public channel

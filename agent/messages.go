@@ -27,11 +27,15 @@ import (
 
 // Reserved topics.
 const (
-	TopicEcho      byte = 0  // echo request: the receiver sends the body back
-	TopicEchoReply byte = 1  // echo reply
-	TopicLinkTable byte = 2  // a peer's link table (linktables.go)
-	TopicFailover  byte = 3  // a peer's failover view (failover.go)
-	FirstAppTopic  byte = 16 // topics below are the agent's
+	TopicEcho      byte = 0 // echo request: the receiver sends the body back
+	TopicEchoReply byte = 1 // echo reply
+	TopicLinkTable byte = 2 // a peer's link table (linktables.go)
+	TopicFailover  byte = 3 // a peer's failover view (failover.go)
+	// A peer's link table digest, and a request for our table
+	// (linktables.go).
+	TopicTableDigest byte = 4
+	TopicTablePull   byte = 5
+	FirstAppTopic    byte = 16 // topics below are the agent's
 )
 
 // MessageHandler receives a message's body (without the topic byte). It
@@ -126,6 +130,10 @@ func (a *Agent) dispatch(msgs []llt.Message) {
 			a.echoReply(body)
 		case TopicLinkTable:
 			a.receiveTable(msg.Peer, body)
+		case TopicTableDigest:
+			a.receiveDigest(msg.Peer, body)
+		case TopicTablePull:
+			a.receivePull(msg.Peer)
 		case TopicFailover:
 			a.receiveView(msg.Peer, body)
 		default:

@@ -87,6 +87,7 @@ type Machine struct {
 	local       localState
 	tables      map[NodeID]*peerTable // the peers' link tables (matrix.go)
 	tableSerial uint64
+	table       tableState // the last table built (tabledigest.go)
 	// linkChangedAt is when a link last changed state: a peer's table
 	// received before it predates what we know (Matrix.Settling).
 	linkChangedAt time.Time

@@ -26,8 +26,10 @@ type tablePart struct {
 }
 
 // LinkTable builds our link table: one part per maxTableLinks links.
+//
+// The serial grows only when the content changed since the last table
+// built (tabledigest.go).
 func (m *Machine) LinkTable(now time.Time) []LinkTable {
-	m.tableSerial++
 	var nets []TableNetwork
 	for i := range m.nets {
 		ns := &m.nets[i]
@@ -35,11 +37,11 @@ func (m *Machine) LinkTable(now time.Time) []LinkTable {
 			Reasons: append([]Reason(nil), ns.ev.reasons...)})
 	}
 	var parts []LinkTable
-	cur := LinkTable{Origin: m.cfg.Self, Incarnation: m.cfg.Incarnation, Serial: m.tableSerial, Networks: nets}
+	cur := LinkTable{Origin: m.cfg.Self, Incarnation: m.cfg.Incarnation, Networks: nets}
 	for _, p := range m.peers {
 		if len(cur.Links)+len(p.links) > maxTableLinks {
 			parts = append(parts, cur)
-			cur = LinkTable{Origin: m.cfg.Self, Incarnation: m.cfg.Incarnation, Serial: m.tableSerial, Networks: nets}
+			cur = LinkTable{Origin: m.cfg.Self, Incarnation: m.cfg.Incarnation, Networks: nets}
 		}
 		for _, l := range p.links {
 			rx, tx, _ := m.lossOf(now, l)
@@ -51,6 +53,10 @@ func (m *Machine) LinkTable(now time.Time) []LinkTable {
 	parts = append(parts, cur)
 	for i := range parts {
 		parts[i].Part, parts[i].Parts = uint8(i), uint8(len(parts))
+	}
+	serial := m.noteTableContent(parts)
+	for i := range parts {
+		parts[i].Serial = serial
 	}
 	return parts
 }
