@@ -50,7 +50,10 @@ Commands:
   history         every failover decision taken or refused, and why
                   ('tetherctl history -h')
 
-Not built yet (refused): import-llttab, import-corosync.
+  import-llttab   write the tether config of a VCS node from its /etc/llttab
+                  and /etc/llthosts ('tetherctl import-llttab -h')
+  import-corosync write the tether config of a corosync node from its
+                  corosync.conf ('tetherctl import-corosync -h')
 
 Options:
   --socket PATH   the agent's status socket (default $TETHER_SOCKET if set,
@@ -62,10 +65,6 @@ Exit status:
   1  the check failed: no reply, a path failed
   2  usage error, or the agent cannot be reached or refused the request
 `
-
-// notBuilt are DESIGN.md's commands that do not exist yet: refused, never
-// accepted silently.
-var notBuilt = []string{"import-llttab", "import-corosync"}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -129,17 +128,15 @@ func runContext(ctx context.Context, args []string, getenv func(string) string, 
 		return runFailover(ctx, e, rest)
 	case "history":
 		return runHistory(ctx, e, rest)
+	case "import-llttab":
+		return runImportLLTTab(e, rest)
+	case "import-corosync":
+		return runImportCorosync(e, rest)
 	case "help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
 	}
-	for _, nb := range notBuilt {
-		if cmd == nb {
-			fmt.Fprintf(stderr, "tetherctl: %s is not built yet (see DESIGN.md); nothing was done\n", cmd)
-			return exitError
-		}
-	}
-	return usageErr(stderr, "", fmt.Sprintf("unknown command %q (commands: ping, ping-cluster, topic, mirror, failover, history)", cmd))
+	return usageErr(stderr, "", fmt.Sprintf("unknown command %q (commands: ping, ping-cluster, topic, mirror, failover, history, import-llttab, import-corosync)", cmd))
 }
 
 // usageErr reports a bad command line and returns exitError. cmd is the
