@@ -4,7 +4,8 @@
 #                namespaces, pull a cable, show what tetherstat says (root)
 #   make test    every test: lint, unit, fuzz seeds, end-to-end (root for e2e)
 #   make bench   benchmarks (detection latency, time to name every reason,
-#                CPU, frame cost, tcp channel, messages); see docs/BENCHMARKS.md
+#                CPU, frame cost, tcp channel, messages, the simulator of
+#                large clusters, 64 real agents); see docs/BENCHMARKS.md
 #   make fuzz    run every fuzz target for FUZZTIME each
 #   make failover-suite  the Jepsen-style failover suite, SUITE_TRIALS
 #                trials of every fault per driver (make test runs one);
@@ -113,6 +114,7 @@ bench: build
 	$(GO) run ./bench/tcp -bin $(BIN) -out bench/results $(TCP_FLAGS)
 	$(GO) run ./bench/operate -bin $(BIN) -out bench/results $(OPERATE_FLAGS)
 	$(GO) run ./bench/mirror -bin $(BIN) -out bench/results $(MIRROR_FLAGS)
+	set -o pipefail; $(GO) run ./bench/sim -codec=false -out bench/results/sim.json $(SIM_FLAGS) | tee bench/results/sim.md
 
 # The suite without the race detector (its timings are the benchmark's);
 # SUITE_FLAGS, e.g. SUITE_FLAGS='-suite.drivers=redis -suite.faults=kill,pause'.

@@ -20,6 +20,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/tether-ha/tether/agent/status"
+	"github.com/tether-ha/tether/llt"
 )
 
 // loConfig writes a one-node-and-a-peer config on the loopback interface
@@ -322,4 +323,55 @@ func TestDaemonTellsSystemd(t *testing.T) {
 	next("WATCHDOG=1 once the engine answers again", is(daemon.SdNotifyWatchdog), 5*time.Second)
 	stop()
 	next("STOPPING=1", is(daemon.SdNotifyStopping), 5*time.Second)
+}
+
+// An idle cluster keeps every node's link table fresh at every other node
+// with digests, not with tables: after the first tables, a node sends
+// each peer a digest a second and a table only when its own changed.
+func TestIdleLinkTablesAreDigests(t *testing.T) {
+	paths, sockets := loConfigs(t, 3)
+	runDaemons(t, paths)
+	c0 := status.NewClient(sockets[0])
+	known := func(st *status.Status) bool {
+		n := 0
+		for _, mn := range st.Matrix.Nodes {
+			if !mn.Local && mn.Known {
+				n++
+			}
+		}
+		return n == 2
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var st *status.Status
+	for {
+		var err error
+		st, err = c0.Status(context.Background())
+		if err == nil && known(st) && st.Counters.LinkTables.Digests > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node0 never held both peers' tables and sent a digest: %v %+v", err, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	before := st.Counters.LinkTables
+	// Three table TTLs: without the digests the tables would go stale.
+	time.Sleep(3 * llt.DefaultTableTTL)
+	st, err := c0.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !known(st) {
+		t.Errorf("peers' tables went stale at node0: %+v", st.Matrix.Nodes)
+	}
+	after := st.Counters.LinkTables
+	digests := after.Digests - before.Digests
+	tables := (after.Sent - after.Digests - after.Pulls) - (before.Sent - before.Digests - before.Pulls)
+	// About a second apart to each of 2 peers over 9 s.
+	if digests < 10 {
+		t.Errorf("%d digests sent in %v, want about 18", digests, 3*llt.DefaultTableTTL)
+	}
+	if tables > digests/3 {
+		t.Errorf("%d tables and %d digests sent while idle: tables should go out only on a change", tables, digests)
+	}
 }

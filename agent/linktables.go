@@ -99,19 +99,22 @@ func (a *Agent) sendTables(to []llt.NodeID) {
 			}
 		}
 	})
-	var failed, sent uint64
+	var failed uint64
+	var sent []byte // topics of the messages sent
 	for _, m := range pub {
 		if err := a.pub.Send(m.peer, m.b); err != nil {
 			failed++
 		} else {
-			sent++
+			sent = append(sent, m.b[0])
 		}
 	}
 	if len(pub) > 0 {
 		_ = a.do(context.Background(), func(time.Time) {
 			a.tableStats.sendFailed += failed
-			a.tableStats.sent += sent
-			a.tableStats.public += sent
+			for _, topic := range sent {
+				a.tableStats.count(topic)
+			}
+			a.tableStats.public += uint64(len(sent))
 		})
 	}
 }
@@ -130,8 +133,19 @@ func (a *Agent) sendTableMsg(now time.Time, peer llt.NodeID, b []byte) bool {
 		}
 		return false
 	}
-	a.tableStats.sent++
+	a.tableStats.count(b[0])
 	return true
+}
+
+// count counts one link-table message of topic sent.
+func (s *tableStats) count(topic byte) {
+	s.sent++
+	switch topic {
+	case TopicTableDigest:
+		s.digests++
+	case TopicTablePull:
+		s.pulls++
+	}
 }
 
 // receiveDigest takes a peer's table digest (without the lock) and pulls
@@ -151,10 +165,24 @@ func (a *Agent) receiveDigest(from llt.NodeID, body []byte) {
 			return
 		}
 		a.tableStats.received++
-		if pull && !a.sendTableMsg(now, from, []byte{TopicTablePull}) {
-			pull = false // no route: its next digest asks again
+		if pull && a.sendTableMsg(now, from, []byte{TopicTablePull}) {
+			pull = false // sent
 		}
 	})
+	if pull && err == nil && a.pub != nil {
+		// No link reaches the peer: ask over the public channel (after
+		// the lock), which carried the digest. Else its next digest asks
+		// again.
+		err := a.pub.Send(uint16(from), []byte{TopicTablePull})
+		_ = a.do(context.Background(), func(time.Time) {
+			if err != nil {
+				a.tableStats.sendFailed++
+			} else {
+				a.tableStats.count(TopicTablePull)
+				a.tableStats.public++
+			}
+		})
+	}
 }
 
 // receivePull answers a peer that asked for our table.
@@ -194,4 +222,5 @@ type tableSent struct {
 type tableStats struct {
 	sent, sendFailed, received, rejected uint64
 	public                               uint64 // of sent: over the public channel
+	digests, pulls                       uint64 // of sent
 }

@@ -124,7 +124,7 @@ func (a *Agent) buildStatus(now time.Time, snap llt.Snapshot, full bool) *status
 		st.Counters.LogDropped = a.logDropped()
 	}
 	st.Counters.LinkTables = status.LinkTables{Sent: a.tableStats.sent, SendFailed: a.tableStats.sendFailed,
-		Received: a.tableStats.received, Rejected: a.tableStats.rejected, Public: a.tableStats.public}
+		Received: a.tableStats.received, Rejected: a.tableStats.rejected, Public: a.tableStats.public, Digests: a.tableStats.digests, Pulls: a.tableStats.pulls}
 	order := map[int]int{}
 	for k, i := range snap.Routes {
 		order[i] = k + 1

@@ -339,6 +339,10 @@ type LinkTables struct {
 	Received   uint64 `json:"received"`
 	Rejected   uint64 `json:"rejected"` // malformed, or from a stale incarnation
 	Public     uint64 `json:"public"`   // of Sent: over the public channel (no link reached the peer)
+	// Of Sent: digests ("my table is still serial S") and pulls (a
+	// peer's digest named a table we lack); the rest are tables.
+	Digests uint64 `json:"digests"`
+	Pulls   uint64 `json:"pulls"`
 }
 
 // Pauses count the times this node's agent did not run for longer than
