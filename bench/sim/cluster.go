@@ -71,6 +71,7 @@ const (
 	evTimer
 	evTables
 	evResume
+	evBroadcast // one frame for every NIC of the segment: one event, not one per receiver
 )
 
 type event struct {
@@ -185,6 +186,12 @@ func (c *cluster) run(d time.Duration) {
 			c.push(event{at: c.now.Add(tableEvery), kind: evTables})
 		case evResume:
 			c.resume(c.nodes[e.node])
+		case evBroadcast:
+			for dst, nd := range c.nodes {
+				if dst != e.d.src && c.net.drop(e.d.src, dst, e.d.net) == nil {
+					c.deliver(nd, e.d)
+				}
+			}
 		}
 	}
 	c.now = end
@@ -254,14 +261,7 @@ func (c *cluster) send(nd *node, o *llt.Outgoing) {
 		}
 		return
 	}
-	for dst := range c.nodes {
-		if dst == nd.idx {
-			continue
-		}
-		if at, ok := c.net.pass(c.now, nd.idx, dst, o.Network); ok {
-			c.push(event{at: at, kind: evDeliver, node: dst, d: d})
-		}
-	}
+	c.push(event{at: c.net.arrival(c.now), kind: evBroadcast, d: d})
 }
 
 func (c *cluster) deliver(nd *node, d *delivery) {

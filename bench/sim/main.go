@@ -99,17 +99,25 @@ func run(args []string) error {
 			return fmt.Errorf("%d nodes: %w", n, err)
 		}
 		results = append(results, r)
-		fmt.Fprintf(os.Stderr, "sim: %d nodes done in %v\n", n, r.WallSeconds)
-	}
-	printTable(os.Stdout, o, results)
-	if o.out != "" {
-		b, err := json.MarshalIndent(results, "", "  ")
-		if err != nil {
+		fmt.Fprintf(os.Stderr, "sim: %d nodes done in %vs\n", n, r.WallSeconds)
+		// What is done is kept, should a larger size not finish.
+		if err := writeResults(o.out, results); err != nil {
 			return err
 		}
-		return os.WriteFile(o.out, append(b, '\n'), 0o644)
 	}
+	printTable(os.Stdout, o, results)
 	return nil
+}
+
+func writeResults(path string, results []result) error {
+	if path == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(results, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // measure runs one cluster size through its whole programme.

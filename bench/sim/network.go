@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"math/rand/v2"
 	"time"
 )
@@ -42,20 +43,37 @@ func newNetwork(n, m int, p netParams, rng *rand.Rand) *network {
 // pass decides the fate of a frame from src to dst on net sent now: when
 // it arrives, or that it is lost.
 func (nw *network) pass(now time.Time, src, dst, net int) (time.Time, bool) {
+	if nw.drop(src, dst, net) != nil {
+		return time.Time{}, false
+	}
+	return nw.arrival(now), true
+}
+
+// errDropped: a frame the network lost.
+var errDropped = errors.New("dropped")
+
+// drop decides whether a frame from src to dst on net is lost (nil: it
+// passes).
+func (nw *network) drop(src, dst, net int) error {
 	s, d := nw.port[src][net], nw.port[dst][net]
 	switch {
 	case s.noCarrier || d.noCarrier || s.blackhole || d.blackhole || s.egress:
-		return time.Time{}, false
+		return errDropped
 	case nw.partitioned && nw.group[src] != nw.group[dst]:
-		return time.Time{}, false
+		return errDropped
 	case nw.p.Loss > 0 && nw.rng.Float64() < nw.p.Loss:
-		return time.Time{}, false
+		return errDropped
 	}
+	return nil
+}
+
+// arrival is when a frame sent now arrives: latency plus jitter.
+func (nw *network) arrival(now time.Time) time.Time {
 	lat := nw.p.Latency
 	if nw.p.Jitter > 0 {
 		lat += time.Duration(nw.rng.Int64N(int64(nw.p.Jitter)))
 	}
-	return now.Add(lat), true
+	return now.Add(lat)
 }
 
 // route is the network a message from src to dst would take: the first
