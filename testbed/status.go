@@ -29,6 +29,11 @@ func (b *Bed) Status(i int) (*status.Status, error) {
 // node i's log.
 func (b *Bed) WaitFor(i int, what string, timeout time.Duration, ok func(*status.Status) bool) *status.Status {
 	b.t.Helper()
+	return b.waitFor(i, what, timeout, pollInterval, ok)
+}
+
+func (b *Bed) waitFor(i int, what string, timeout, every time.Duration, ok func(*status.Status) bool) *status.Status {
+	b.t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last *status.Status
 	var lastErr error
@@ -49,7 +54,7 @@ func (b *Bed) WaitFor(i int, what string, timeout time.Duration, ok func(*status
 		if time.Now().After(deadline) {
 			b.t.Fatalf("testbed: waited %v for node %d: %s\n%s\n%s", timeout, i, what, lastDesc(last, lastErr), b.tailSection(i))
 		}
-		time.Sleep(pollInterval)
+		time.Sleep(every)
 	}
 }
 
