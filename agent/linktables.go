@@ -187,9 +187,6 @@ func (a *Agent) receiveDigest(from llt.NodeID, body []byte) {
 
 // receivePull answers a peer that asked for our table.
 func (a *Agent) receivePull(from llt.NodeID) {
-	if a.cfg.Node.ID == uint16(from) {
-		return
-	}
 	a.sendTables([]llt.NodeID{from})
 }
 

@@ -30,61 +30,53 @@ func (m *Machine) NextDeadline(now time.Time) time.Time {
 // invalidateDeadline makes the next NextDeadline walk every link.
 func (m *Machine) invalidateDeadline() { m.dl.valid = false }
 
-// consider lowers the cached deadline to t, if t is still to be handled.
-func (m *Machine) consider(t time.Time) {
-	if !m.dl.valid || !t.After(m.advanced) {
-		return
+// sooner is the earlier of next and t, counting only deadlines still to
+// be handled (after the last Advance); zero is none.
+func (m *Machine) sooner(next, t time.Time) time.Time {
+	if t.After(m.advanced) && (next.IsZero() || t.Before(next)) {
+		return t
 	}
-	if m.dl.next.IsZero() || t.Before(m.dl.next) {
-		m.dl.next = t
+	return next
+}
+
+// considerLink lowers the cached deadline to l's next one.
+func (m *Machine) considerLink(l *link) {
+	if m.dl.valid {
+		m.dl.next = m.sooner(m.dl.next, m.linkDeadline(l))
 	}
 }
 
 // walkDeadlines is the exact next deadline: every timer of every link.
 func (m *Machine) walkDeadlines() time.Time {
 	var next time.Time
-	consider := func(t time.Time) {
-		if t.After(m.advanced) && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
 	for c := range m.nextHB {
 		if m.hasClass[c] {
-			consider(m.nextHB[c])
+			next = m.sooner(next, m.nextHB[c])
 		}
 	}
 	if m.claim.claiming {
-		consider(m.claim.until)
+		next = m.sooner(next, m.claim.until)
 	}
 	for _, l := range m.links() {
-		consider(m.linkDeadline(l))
+		next = m.sooner(next, m.linkDeadline(l))
 	}
 	return next
 }
 
-// considerLink lowers the cached deadline to l's next one.
-func (m *Machine) considerLink(l *link) { m.consider(m.linkDeadline(l)) }
-
 // linkDeadline is the earliest deadline of l still to be handled (zero:
 // none).
 func (m *Machine) linkDeadline(l *link) time.Time {
-	var next time.Time
-	consider := func(t time.Time) {
-		if t.After(m.advanced) && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
 	cls := m.nets[l.net].cls
-	consider(l.flap.heldUntil())
+	next := m.sooner(time.Time{}, l.flap.heldUntil())
 	if s := l.sess[ChannelEther]; s != nil && s.state == SessionUp {
-		consider(m.probeDeadline(l, s))
+		next = m.sooner(next, m.probeDeadline(l, s))
 	}
 	for s := range l.activeSessions() {
 		trouble, inact := cls.effective(s.remoteHB)
-		consider(s.lastRx.Add(inact))
-		consider(s.lastRx.Add(trouble))
+		next = m.sooner(next, s.lastRx.Add(inact))
+		next = m.sooner(next, s.lastRx.Add(trouble))
 		if s.state == SessionInit {
-			consider(s.since.Add(trouble))
+			next = m.sooner(next, s.since.Add(trouble))
 		}
 	}
 	return next

@@ -137,37 +137,35 @@ func parseEvent(line []byte) (ev Event, ok bool) {
 	return ev, true
 }
 
-// eventLog incrementally parses a node's log file.
-type eventLog struct {
-	mu      sync.Mutex
+// logCursor reads a node's log file incrementally: the lines appended
+// since the last read, with the run each belongs to.
+type logCursor struct {
 	off     int64  // bytes of the file consumed
 	run     int    // run of the lines being read
 	pending []byte // incomplete last line
-	events  []Event
 }
 
-// refresh reads what was appended to path since the last call and returns
-// all events so far (the slice must not be modified).
-func (l *eventLog) refresh(path string, node int) ([]Event, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// lines calls fn with every complete line appended to path since the last
+// call (run markers excluded: they set the run). A missing file has no
+// lines yet.
+func (c *logCursor) lines(path string, fn func(line []byte, run int)) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return l.events, nil
+		return nil
 	}
 	if err != nil {
-		return l.events, err
+		return err
 	}
 	defer f.Close()
-	if _, err := f.Seek(l.off, io.SeekStart); err != nil {
-		return l.events, err
+	if _, err := f.Seek(c.off, io.SeekStart); err != nil {
+		return err
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
-		return l.events, err
+		return err
 	}
-	l.off += int64(len(data))
-	data = append(l.pending, data...)
+	c.off += int64(len(data))
+	data = append(c.pending, data...)
 	for {
 		nl := bytes.IndexByte(data, '\n')
 		if nl < 0 {
@@ -178,17 +176,35 @@ func (l *eventLog) refresh(path string, node int) ([]Event, error) {
 		if rest, ok := bytes.CutPrefix(line, []byte(runMarker)); ok {
 			n, _, _ := bytes.Cut(rest, []byte(" "))
 			if r, err := strconv.Atoi(string(n)); err == nil {
-				l.run = r
+				c.run = r
 			}
 			continue
 		}
+		fn(line, c.run)
+	}
+	c.pending = append([]byte(nil), data...)
+	return nil
+}
+
+// eventLog incrementally parses a node's log file.
+type eventLog struct {
+	mu     sync.Mutex
+	cur    logCursor
+	events []Event
+}
+
+// refresh reads what was appended to path since the last call and returns
+// all events so far (the slice must not be modified).
+func (l *eventLog) refresh(path string, node int) ([]Event, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.cur.lines(path, func(line []byte, run int) {
 		if ev, ok := parseEvent(line); ok {
-			ev.Node, ev.Run = node, l.run
+			ev.Node, ev.Run = node, run
 			l.events = append(l.events, ev)
 		}
-	}
-	l.pending = append([]byte(nil), data...)
-	return l.events, nil
+	})
+	return l.events, err
 }
 
 // Events returns every event node i has logged so far, over all runs, in

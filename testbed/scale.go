@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -381,13 +378,7 @@ func (b *Bed) WaitForEvery(i int, what string, timeout, every time.Duration, ok 
 type LogTail struct {
 	b     *Bed
 	match [][]byte
-	nodes []tailNode
-}
-
-type tailNode struct {
-	off     int64  // bytes of the file consumed
-	run     int    // run of the lines being read
-	pending []byte // incomplete last line
+	nodes []logCursor
 }
 
 // NewLogTail returns a LogTail at the start of every node's log, for the
@@ -395,7 +386,7 @@ type tailNode struct {
 // begins ("link." is link.up, link.down, ...). Call Poll once to skip what
 // was logged so far.
 func (b *Bed) NewLogTail(ids ...string) *LogTail {
-	l := &LogTail{b: b, nodes: make([]tailNode, len(b.nodes))}
+	l := &LogTail{b: b, nodes: make([]logCursor, len(b.nodes))}
 	for _, id := range ids {
 		m := `"event":"` + id
 		if !strings.HasSuffix(id, ".") {
@@ -428,49 +419,14 @@ func (l *LogTail) Run(i int) int { return l.nodes[i].run }
 
 // read appends node i's new matching events to out.
 func (l *LogTail) read(i int, path string, out []Event) ([]Event, error) {
-	tn := &l.nodes[i]
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return out, nil
-	}
-	if err != nil {
-		return out, err
-	}
-	defer f.Close()
-	if _, err := f.Seek(tn.off, io.SeekStart); err != nil {
-		return out, err
-	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return out, err
-	}
-	tn.off += int64(len(data))
-	if len(tn.pending) > 0 {
-		data = append(tn.pending, data...)
-		tn.pending = nil
-	}
-	for {
-		nl := bytes.IndexByte(data, '\n')
-		if nl < 0 {
-			break
-		}
-		line := data[:nl]
-		data = data[nl+1:]
-		if rest, ok := bytes.CutPrefix(line, []byte(runMarker)); ok {
-			n, _, _ := bytes.Cut(rest, []byte(" "))
-			if r, err := strconv.Atoi(string(n)); err == nil {
-				tn.run = r
-			}
-			continue
-		}
+	err := l.nodes[i].lines(path, func(line []byte, run int) {
 		if !slices.ContainsFunc(l.match, func(m []byte) bool { return bytes.Contains(line, m) }) {
-			continue
+			return
 		}
 		if ev, ok := parseEvent(line); ok {
-			ev.Node, ev.Run = i, tn.run
+			ev.Node, ev.Run = i, run
 			out = append(out, ev)
 		}
-	}
-	tn.pending = append([]byte(nil), data...)
-	return out, nil
+	})
+	return out, err
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tether-ha/tether/agent/config"
 )
 
 // Draft is a tether configuration being written from another product's
@@ -153,6 +155,14 @@ func (d *Draft) Render() []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// Validate checks that the rendered configuration is one tether takes
+// (config.Parse): the importers' own checks must refuse whatever tether
+// refuses, and this keeps a bug of theirs from reaching a node.
+func (d *Draft) Validate() error {
+	_, err := config.Parse(d.Render(), "<imported configuration>")
+	return err
 }
 
 // scalar is s as a YAML scalar, quoted when it needs to be.

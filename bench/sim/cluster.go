@@ -43,6 +43,7 @@ type node struct {
 	// frames wait in its socket and its timers do not fire.
 	pausedUntil time.Time
 	inbox       []*delivery // frames that arrived while paused
+	macs        []string    // its NIC's address per network
 	stats       nodeStats
 	// tableSerial, tableAt: the table last sent to every peer (the
 	// agent's schedule: the table when it changed, else its digest).
@@ -145,7 +146,11 @@ func newCluster(n, m int, seed uint64, timers llt.Timers, nw netParams) (*cluste
 		if err != nil {
 			return nil, err
 		}
-		c.nodes = append(c.nodes, &node{idx: i, id: llt.NodeID(i), m: mc, codec: llt.NewCodec(kr, names...)})
+		nd := &node{idx: i, id: llt.NodeID(i), m: mc, codec: llt.NewCodec(kr, names...)}
+		for k := range m {
+			nd.macs = append(nd.macs, macOf(i, k))
+		}
+		c.nodes = append(c.nodes, nd)
 	}
 	for _, nd := range c.nodes {
 		c.call(nd, func() { nd.m.Advance(c.now) })
@@ -250,7 +255,7 @@ func (c *cluster) send(nd *node, o *llt.Outgoing) {
 		nd.stats.bytesSent += uint64(len(b))
 	}
 	nd.stats.framesSent++
-	d := &delivery{net: o.Network, from: macOf(nd.idx, o.Network), frame: &f, src: nd.idx}
+	d := &delivery{net: o.Network, from: nd.macs[o.Network], frame: &f, src: nd.idx}
 	if o.To != "" {
 		dst := int(o.Peer)
 		if o.Peer == llt.Broadcast || dst >= len(c.nodes) {
@@ -284,7 +289,9 @@ func (c *cluster) deliver(nd *node, d *delivery) {
 		return
 	}
 	if d.pull {
-		c.sendTableTo(nd, []int{d.src})
+		var parts []llt.LinkTable
+		c.call(nd, func() { parts = nd.m.LinkTable(c.now) })
+		c.sendTableTo(nd, parts, []int{d.src})
 		return
 	}
 	if d.table != nil {
@@ -311,8 +318,9 @@ func (c *cluster) sendTables() {
 			continue
 		}
 		var d llt.TableDigest
+		var parts []llt.LinkTable
 		c.call(nd, func() {
-			nd.m.LinkTable(c.now)
+			parts = nd.m.LinkTable(c.now)
 			d = nd.m.TableDigest()
 		})
 		var all []int
@@ -323,7 +331,7 @@ func (c *cluster) sendTables() {
 		}
 		if d.Serial != nd.tableSerial || c.now.Sub(nd.tableAt) >= tableRefresh {
 			nd.tableSerial, nd.tableAt = d.Serial, c.now
-			c.sendTableTo(nd, all)
+			c.sendTableTo(nd, parts, all)
 			continue
 		}
 		for _, dst := range all {
@@ -343,10 +351,8 @@ const (
 	tableRefresh = 30 * time.Second
 )
 
-// sendTableTo sends nd's link table to the nodes in to.
-func (c *cluster) sendTableTo(nd *node, to []int) {
-	var parts []llt.LinkTable
-	c.call(nd, func() { parts = nd.m.LinkTable(c.now) })
+// sendTableTo sends the link table parts of nd to the nodes in to.
+func (c *cluster) sendTableTo(nd *node, parts []llt.LinkTable, to []int) {
 	size := 0
 	for i := range parts {
 		b, err := llt.AppendLinkTable([]byte{0}, &parts[i])

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/tether-ha/tether/agent/config"
 	"github.com/tether-ha/tether/agent/migrate/corosync"
 )
 
@@ -57,9 +55,6 @@ Exit status:
 `
 
 const defaultCorosyncConf = "/etc/corosync/corosync.conf"
-
-// maxCorosyncConf bounds what is read: a corosync.conf is a few KiB.
-const maxCorosyncConf = 1 << 20
 
 type importCorosyncOptions struct {
 	in, out   string
@@ -113,7 +108,7 @@ func runImportCorosync(e *env, args []string) int {
 	if err != nil {
 		return usageErr(e.stderr, "import-corosync", err.Error())
 	}
-	data, err := readLimited(o.in, maxCorosyncConf)
+	data, err := readImportFile(o.in, "a corosync.conf")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "tetherctl: import-corosync: %v\n", err)
 		return exitError
@@ -134,72 +129,7 @@ func runImportCorosync(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "tetherctl: import-corosync: %v\n", err)
 		return exitError
 	}
-	out := d.Render()
-	// What is written must be what tetherd takes: a conversion that
-	// produced anything else is a bug, and must not reach a node.
-	if _, err := config.Parse(out, o.out); err != nil {
-		fmt.Fprintf(e.stderr, "tetherctl: import-corosync: the converted configuration does not validate (a bug, please report it with the corosync.conf): %v\n", err)
-		return exitError
-	}
-	for _, w := range d.Warnings() {
-		fmt.Fprintf(e.stderr, "tetherctl: warning: %s\n", w)
-	}
-	if o.out == "" {
-		if _, err := e.stdout.Write(out); err != nil {
-			fmt.Fprintf(e.stderr, "tetherctl: import-corosync: %v\n", err)
-			return exitError
-		}
-		return exitOK
-	}
-	if err := writeAtomic(o.out, out); err != nil {
-		fmt.Fprintf(e.stderr, "tetherctl: import-corosync: %v\n", err)
-		return exitError
-	}
-	return exitOK
-}
-
-// readLimited reads path, refusing more than limit bytes.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes: not a corosync.conf", path, limit)
-	}
-	return data, nil
-}
-
-// writeAtomic replaces path with data: a temporary file in the same
-// directory, synced, renamed over it, so a reader never sees half a
-// configuration.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return writeDraft(e, "tetherctl: import-corosync: ", d, o.out)
 }
 
 // hostInterfaces maps this host's addresses (netlink.AddrList, every

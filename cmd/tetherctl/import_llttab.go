@@ -6,10 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -45,15 +43,11 @@ Exit status:
      problem is printed with its file and line; nothing is written)
 `
 
-// maxLLTFile bounds what is read of an LLT file or of the file set-node
-// names: they are a few hundred bytes.
-const maxLLTFile = 1 << 20
-
 func runImportLLTTab(e *env, args []string) int {
 	return importLLTTab(e, args, llttab.Options{
 		InterfacesByMAC: interfacesByMAC,
 		InterfaceByIP:   interfaceByIP,
-		ReadFile:        readSmallFile,
+		ReadFile:        func(path string) ([]byte, error) { return readImportFile(path, "a node name file") },
 	})
 }
 
@@ -81,7 +75,7 @@ func importLLTTab(e *env, args []string, host llttab.Options) int {
 	copy(paths, words)
 	var data [2][]byte
 	for i, p := range paths {
-		if data[i], err = readSmallFile(p); err != nil {
+		if data[i], err = readImportFile(p, "an LLT file"); err != nil {
 			fmt.Fprintf(e.stderr, "tetherctl: %v\n", err)
 			return exitError
 		}
@@ -96,64 +90,7 @@ func importLLTTab(e *env, args []string, host llttab.Options) int {
 		fmt.Fprintf(e.stderr, "tetherctl: nothing was written\n")
 		return exitError
 	}
-	for _, w := range d.Warnings() {
-		fmt.Fprintf(e.stderr, "tetherctl: warning: %s\n", w)
-	}
-	yaml := d.Render()
-	if out == "" || out == "-" {
-		if _, err := e.stdout.Write(yaml); err != nil {
-			fmt.Fprintf(e.stderr, "tetherctl: writing the configuration: %v\n", err)
-			return exitError
-		}
-		return exitOK
-	}
-	if err := writeFileAtomic(out, yaml); err != nil {
-		fmt.Fprintf(e.stderr, "tetherctl: %v\n", err)
-		return exitError
-	}
-	return exitOK
-}
-
-// readSmallFile reads at most maxLLTFile bytes of path, refusing a larger
-// file (it is not an LLT file).
-func readSmallFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxLLTFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(data) > maxLLTFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes: not an LLT file", path, maxLLTFile)
-	}
-	return data, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, so that a reader (or a crash) never sees half a file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename, there is nothing left to remove
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644) // a configuration, not a secret: readable as contrib's examples are
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return writeDraft(e, "tetherctl: ", d, out)
 }
 
 // interfacesByMAC lists this host's interfaces with hardware address mac,

@@ -69,7 +69,16 @@ func Convert(f *File, o Options) (*migrate.Draft, error) {
 	if c.o.InterfaceOf == nil {
 		c.o.InterfaceOf = func(netip.Addr) string { return "" }
 	}
-	return c.convert()
+	d, err := c.convert()
+	if err != nil {
+		return nil, err
+	}
+	// What is written must be what tetherd takes: a conversion that
+	// produced anything else is a bug, and must not reach a node.
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("the converted configuration does not validate (a bug, please report it with the corosync.conf): %w", err)
+	}
+	return d, nil
 }
 
 // converter is one conversion: the file, the items it has used (all
@@ -128,7 +137,7 @@ func (c *converter) convert() (*migrate.Draft, error) {
 	for _, n := range nodes {
 		mn := migrate.Node{ID: n.id, Name: n.name, Addresses: map[string]string{}}
 		for _, l := range links {
-			mn.Addresses[l.name] = addrText(n.addrs[l.number])
+			mn.Addresses[l.name] = n.addrs[l.number].String()
 		}
 		d.Nodes = append(d.Nodes, mn)
 	}
@@ -173,19 +182,6 @@ func printable(s string) string {
 		i += n
 	}
 	return b.String()
-}
-
-// addrText is a as the configuration writes it. An IPv6 address that
-// begins with "::" is written "0::...", the same address: migrate.Draft
-// writes addresses as plain scalars of a YAML flow mapping, where a
-// leading ':' does not parse ({ring0: ::2}); migrate's scalar should quote
-// it, and then this can go.
-func addrText(a netip.Addr) string {
-	s := a.String()
-	if strings.HasPrefix(s, "::") {
-		return "0" + s
-	}
-	return s
 }
 
 // readTransport checks totem.transport: knet (the default), udpu or udp,

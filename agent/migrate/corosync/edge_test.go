@@ -270,7 +270,7 @@ func TestIPv6AddressesSurviveYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range []string{"2001:db8:1::", "0::2", "0::ffff:10.0.0.3"} {
+	for i, want := range []string{"2001:db8:1::", "::2", "::ffff:10.0.0.3"} {
 		if got := d.Nodes[i].Addresses["ring0"]; got != want {
 			t.Errorf("node %d: %s, want %s", i+1, got, want)
 		}

@@ -54,7 +54,7 @@ func Convert(tab *Tab, hosts *Hosts, o Options) (*migrate.Draft, error) {
 	slices.SortFunc(c.d.Nodes, func(a, b migrate.Node) int { return cmp.Compare(a.ID, b.ID) })
 	// The importer's own checks should have refused whatever tether
 	// refuses; this makes sure no bug of theirs reaches the operator.
-	if _, err := config.Parse(c.d.Render(), "<imported configuration>"); err != nil {
+	if err := c.d.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidOutput, err)
 	}
 	return c.d, nil
